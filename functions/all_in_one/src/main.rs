@@ -1,0 +1,34 @@
+//! `frontdoor-local`: the whole Frontend API in one process.
+//!
+//! Locally (`make dev`) it serves every group on `FRONTDOOR_ADDR` (default `127.0.0.1:3000`)
+//! over the embedded store, with the development outbox. Inside Lambda (when
+//! `AWS_LAMBDA_RUNTIME_API` is set) it runs as a single function serving every group.
+
+use std::net::SocketAddr;
+
+use frontdoor::runtime::{self, StoreKind};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        return frontdoor::lambda::run(frontdoor_local::routes).await;
+    }
+    runtime::init_tracing(false);
+    let addr: SocketAddr = std::env::var("FRONTDOOR_ADDR")
+        .unwrap_or_else(|_| "127.0.0.1:3000".into())
+        .parse()?;
+    let app = runtime::build_app(StoreKind::Sqlite).await?;
+    let service = frontdoor_local::service(app);
+    let router = axum::Router::new().fallback_service(service);
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(%addr, "Frontdoor listening on http://{addr}");
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,519 @@
+//! The one domain error type.
+//!
+//! Flows, the store and the HTTP glue all fail with [`Error`]: a FAPI error [`Code`] plus the
+//! details Clerk's error body carries (`meta.param_name`, a specific `long_message`, …). It is
+//! turned into the Clerk error body `{"errors":[{code,message,long_message,meta}],"clerk_trace_id"}`
+//! in exactly one place (`http::error`). The HTTP status of each code is the one in Clerk's FAPI
+//! error table (`fapi-error-codes.tsv`, copied from the reference material); a test checks it.
+
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+/// A FAPI error code. The status is Clerk's; the messages are ours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Code {
+    AuthenticationInvalid,
+    AuthorizationHeaderFormatInvalid,
+    BadRequest,
+    ClientNotFound,
+    DevBrowserUnauthenticated,
+    FormCodeIncorrect,
+    FormIdentifierExists,
+    FormIdentifierNotFound,
+    FormParamFormatInvalid,
+    FormParamMaxLengthExceeded,
+    FormParamMissing,
+    FormParamNil,
+    FormParamUnknown,
+    FormParamValueInvalid,
+    FormPasswordIncorrect,
+    FormPasswordLengthTooLong,
+    FormPasswordLengthTooShort,
+    FormPasswordValidationFailed,
+    FormUsernameInvalidCharacter,
+    FormUsernameInvalidLength,
+    IdentifierAlreadySignedIn,
+    InternalClerkError,
+    InvalidActionForSession,
+    MalformedRequestParameters,
+    /// Not in Clerk's table: Clerk answers unknown verbs at the edge. We keep the body Clerk-shaped.
+    MethodNotAllowed,
+    MissingExpiredToken,
+    NativeApiDisabled,
+    OriginInvalid,
+    RequestBodyInvalid,
+    RequestBodyTooLarge,
+    RequestInvalidForEnvironment,
+    ResourceNotFound,
+    SessionExists,
+    SignedOut,
+    SignUpModeRestricted,
+    StrategyForUserInvalid,
+    TooManyRequests,
+    UnsupportedContentType,
+    UserLocked,
+    VerificationAlreadyVerified,
+    VerificationCodeTooManyRequests,
+    VerificationExpired,
+    VerificationFailed,
+    VerificationMissing,
+    VerificationStrategyInvalid,
+    FormParamValueDisabled,
+    NotAllowedAccess,
+}
+
+impl Code {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::AuthenticationInvalid => "authentication_invalid",
+            Code::AuthorizationHeaderFormatInvalid => "authorization_header_format_invalid",
+            Code::BadRequest => "bad_request",
+            Code::ClientNotFound => "client_not_found",
+            Code::DevBrowserUnauthenticated => "dev_browser_unauthenticated",
+            Code::FormCodeIncorrect => "form_code_incorrect",
+            Code::FormIdentifierExists => "form_identifier_exists",
+            Code::FormIdentifierNotFound => "form_identifier_not_found",
+            Code::FormParamFormatInvalid => "form_param_format_invalid",
+            Code::FormParamMaxLengthExceeded => "form_param_max_length_exceeded",
+            Code::FormParamMissing => "form_param_missing",
+            Code::FormParamNil => "form_param_nil",
+            Code::FormParamUnknown => "form_param_unknown",
+            Code::FormParamValueInvalid => "form_param_value_invalid",
+            Code::FormParamValueDisabled => "form_param_value_disabled",
+            Code::FormPasswordIncorrect => "form_password_incorrect",
+            Code::FormPasswordLengthTooLong => "form_password_length_too_long",
+            Code::FormPasswordLengthTooShort => "form_password_length_too_short",
+            Code::FormPasswordValidationFailed => "form_password_validation_failed",
+            Code::FormUsernameInvalidCharacter => "form_username_invalid_character",
+            Code::FormUsernameInvalidLength => "form_username_invalid_length",
+            Code::IdentifierAlreadySignedIn => "identifier_already_signed_in",
+            Code::InternalClerkError => "internal_clerk_error",
+            Code::InvalidActionForSession => "invalid_action_for_session",
+            Code::MalformedRequestParameters => "malformed_request_parameters",
+            Code::MethodNotAllowed => "method_not_allowed",
+            Code::MissingExpiredToken => "missing_expired_token",
+            Code::NativeApiDisabled => "native_api_disabled",
+            Code::NotAllowedAccess => "not_allowed_access",
+            Code::OriginInvalid => "origin_invalid",
+            Code::RequestBodyInvalid => "request_body_invalid",
+            Code::RequestBodyTooLarge => "request_body_too_large",
+            Code::RequestInvalidForEnvironment => "request_invalid_for_environment",
+            Code::ResourceNotFound => "resource_not_found",
+            Code::SessionExists => "session_exists",
+            Code::SignedOut => "signed_out",
+            Code::SignUpModeRestricted => "sign_up_mode_restricted",
+            Code::StrategyForUserInvalid => "strategy_for_user_invalid",
+            Code::TooManyRequests => "too_many_requests",
+            Code::UnsupportedContentType => "unsupported_content_type",
+            Code::UserLocked => "user_locked",
+            Code::VerificationAlreadyVerified => "verification_already_verified",
+            Code::VerificationCodeTooManyRequests => "verification_code_too_many_requests",
+            Code::VerificationExpired => "verification_expired",
+            Code::VerificationFailed => "verification_failed",
+            Code::VerificationMissing => "verification_missing",
+            Code::VerificationStrategyInvalid => "verification_strategy_invalid",
+        }
+    }
+
+    /// The HTTP status Clerk answers this code with (`fapi-error-codes.tsv`).
+    pub fn status(self) -> u16 {
+        match self {
+            Code::AuthenticationInvalid
+            | Code::AuthorizationHeaderFormatInvalid
+            | Code::DevBrowserUnauthenticated
+            | Code::SignedOut => 401,
+            Code::OriginInvalid
+            | Code::BadRequest
+            | Code::ClientNotFound
+            | Code::IdentifierAlreadySignedIn
+            | Code::InvalidActionForSession
+            | Code::MalformedRequestParameters
+            | Code::NativeApiDisabled
+            | Code::RequestBodyInvalid
+            | Code::RequestInvalidForEnvironment
+            | Code::SessionExists
+            | Code::StrategyForUserInvalid
+            | Code::VerificationAlreadyVerified
+            | Code::VerificationExpired
+            | Code::VerificationFailed
+            | Code::VerificationMissing
+            | Code::VerificationStrategyInvalid
+            | Code::FormParamValueDisabled => 400,
+            Code::UserLocked | Code::SignUpModeRestricted | Code::NotAllowedAccess => 403,
+            Code::ResourceNotFound => 404,
+            Code::MethodNotAllowed => 405,
+            Code::RequestBodyTooLarge => 413,
+            Code::UnsupportedContentType => 415,
+            Code::TooManyRequests | Code::VerificationCodeTooManyRequests => 429,
+            Code::InternalClerkError => 500,
+            Code::FormCodeIncorrect
+            | Code::FormIdentifierExists
+            | Code::FormIdentifierNotFound
+            | Code::FormParamFormatInvalid
+            | Code::FormParamMaxLengthExceeded
+            | Code::FormParamMissing
+            | Code::FormParamNil
+            | Code::FormParamUnknown
+            | Code::FormParamValueInvalid
+            | Code::FormPasswordIncorrect
+            | Code::FormPasswordLengthTooLong
+            | Code::FormPasswordLengthTooShort
+            | Code::FormPasswordValidationFailed
+            | Code::FormUsernameInvalidCharacter
+            | Code::FormUsernameInvalidLength
+            | Code::MissingExpiredToken => 422,
+        }
+    }
+
+    /// Short message, shown by Clerk's UI components.
+    fn message(self) -> &'static str {
+        match self {
+            Code::AuthenticationInvalid => "Invalid authentication",
+            Code::AuthorizationHeaderFormatInvalid => "Invalid Authorization header",
+            Code::BadRequest => "Bad request",
+            Code::ClientNotFound => "Client not found",
+            Code::DevBrowserUnauthenticated => "Browser unauthenticated",
+            Code::FormCodeIncorrect => "Incorrect code",
+            Code::FormIdentifierExists => "That identifier is taken",
+            Code::FormIdentifierNotFound => "Couldn't find your account",
+            Code::FormParamFormatInvalid => "is invalid",
+            Code::FormParamMaxLengthExceeded => "is too long",
+            Code::FormParamMissing => "is missing",
+            Code::FormParamNil => "must not be empty",
+            Code::FormParamUnknown => "is unknown",
+            Code::FormParamValueInvalid => "is invalid",
+            Code::FormParamValueDisabled => "is disabled",
+            Code::FormPasswordIncorrect => "Password is incorrect",
+            Code::FormPasswordLengthTooLong => "Password is too long",
+            Code::FormPasswordLengthTooShort => "Password is too short",
+            Code::FormPasswordValidationFailed => "Password is invalid",
+            Code::FormUsernameInvalidCharacter => "Username contains invalid characters",
+            Code::FormUsernameInvalidLength => "Username has an invalid length",
+            Code::IdentifierAlreadySignedIn => "Identifier already signed in",
+            Code::InternalClerkError => "Something went wrong",
+            Code::InvalidActionForSession => "Invalid action",
+            Code::MalformedRequestParameters => "Malformed request parameters",
+            Code::MethodNotAllowed => "Method not allowed",
+            Code::MissingExpiredToken => "Missing expired token",
+            Code::NativeApiDisabled => "Native API disabled",
+            Code::NotAllowedAccess => "Access not allowed",
+            Code::OriginInvalid => "Invalid origin",
+            Code::RequestBodyInvalid => "Request body invalid",
+            Code::RequestBodyTooLarge => "Request body too large",
+            Code::RequestInvalidForEnvironment => "Request invalid for this environment",
+            Code::ResourceNotFound => "Resource not found",
+            Code::SessionExists => "Session already exists",
+            Code::SignedOut => "Signed out",
+            Code::SignUpModeRestricted => "Sign-ups are restricted",
+            Code::StrategyForUserInvalid => "Invalid verification strategy",
+            Code::TooManyRequests => "Too many requests",
+            Code::UnsupportedContentType => "Unsupported content type",
+            Code::UserLocked => "Account locked",
+            Code::VerificationAlreadyVerified => "Already verified",
+            Code::VerificationCodeTooManyRequests => "Too many requests",
+            Code::VerificationExpired => "Verification expired",
+            Code::VerificationFailed => "Too many failed attempts",
+            Code::VerificationMissing => "Verification missing",
+            Code::VerificationStrategyInvalid => "Invalid verification strategy",
+        }
+    }
+
+    /// The default sentence a UI shows when nothing more specific is known.
+    fn long_message(self) -> &'static str {
+        match self {
+            Code::AuthenticationInvalid => "The request could not be authenticated.",
+            Code::AuthorizationHeaderFormatInvalid => {
+                "The Authorization header must hold a client token, optionally prefixed by `Bearer `."
+            }
+            Code::BadRequest => "The request could not be understood.",
+            Code::ClientNotFound => "No client was found for this request.",
+            Code::DevBrowserUnauthenticated => {
+                "The development browser token is missing or invalid; create a new one with POST /v1/dev_browser."
+            }
+            Code::FormCodeIncorrect => "The code you entered is incorrect. Please try again.",
+            Code::FormIdentifierExists => {
+                "That identifier is taken. Please try another, or sign in instead."
+            }
+            Code::FormIdentifierNotFound => "Couldn't find your account.",
+            Code::FormParamFormatInvalid => "A parameter has an invalid format.",
+            Code::FormParamMaxLengthExceeded => "A parameter is longer than allowed.",
+            Code::FormParamMissing => "A required parameter is missing.",
+            Code::FormParamNil => "A parameter must not be empty.",
+            Code::FormParamUnknown => "A parameter is not recognised by this endpoint.",
+            Code::FormParamValueInvalid => "A parameter has an invalid value.",
+            Code::FormParamValueDisabled => "This value is disabled for this instance.",
+            Code::FormPasswordIncorrect => "Password is incorrect. Try again, or use another method.",
+            Code::FormPasswordLengthTooLong => "Your password is longer than allowed.",
+            Code::FormPasswordLengthTooShort => "Your password is shorter than required.",
+            Code::FormPasswordValidationFailed => "Your password does not meet the requirements.",
+            Code::FormUsernameInvalidCharacter => {
+                "Usernames may contain only letters, numbers, underscores and dashes."
+            }
+            Code::FormUsernameInvalidLength => "Your username has an invalid length.",
+            Code::IdentifierAlreadySignedIn => "You're already signed in with that identifier.",
+            Code::InternalClerkError => "Something went wrong on our side; please try again.",
+            Code::InvalidActionForSession => "This action is not allowed for this session.",
+            Code::MalformedRequestParameters => "The request parameters could not be parsed.",
+            Code::MethodNotAllowed => "This method is not allowed on this path.",
+            Code::MissingExpiredToken => "The expired token is required to refresh this session.",
+            Code::NativeApiDisabled => "The native API is disabled for this instance.",
+            Code::NotAllowedAccess => "Access to this resource is not allowed.",
+            Code::OriginInvalid => "The request's Origin is not allowed for this instance.",
+            Code::RequestBodyInvalid => "The request body is invalid.",
+            Code::RequestBodyTooLarge => "The request body is larger than allowed.",
+            Code::RequestInvalidForEnvironment => {
+                "This request is not valid for this instance's environment."
+            }
+            Code::ResourceNotFound => "The requested resource was not found.",
+            Code::SessionExists => {
+                "You're already signed in. This instance allows one signed-in session per client."
+            }
+            Code::SignedOut => "You are signed out.",
+            Code::SignUpModeRestricted => "Sign-ups are restricted for this instance.",
+            Code::StrategyForUserInvalid => {
+                "This verification strategy is not valid for this account."
+            }
+            Code::TooManyRequests => "Too many requests; please retry later.",
+            Code::UnsupportedContentType => {
+                "Send application/x-www-form-urlencoded or application/json."
+            }
+            Code::UserLocked => "Your account is locked. Please try again later.",
+            Code::VerificationAlreadyVerified => "This verification has already been verified.",
+            Code::VerificationCodeTooManyRequests => {
+                "Too many codes requested; please wait before requesting another."
+            }
+            Code::VerificationExpired => "This verification has expired; request a new code.",
+            Code::VerificationFailed => "Too many failed attempts; request a new code.",
+            Code::VerificationMissing => "There is no verification to attempt; prepare one first.",
+            Code::VerificationStrategyInvalid => "This verification strategy is not supported.",
+        }
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A domain error: what went wrong, for whom, and (privately) why.
+#[derive(Debug, Clone)]
+pub struct Error {
+    pub code: Code,
+    pub message: Option<String>,
+    pub long_message: Option<String>,
+    pub meta: Map<String, Value>,
+    /// Seconds a client should wait (429), sent as `Retry-After`.
+    pub retry_after_secs: Option<u64>,
+    /// Operator-facing detail: logged, never sent to the caller.
+    pub internal: Option<String>,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(code: Code) -> Self {
+        Self {
+            code,
+            message: None,
+            long_message: None,
+            meta: Map::new(),
+            retry_after_secs: None,
+            internal: None,
+        }
+    }
+
+    /// Names the offending parameter (`meta.param_name`); clerk-js shows field errors by it.
+    pub fn param(mut self, name: &str) -> Self {
+        self.meta
+            .insert("param_name".into(), Value::String(name.to_owned()));
+        self
+    }
+
+    pub fn long(mut self, text: impl Into<String>) -> Self {
+        self.long_message = Some(text.into());
+        self
+    }
+
+    pub fn message(mut self, text: impl Into<String>) -> Self {
+        self.message = Some(text.into());
+        self
+    }
+
+    pub fn meta(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.meta.insert(key.to_owned(), value.into());
+        self
+    }
+
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after_secs = Some(secs);
+        self
+    }
+
+    /// An internal failure. The detail is kept for the log; the caller sees a generic 500.
+    pub fn internal(detail: impl Into<String>) -> Self {
+        let mut e = Self::new(Code::InternalClerkError);
+        e.internal = Some(detail.into());
+        e
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(Code::ResourceNotFound)
+    }
+
+    pub fn missing(param: &str) -> Self {
+        Self::new(Code::FormParamMissing)
+            .param(param)
+            .long(format!("{param} must be included."))
+    }
+
+    pub fn invalid(param: &str, why: impl Into<String>) -> Self {
+        Self::new(Code::FormParamFormatInvalid)
+            .param(param)
+            .long(why)
+    }
+
+    pub fn status(&self) -> u16 {
+        self.code.status()
+    }
+
+    /// The Clerk error object (one entry of `errors`).
+    pub fn to_clerk_json(&self) -> Value {
+        let mut obj = Map::new();
+        obj.insert("code".into(), Value::String(self.code.as_str().into()));
+        obj.insert(
+            "message".into(),
+            Value::String(
+                self.message
+                    .clone()
+                    .unwrap_or_else(|| self.code.message().into()),
+            ),
+        );
+        obj.insert(
+            "long_message".into(),
+            Value::String(
+                self.long_message
+                    .clone()
+                    .unwrap_or_else(|| self.code.long_message().into()),
+            ),
+        );
+        obj.insert("meta".into(), Value::Object(self.meta.clone()));
+        Value::Object(obj)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.code)?;
+        if let Some(p) = self.meta.get("param_name").and_then(Value::as_str) {
+            write!(f, " ({p})")?;
+        }
+        if let Some(i) = &self.internal {
+            write!(f, ": {i}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<Code> for Error {
+    fn from(code: Code) -> Self {
+        Error::new(code)
+    }
+}
+
+/// Every code this crate can answer, for the table test and documentation.
+pub const ALL_CODES: &[Code] = &[
+    Code::AuthenticationInvalid,
+    Code::AuthorizationHeaderFormatInvalid,
+    Code::BadRequest,
+    Code::ClientNotFound,
+    Code::DevBrowserUnauthenticated,
+    Code::FormCodeIncorrect,
+    Code::FormIdentifierExists,
+    Code::FormIdentifierNotFound,
+    Code::FormParamFormatInvalid,
+    Code::FormParamMaxLengthExceeded,
+    Code::FormParamMissing,
+    Code::FormParamNil,
+    Code::FormParamUnknown,
+    Code::FormParamValueInvalid,
+    Code::FormParamValueDisabled,
+    Code::FormPasswordIncorrect,
+    Code::FormPasswordLengthTooLong,
+    Code::FormPasswordLengthTooShort,
+    Code::FormPasswordValidationFailed,
+    Code::FormUsernameInvalidCharacter,
+    Code::FormUsernameInvalidLength,
+    Code::IdentifierAlreadySignedIn,
+    Code::InternalClerkError,
+    Code::InvalidActionForSession,
+    Code::MalformedRequestParameters,
+    Code::MethodNotAllowed,
+    Code::MissingExpiredToken,
+    Code::NativeApiDisabled,
+    Code::NotAllowedAccess,
+    Code::OriginInvalid,
+    Code::RequestBodyInvalid,
+    Code::RequestBodyTooLarge,
+    Code::RequestInvalidForEnvironment,
+    Code::ResourceNotFound,
+    Code::SessionExists,
+    Code::SignedOut,
+    Code::SignUpModeRestricted,
+    Code::StrategyForUserInvalid,
+    Code::TooManyRequests,
+    Code::UnsupportedContentType,
+    Code::UserLocked,
+    Code::VerificationAlreadyVerified,
+    Code::VerificationCodeTooManyRequests,
+    Code::VerificationExpired,
+    Code::VerificationFailed,
+    Code::VerificationMissing,
+    Code::VerificationStrategyInvalid,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Codes that are ours, not Clerk's: they must not collide with a Clerk code.
+    const OWN_CODES: &[Code] = &[Code::MethodNotAllowed];
+
+    #[test]
+    fn every_status_matches_clerks_table() {
+        let table = include_str!("fapi-error-codes.tsv");
+        let pairs: Vec<(&str, &str)> = table
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_once('\t'))
+            .collect();
+        for code in ALL_CODES {
+            let listed: Vec<&str> = pairs
+                .iter()
+                .filter(|(c, _)| *c == code.as_str())
+                .map(|(_, s)| *s)
+                .collect();
+            if OWN_CODES.contains(code) {
+                assert!(listed.is_empty(), "{code} collides with a Clerk code");
+                continue;
+            }
+            assert!(
+                listed.contains(&code.status().to_string().as_str()),
+                "{code}: we answer {}, Clerk's table says {listed:?}",
+                code.status()
+            );
+        }
+    }
+
+    #[test]
+    fn clerk_json_has_param_name() {
+        let e = Error::missing("identifier");
+        let j = e.to_clerk_json();
+        assert_eq!(j["code"], "form_param_missing");
+        assert_eq!(j["meta"]["param_name"], "identifier");
+        assert!(j["long_message"].as_str().is_some_and(|s| !s.is_empty()));
+    }
+}

@@ -1,0 +1,410 @@
+//! The HTTP glue every function shares: it turns a request as clerk-js sends it into a call of a
+//! handler, and the handler's answer into the response clerk-js expects.
+//!
+//! ```text
+//! request ─► trace id ─► CORS preflight? ─► strip proxy prefix, apply `_method`
+//!         ─► identify the caller (native / dev browser / cookie) ─► Origin check for cookie mutations
+//!         ─► router (a function group's routes, or all of them) ─► handler (parse → flow → render)
+//!         ─► render pending error as the Clerk body ─► client token to header / cookies ─► CORS
+//! ```
+//!
+//! The wrapper is a plain tower service, so the same code serves the local server (axum) and each
+//! Lambda (lambda_http).
+
+pub mod caller;
+pub mod cors;
+pub mod params;
+pub mod reply;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::FromRequest;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, Method, Request, StatusCode, Uri, header};
+use tower::ServiceExt as _;
+use tracing::Instrument as _;
+
+pub use caller::{Caller, ClientIp, Transport};
+pub use params::{Field, Params};
+pub use reply::{Reply, TokenUpdate};
+
+use crate::app::App;
+use crate::error::{Code, Error};
+use crate::security;
+
+/// Wraps a router (whose state is already supplied) with the FAPI request/response rules.
+#[derive(Clone)]
+pub struct FapiService {
+    app: App,
+    router: Router,
+}
+
+/// Builds the service for a router of FAPI routes.
+pub fn service(app: App, routes: Router<App>) -> FapiService {
+    let router = routes
+        .fallback(reply::not_found)
+        .method_not_allowed_fallback(reply::method_not_allowed)
+        .with_state(app.clone());
+    FapiService { app, router }
+}
+
+impl tower::Service<Request<Body>> for FapiService {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        let app = self.app.clone();
+        let router = self.router.clone();
+        Box::pin(async move { Ok(handle(app, router, req).await) })
+    }
+}
+
+/// Removes any prefix before `/v1/` (proxy mode, API Gateway stages) and `/.well-known/`.
+fn strip_prefix(path: &str) -> &str {
+    for marker in ["/v1/", "/.well-known/"] {
+        if let Some(at) = path.find(marker) {
+            return &path[at..];
+        }
+    }
+    if path.ends_with("/v1") {
+        return "/v1";
+    }
+    path
+}
+
+/// The method clerk-js meant: `_method` on a POST, else the wire method.
+fn effective_method(method: &Method, query: &Params) -> Result<Method, Error> {
+    match query.str("_method") {
+        Some(m) if *method == Method::POST => {
+            let upper = m.to_ascii_uppercase();
+            match upper.as_str() {
+                "GET" | "POST" | "PUT" | "PATCH" | "DELETE" => Method::from_bytes(upper.as_bytes())
+                    .map_err(|_| Error::new(Code::MalformedRequestParameters).param("_method")),
+                _ => Err(Error::new(Code::MalformedRequestParameters)
+                    .param("_method")
+                    .long("_method must be one of GET, POST, PUT, PATCH, DELETE.")),
+            }
+        }
+        _ => Ok(method.clone()),
+    }
+}
+
+fn normalise(req: &mut Request<Body>, query: &Params) -> Result<(), Error> {
+    let method = effective_method(req.method(), query)?;
+    *req.method_mut() = method;
+    let path = req.uri().path();
+    let stripped = strip_prefix(path);
+    if stripped.len() != path.len() {
+        let path_and_query = match req.uri().query() {
+            Some(q) => format!("{stripped}?{q}"),
+            None => stripped.to_owned(),
+        };
+        let uri = Uri::builder()
+            .path_and_query(path_and_query)
+            .build()
+            .map_err(|_| Error::new(Code::BadRequest))?;
+        *req.uri_mut() = uri;
+    }
+    Ok(())
+}
+
+fn new_trace_id(app: &App) -> String {
+    let mut buf = [0u8; 16];
+    app.random.fill(&mut buf);
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn handle(app: App, router: Router, mut req: Request<Body>) -> Response {
+    let trace_id = new_trace_id(&app);
+    let span = tracing::info_span!(
+        "request",
+        trace_id = %trace_id,
+        method = %req.method(),
+        path = %req.uri().path(),
+    );
+    if req.extensions().get::<ClientIp>().is_none() {
+        let peer = req
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        if let Some(ip) = peer {
+            req.extensions_mut().insert(ClientIp(ip));
+        }
+    }
+    async move {
+        let started = Instant::now();
+        let origin = req
+            .headers()
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let cors_origin = origin
+            .clone()
+            .filter(|o| cors::origin_allowed(&app.settings, o));
+
+        let mut response = if req.method() == Method::OPTIONS {
+            let mut r = StatusCode::NO_CONTENT.into_response();
+            if let Some(o) = &cors_origin {
+                cors::apply_preflight(r.headers_mut(), o);
+            }
+            return finish(r, &trace_id, started);
+        } else {
+            match prepare(&app, &mut req, &trace_id, origin.as_deref(), cors_origin.is_some()) {
+                Ok(caller) => {
+                    let transport = caller.transport;
+                    let presented = caller.token.clone();
+                    req.extensions_mut().insert(caller);
+                    let r = match router.oneshot(req).await {
+                        Ok(r) => r,
+                        Err(never) => match never {},
+                    };
+                    apply_outcome(&app, r, &trace_id, transport, presented.as_deref())
+                }
+                Err(e) => reply::render_error(&e, &trace_id),
+            }
+        };
+        if let Some(o) = &cors_origin {
+            cors::apply(response.headers_mut(), o);
+        }
+        finish(response, &trace_id, started)
+    }
+    .instrument(span)
+    .await
+}
+
+fn finish(mut response: Response, trace_id: &str, started: Instant) -> Response {
+    if let Ok(v) = HeaderValue::from_str(trace_id) {
+        response.headers_mut().insert("x-clerk-trace-id", v);
+    }
+    tracing::info!(
+        status = response.status().as_u16(),
+        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request done"
+    );
+    response
+}
+
+/// Normalises the request and identifies the caller; refuses cookie mutations from origins
+/// that are not allowed (the cookie is ambient authority, so the Origin is what stops CSRF).
+fn prepare(
+    app: &App,
+    req: &mut Request<Body>,
+    trace_id: &str,
+    origin: Option<&str>,
+    origin_allowed: bool,
+) -> Result<Caller, Error> {
+    let query = Params::from_query(req.uri().query());
+    normalise(req, &query)?;
+    let (parts, body) = std::mem::take(req).into_parts();
+    let identified = caller::identify(&parts, &app.settings, trace_id);
+    *req = Request::from_parts(parts, body);
+    let caller = identified?;
+    let mutating = !matches!(*req.method(), Method::GET | Method::HEAD);
+    if mutating && caller.transport == Transport::Cookie {
+        // A cookie is ambient authority: only allowed origins may use it. Without a cookie, a
+        // foreign origin could still plant a client of its own (login CSRF), so it is refused too;
+        // callers that send no Origin and no cookie (servers, tests) are not browsers.
+        let refused = match origin {
+            Some(_) => !origin_allowed,
+            None => caller.token.is_some(),
+        };
+        if refused {
+            return Err(Error::new(Code::OriginInvalid));
+        }
+    }
+    Ok(caller)
+}
+
+/// Renders a pending error, or hands the client token to the caller by its transport.
+fn apply_outcome(
+    app: &App,
+    mut response: Response,
+    trace_id: &str,
+    transport: Transport,
+    presented: Option<&str>,
+) -> Response {
+    if let Some(reply::PendingError(e)) = response.extensions_mut().remove() {
+        return reply::render_error(&e, trace_id);
+    }
+    let Some(update) = response.extensions_mut().remove::<TokenUpdate>() else {
+        return response;
+    };
+    let changed = update.token.as_deref() != presented;
+    let headers = response.headers_mut();
+    match transport {
+        Transport::Native => {
+            if let Some(v) = update
+                .token
+                .as_deref()
+                .and_then(|t| HeaderValue::from_str(t).ok())
+            {
+                headers.insert(header::AUTHORIZATION, v);
+            }
+        }
+        Transport::DevBrowser => {
+            if changed {
+                if let Some(v) = update
+                    .token
+                    .as_deref()
+                    .and_then(|t| HeaderValue::from_str(t).ok())
+                {
+                    headers.insert(caller::DEV_BROWSER_HEADER, v);
+                }
+            }
+        }
+        Transport::Cookie => {
+            let secure = app.settings.instance.frontend_api_url.starts_with("https://");
+            if changed {
+                let cookie = match &update.token {
+                    Some(t) => client_cookie(t, secure, security::CLIENT_COOKIE_LIFETIME.as_secs()),
+                    None => client_cookie("", secure, 0),
+                };
+                if let Ok(v) = HeaderValue::from_str(&cookie) {
+                    headers.append(header::SET_COOKIE, v);
+                }
+            }
+            let uat = uat_cookie(
+                update.client_uat,
+                secure,
+                app.settings.instance.cookie_domain.as_deref(),
+            );
+            if let Ok(v) = HeaderValue::from_str(&uat) {
+                headers.append(header::SET_COOKIE, v);
+            }
+        }
+    }
+    response
+}
+
+fn client_cookie(value: &str, secure: bool, max_age: u64) -> String {
+    let mut c = format!(
+        "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}",
+        caller::CLIENT_COOKIE
+    );
+    if secure {
+        c.push_str("; Secure");
+    }
+    c
+}
+
+fn uat_cookie(uat: i64, secure: bool, domain: Option<&str>) -> String {
+    let mut c = format!(
+        "{}={uat}; Path=/; SameSite=Lax; Max-Age={}",
+        caller::CLIENT_UAT_COOKIE,
+        security::CLIENT_COOKIE_LIFETIME.as_secs()
+    );
+    if let Some(d) = domain {
+        c.push_str(&format!("; Domain={d}"));
+    }
+    if secure {
+        c.push_str("; Secure");
+    }
+    c
+}
+
+/// A FAPI request as a handler sees it: the application, the caller, and the parameters.
+pub struct Fapi {
+    pub app: App,
+    pub caller: Caller,
+    /// Body parameters (form or JSON).
+    pub params: Params,
+    pub query: Params,
+}
+
+impl FromRequest<App> for Fapi {
+    type Rejection = Error;
+
+    async fn from_request(req: Request<Body>, app: &App) -> Result<Self, Error> {
+        let caller = req
+            .extensions()
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| Error::internal("request reached a handler without a caller"))?;
+        let query = Params::from_query(req.uri().query());
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if declared.is_some_and(|n| n > security::MAX_REQUEST_BODY_BYTES) {
+            return Err(Error::new(Code::RequestBodyTooLarge));
+        }
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = axum::body::to_bytes(req.into_body(), security::MAX_REQUEST_BODY_BYTES)
+            .await
+            .map_err(|_| Error::new(Code::RequestBodyTooLarge))?;
+        let params = Params::from_body(content_type.as_deref(), &bytes)?;
+        Ok(Self {
+            app: app.clone(),
+            caller,
+            params,
+            query,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_are_stripped() {
+        assert_eq!(strip_prefix("/__clerk/v1/client"), "/v1/client");
+        assert_eq!(strip_prefix("/prod/v1/environment"), "/v1/environment");
+        assert_eq!(strip_prefix("/v1/client"), "/v1/client");
+        assert_eq!(strip_prefix("/x/.well-known/jwks.json"), "/.well-known/jwks.json");
+        assert_eq!(strip_prefix("/"), "/");
+    }
+}
+
+impl Fapi {
+    /// The caller's client, if its token reaches one. A development browser's token must:
+    /// clerk-js answers `dev_browser_unauthenticated` by creating a new development browser.
+    pub async fn current_client(&self) -> Result<Option<crate::flows::client::Current>, Error> {
+        use crate::flows::client;
+        match self.caller.transport {
+            Transport::DevBrowser => {
+                client::resolve_dev_browser(&self.app, self.caller.token.as_deref())
+                    .await
+                    .map(Some)
+            }
+            _ => client::resolve(&self.app, self.caller.token.as_deref()).await,
+        }
+    }
+
+    /// The caller's client, created when it has none (the first mutation of a new browser).
+    pub async fn current_or_new_client(&self) -> Result<crate::flows::client::Current, Error> {
+        match self.current_client().await? {
+            Some(current) => Ok(current),
+            None => crate::flows::client::create(&self.app).await,
+        }
+    }
+
+    /// The `{response, client}` envelope with the whole current client, and its token.
+    pub async fn envelope<T: serde::Serialize>(
+        &self,
+        response: &T,
+        current: &crate::flows::client::Current,
+    ) -> Result<Reply, Error> {
+        let client = crate::flows::client::render(&self.app, &current.aggregate).await?;
+        Ok(Reply::envelope(response, Some(&client)).token(TokenUpdate {
+            token: Some(current.token.clone()),
+            client_uat: current.client_uat(),
+        }))
+    }
+}

@@ -1,0 +1,106 @@
+//! What handlers return, and how the Clerk error body is rendered (the one place it is).
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::error::{Code, Error};
+use crate::model::wire;
+
+/// What the response should tell the caller about its client token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenUpdate {
+    /// The client token to hold from now on; `None` when the client is gone.
+    pub token: Option<String>,
+    /// Unix seconds for `__client_uat`: when the client last changed while signed in, 0 when
+    /// signed out.
+    pub client_uat: i64,
+}
+
+/// A successful answer.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Value,
+    pub token: Option<TokenUpdate>,
+}
+
+impl Reply {
+    /// The `{response, client}` envelope every mutating endpoint answers with.
+    pub fn envelope<T: Serialize>(response: &T, client: Option<&wire::Client>) -> Self {
+        Self {
+            status: StatusCode::OK,
+            body: json!({ "response": response, "client": client }),
+            token: None,
+        }
+    }
+
+    /// A bare object (environment, tokens, dev browser, JWKS).
+    pub fn bare<T: Serialize>(body: &T) -> Self {
+        Self {
+            status: StatusCode::OK,
+            body: serde_json::to_value(body).unwrap_or(Value::Null),
+            token: None,
+        }
+    }
+
+    pub fn token(mut self, update: TokenUpdate) -> Self {
+        self.token = Some(update);
+        self
+    }
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, axum::Json(self.body)).into_response();
+        if let Some(update) = self.token {
+            response.extensions_mut().insert(update);
+        }
+        response
+    }
+}
+
+/// An error travelling out of a handler; the outer layer renders it with the trace id.
+#[derive(Debug, Clone)]
+pub struct PendingError(pub Error);
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() =
+            StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        response.extensions_mut().insert(PendingError(self));
+        response
+    }
+}
+
+/// Renders the Clerk error body: `{"errors":[…],"clerk_trace_id":…}` with Clerk's status.
+pub fn render_error(error: &Error, trace_id: &str) -> Response {
+    if error.status() >= 500 {
+        tracing::error!(code = %error.code, detail = ?error.internal, "request failed");
+    } else {
+        tracing::info!(code = %error.code, "request refused");
+    }
+    let body = json!({
+        "errors": [error.to_clerk_json()],
+        "clerk_trace_id": trace_id,
+    });
+    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = (status, axum::Json(body)).into_response();
+    if let Some(secs) = error.retry_after_secs {
+        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+    }
+    response
+}
+
+pub async fn not_found() -> Error {
+    Error::not_found()
+}
+
+pub async fn method_not_allowed() -> Error {
+    Error::new(Code::MethodNotAllowed)
+}

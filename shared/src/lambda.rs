@@ -1,0 +1,56 @@
+//! Running a router as a Lambda function behind API Gateway (HTTP API payload v2, or REST v1).
+//!
+//! Everything expensive happens once per cold start, before the first event: settings are read
+//! and validated, the DynamoDB client is built and its connection opened, the signing keys are
+//! loaded. Logs are JSON lines with the request's trace id.
+
+use axum::Router;
+use axum::body::Body;
+use lambda_http::request::RequestContext;
+use lambda_http::{RequestExt as _, tower::ServiceBuilder};
+
+use crate::app::App;
+use crate::http::{self, ClientIp};
+use crate::runtime::{self, StoreKind};
+
+/// The caller's address as API Gateway saw it (the source of rate-limit keys).
+pub fn source_ip(req: &lambda_http::Request) -> Option<String> {
+    match req.request_context_ref()? {
+        RequestContext::ApiGatewayV2(ctx) => ctx.http.source_ip.clone(),
+        RequestContext::ApiGatewayV1(ctx) => ctx.identity.source_ip.clone(),
+        _ => None,
+    }
+}
+
+/// Converts a Lambda request into the request the FAPI service takes.
+pub fn into_fapi_request(req: lambda_http::Request) -> ::http::Request<Body> {
+    let ip = source_ip(&req);
+    let (mut parts, body) = req.into_parts();
+    if let Some(ip) = ip {
+        parts.extensions.insert(ClientIp(ip));
+    }
+    let bytes: Vec<u8> = match body {
+        lambda_http::Body::Empty => Vec::new(),
+        lambda_http::Body::Text(t) => t.into_bytes(),
+        lambda_http::Body::Binary(b) => b,
+        _ => Vec::new(),
+    };
+    ::http::Request::from_parts(parts, Body::from(bytes))
+}
+
+/// The service a Lambda runs: the FAPI wrapper around `routes`.
+pub fn handler(app: App, routes: Router<App>) -> http::FapiService {
+    http::service(app, routes)
+}
+
+/// The whole main of a function crate.
+pub type LambdaError = lambda_http::Error;
+
+pub async fn run(routes: fn() -> Router<App>) -> Result<(), LambdaError> {
+    runtime::init_tracing(true);
+    let app = runtime::build_app(StoreKind::DynamoDb).await?;
+    let service = ServiceBuilder::new()
+        .map_request(into_fapi_request)
+        .service(handler(app, routes()));
+    lambda_http::run(service).await
+}

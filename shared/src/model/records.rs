@@ -1,0 +1,168 @@
+//! The domain state as stored: what the repository writes into items' documents.
+//!
+//! Records hold secrets (hashes) that the wire objects never show; rendering to the wire
+//! (`super::render`) picks fields explicitly. Every record that is updated concurrently carries
+//! the store `version` it was read at (not serialised) for optimistic concurrency.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::clock::UnixMillis;
+
+/// A client: one browser or app installation.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ClientRecord {
+    pub id: String,
+    /// SHA-256 of the rotating secret the client token carries (never the secret itself).
+    pub rotating_token_hash: String,
+    pub last_active_session_id: Option<String>,
+    pub sign_in_id: Option<String>,
+    pub sign_up_id: Option<String>,
+    pub last_authentication_strategy: Option<String>,
+    pub ended_at: Option<UnixMillis>,
+    pub created_at: UnixMillis,
+    pub updated_at: UnixMillis,
+    #[serde(skip)]
+    pub version: u64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionStatus {
+    Active,
+    Ended,
+    Removed,
+    Revoked,
+    Expired,
+    Abandoned,
+}
+
+impl SessionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionStatus::Active => "active",
+            SessionStatus::Ended => "ended",
+            SessionStatus::Removed => "removed",
+            SessionStatus::Revoked => "revoked",
+            SessionStatus::Expired => "expired",
+            SessionStatus::Abandoned => "abandoned",
+        }
+    }
+}
+
+/// Where a session was started from, for `/v1/me/sessions`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct SessionActivity {
+    pub id: String,
+    pub browser_name: Option<String>,
+    pub browser_version: Option<String>,
+    pub device_type: Option<String>,
+    pub ip_address: Option<String>,
+    pub city: Option<String>,
+    pub country: Option<String>,
+    pub is_mobile: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SessionRecord {
+    pub id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub status: SessionStatus,
+    pub expire_at: UnixMillis,
+    pub abandon_at: UnixMillis,
+    pub last_active_at: UnixMillis,
+    /// When the first and second factors were last verified (`fva`).
+    pub first_factor_verified_at: Option<UnixMillis>,
+    pub second_factor_verified_at: Option<UnixMillis>,
+    pub activity: SessionActivity,
+    pub created_at: UnixMillis,
+    pub updated_at: UnixMillis,
+    #[serde(skip)]
+    pub version: u64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum VerificationStatus {
+    Unverified,
+    Verified,
+    Failed,
+    Expired,
+}
+
+impl VerificationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerificationStatus::Unverified => "unverified",
+            VerificationStatus::Verified => "verified",
+            VerificationStatus::Failed => "failed",
+            VerificationStatus::Expired => "expired",
+        }
+    }
+}
+
+/// A verification in progress or done. The code is kept only as a hash.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct VerificationRecord {
+    pub strategy: String,
+    pub status: VerificationStatus,
+    pub code_hash: Option<String>,
+    pub attempts: u32,
+    pub expire_at: Option<UnixMillis>,
+    pub sent_at: Option<UnixMillis>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EmailAddressRecord {
+    pub id: String,
+    pub email_address: String,
+    pub verification: Option<VerificationRecord>,
+    pub created_at: UnixMillis,
+    pub updated_at: UnixMillis,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PhoneNumberRecord {
+    pub id: String,
+    pub phone_number: String,
+    pub verification: Option<VerificationRecord>,
+    pub reserved_for_second_factor: bool,
+    pub default_second_factor: bool,
+    pub created_at: UnixMillis,
+    pub updated_at: UnixMillis,
+}
+
+/// A user: one document with everything about them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UserRecord {
+    pub id: String,
+    pub username: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email_addresses: Vec<EmailAddressRecord>,
+    pub phone_numbers: Vec<PhoneNumberRecord>,
+    pub primary_email_address_id: Option<String>,
+    pub primary_phone_number_id: Option<String>,
+    /// PHC-format argon2id hash.
+    pub password_hash: Option<String>,
+    pub password_last_updated_at: Option<UnixMillis>,
+    /// TOTP secret (base32), present once verified; needed in clear to compute codes.
+    pub totp_secret: Option<String>,
+    pub totp_pending_secret: Option<String>,
+    /// SHA-256 hashes of the unused backup codes.
+    pub backup_code_hashes: Vec<String>,
+    pub public_metadata: Map<String, Value>,
+    pub unsafe_metadata: Map<String, Value>,
+    pub failed_attempts: u32,
+    pub locked_until: Option<UnixMillis>,
+    pub last_sign_in_at: Option<UnixMillis>,
+    pub last_active_at: Option<UnixMillis>,
+    pub mfa_enabled_at: Option<UnixMillis>,
+    pub mfa_disabled_at: Option<UnixMillis>,
+    pub legal_accepted_at: Option<UnixMillis>,
+    pub created_at: UnixMillis,
+    pub updated_at: UnixMillis,
+    #[serde(skip)]
+    pub version: u64,
+}

@@ -1,0 +1,197 @@
+//! Records → wire objects. The one place that decides what a caller may see.
+
+use std::collections::HashMap;
+
+use super::records::{
+    ClientRecord, EmailAddressRecord, PhoneNumberRecord, SessionRecord, UserRecord,
+    VerificationRecord,
+};
+use super::wire;
+use crate::clock::UnixMillis;
+use crate::settings::Settings;
+
+/// Clerk serves a default avatar when a user has none; we serve none and say so.
+const NO_IMAGE: &str = "";
+
+pub fn verification(v: &VerificationRecord) -> wire::Verification {
+    wire::Verification {
+        object: "verification_otp",
+        status: v.status.as_str().to_owned(),
+        strategy: v.strategy.clone(),
+        attempts: Some(v.attempts),
+        expire_at: v.expire_at,
+    }
+}
+
+pub fn email_address(e: &EmailAddressRecord) -> wire::EmailAddress {
+    wire::EmailAddress {
+        object: "email_address",
+        id: e.id.clone(),
+        email_address: e.email_address.clone(),
+        reserved: false,
+        verification: e.verification.as_ref().map(verification),
+        linked_to: Vec::new(),
+        matches_sso_connection: false,
+        created_at: e.created_at,
+        updated_at: e.updated_at,
+    }
+}
+
+pub fn phone_number(p: &PhoneNumberRecord) -> wire::PhoneNumber {
+    wire::PhoneNumber {
+        object: "phone_number",
+        id: p.id.clone(),
+        phone_number: p.phone_number.clone(),
+        reserved_for_second_factor: p.reserved_for_second_factor,
+        default_second_factor: p.default_second_factor,
+        reserved: false,
+        verification: p.verification.as_ref().map(verification),
+        linked_to: Vec::new(),
+        backup_codes: None,
+        created_at: p.created_at,
+        updated_at: p.updated_at,
+    }
+}
+
+pub fn user(u: &UserRecord, settings: &Settings, now: UnixMillis) -> wire::User {
+    let totp_enabled = u.totp_secret.is_some();
+    let backup_code_enabled = !u.backup_code_hashes.is_empty();
+    let sms_second_factor = u
+        .phone_numbers
+        .iter()
+        .any(|p| p.reserved_for_second_factor);
+    let locked_for_ms = u.locked_until.map(|t| t - now).filter(|ms| *ms > 0);
+    wire::User {
+        object: "user",
+        id: u.id.clone(),
+        username: u.username.clone(),
+        first_name: u.first_name.clone(),
+        last_name: u.last_name.clone(),
+        image_url: NO_IMAGE.to_owned(),
+        has_image: false,
+        primary_email_address_id: u.primary_email_address_id.clone(),
+        primary_phone_number_id: u.primary_phone_number_id.clone(),
+        primary_web3_wallet_id: None,
+        password_enabled: u.password_hash.is_some(),
+        two_factor_enabled: totp_enabled || sms_second_factor,
+        totp_enabled,
+        backup_code_enabled,
+        email_addresses: u.email_addresses.iter().map(email_address).collect(),
+        phone_numbers: u.phone_numbers.iter().map(phone_number).collect(),
+        web3_wallets: Vec::new(),
+        passkeys: Vec::new(),
+        organization_memberships: Vec::new(),
+        external_accounts: Vec::new(),
+        saml_accounts: Vec::new(),
+        password_last_updated_at: u.password_last_updated_at,
+        public_metadata: u.public_metadata.clone(),
+        unsafe_metadata: u.unsafe_metadata.clone(),
+        external_id: None,
+        last_sign_in_at: u.last_sign_in_at,
+        banned: false,
+        locked: locked_for_ms.is_some(),
+        lockout_expires_in_seconds: locked_for_ms.map(|ms| (ms + 999) / 1000),
+        verification_attempts_remaining: None,
+        delete_self_enabled: settings.actions.delete_self,
+        create_organization_enabled: false,
+        create_organizations_limit: None,
+        last_active_at: u.last_active_at,
+        mfa_enabled_at: u.mfa_enabled_at,
+        mfa_disabled_at: u.mfa_disabled_at,
+        legal_accepted_at: u.legal_accepted_at,
+        profile_image_url: NO_IMAGE.to_owned(),
+        created_at: u.created_at,
+        updated_at: u.updated_at,
+    }
+}
+
+/// The identifier Clerk shows for a user: primary email, else primary phone, else username.
+pub fn display_identifier(u: &UserRecord) -> String {
+    let email = u
+        .email_addresses
+        .iter()
+        .find(|e| Some(&e.id) == u.primary_email_address_id.as_ref())
+        .map(|e| e.email_address.clone());
+    let phone = u
+        .phone_numbers
+        .iter()
+        .find(|p| Some(&p.id) == u.primary_phone_number_id.as_ref())
+        .map(|p| p.phone_number.clone());
+    email
+        .or(phone)
+        .or_else(|| u.username.clone())
+        .unwrap_or_default()
+}
+
+pub fn public_user_data(u: &UserRecord) -> wire::PublicUserData {
+    wire::PublicUserData {
+        first_name: u.first_name.clone(),
+        last_name: u.last_name.clone(),
+        image_url: NO_IMAGE.to_owned(),
+        has_image: false,
+        identifier: display_identifier(u),
+        user_id: u.id.clone(),
+        username: u.username.clone(),
+    }
+}
+
+/// Minutes since each factor was verified, `-1` for never (the `fva` claim's shape).
+pub fn factor_verification_age(s: &SessionRecord, now: UnixMillis) -> [i64; 2] {
+    let age = |t: Option<UnixMillis>| t.map_or(-1, |t| (now - t).max(0) / 60_000);
+    [
+        age(s.first_factor_verified_at),
+        age(s.second_factor_verified_at),
+    ]
+}
+
+pub fn session(
+    s: &SessionRecord,
+    user: Option<&UserRecord>,
+    settings: &Settings,
+    now: UnixMillis,
+) -> wire::Session {
+    wire::Session {
+        object: "session",
+        id: s.id.clone(),
+        status: s.status.as_str().to_owned(),
+        expire_at: s.expire_at,
+        abandon_at: s.abandon_at,
+        last_active_at: s.last_active_at,
+        last_active_token: None,
+        last_active_organization_id: None,
+        actor: None,
+        user: user.map(|u| self::user(u, settings, now)),
+        public_user_data: user.map(public_user_data),
+        factor_verification_age: factor_verification_age(s, now).to_vec(),
+        created_at: s.created_at,
+        updated_at: s.updated_at,
+    }
+}
+
+/// A client with its sessions; `users` holds the users of those sessions by id.
+pub fn client(
+    c: &ClientRecord,
+    sessions: &[SessionRecord],
+    users: &HashMap<String, UserRecord>,
+    sign_in: Option<wire::SignIn>,
+    sign_up: Option<wire::SignUp>,
+    settings: &Settings,
+    now: UnixMillis,
+) -> wire::Client {
+    wire::Client {
+        object: "client",
+        id: c.id.clone(),
+        sessions: sessions
+            .iter()
+            .map(|s| session(s, users.get(&s.user_id), settings, now))
+            .collect(),
+        sign_in,
+        sign_up,
+        last_active_session_id: c.last_active_session_id.clone(),
+        last_authentication_strategy: c.last_authentication_strategy.clone(),
+        cookie_expires_at: None,
+        captcha_bypass: false,
+        created_at: c.created_at,
+        updated_at: c.updated_at,
+    }
+}

@@ -1,0 +1,114 @@
+//! Process start-up shared by the local server and the Lambda mains: settings, store, courier
+//! and logging, chosen by environment variables and built once.
+//!
+//! | variable                      | meaning                                                    | default                     |
+//! |-------------------------------|------------------------------------------------------------|-----------------------------|
+//! | `FRONTDOOR_SETTINGS`          | path of the instance settings file                         | the development default     |
+//! | `FRONTDOOR_STORE`             | `sqlite` or `dynamodb`                                     | `sqlite` locally            |
+//! | `FRONTDOOR_DATA_DIR`          | where the embedded store lives                             | `.frontdoor`                |
+//! | `FRONTDOOR_TABLE`             | the DynamoDB table                                         | `frontdoor`                 |
+//! | `FRONTDOOR_SIGNING_KEY_PEM`   | an operator's PKCS#8 PEM instead of a generated key        | generated and stored        |
+//! | `FRONTDOOR_OUTBOX`            | the development outbox file                                | `<data dir>/outbox.jsonl`   |
+//! | `FRONTDOOR_LOG`               | log filter (`tracing` syntax)                              | `info`                      |
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::app::App;
+use crate::clock::{Clock, SystemClock};
+use crate::courier::outbox::Outbox;
+use crate::error::{Error, Result};
+use crate::settings::Settings;
+use crate::store::ItemStore;
+use crate::store::dynamodb::DynamoStore;
+use crate::store::sqlite::SqliteStore;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    Sqlite,
+    DynamoDb,
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// The settings named by `FRONTDOOR_SETTINGS`, or the development default.
+pub fn load_settings() -> Result<Settings> {
+    let settings = match var("FRONTDOOR_SETTINGS") {
+        Some(path) => Settings::load(&PathBuf::from(path)),
+        None => Settings::development_default(),
+    };
+    settings.map_err(|e| Error::internal(e.to_string()))
+}
+
+pub fn data_dir() -> PathBuf {
+    var("FRONTDOOR_DATA_DIR").map_or_else(|| PathBuf::from(".frontdoor"), PathBuf::from)
+}
+
+pub fn store_kind(default: StoreKind) -> Result<StoreKind> {
+    match var("FRONTDOOR_STORE").as_deref() {
+        None => Ok(default),
+        Some("sqlite") => Ok(StoreKind::Sqlite),
+        Some("dynamodb") => Ok(StoreKind::DynamoDb),
+        Some(other) => Err(Error::internal(format!(
+            "FRONTDOOR_STORE must be `sqlite` or `dynamodb`, not `{other}`"
+        ))),
+    }
+}
+
+/// Opens the store. DynamoDB clients are built here once and their connection opened, so the
+/// first request does not pay for the TLS handshake.
+pub async fn open_store(kind: StoreKind, clock: Arc<dyn Clock>) -> Result<Arc<dyn ItemStore>> {
+    match kind {
+        StoreKind::Sqlite => {
+            let path = data_dir().join("frontdoor.sqlite3");
+            let store = SqliteStore::open(&path, clock)?;
+            Ok(Arc::new(store))
+        }
+        StoreKind::DynamoDb => {
+            let table = var("FRONTDOOR_TABLE").unwrap_or_else(|| "frontdoor".into());
+            let store = DynamoStore::from_env(table, clock).await;
+            if var("FRONTDOOR_CREATE_TABLE").is_some() {
+                store.ensure_table().await?;
+            } else if let Err(e) = store.warm_up().await {
+                tracing::warn!(error = %e, "DynamoDB warm-up failed; continuing");
+            }
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+/// Builds the application for this process.
+pub async fn build_app(default_store: StoreKind) -> Result<App> {
+    let settings = load_settings()?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store = open_store(store_kind(default_store)?, Arc::clone(&clock)).await?;
+    let mut builder = App::builder(settings.clone(), store)
+        .clock(Arc::clone(&clock))
+        .signing_key_pem(var("FRONTDOOR_SIGNING_KEY_PEM"));
+    if settings.is_development() {
+        let path = var("FRONTDOOR_OUTBOX")
+            .map_or_else(|| data_dir().join("outbox.jsonl"), PathBuf::from);
+        builder = builder.courier(Arc::new(Outbox::to_file(path, Arc::clone(&clock))?));
+    }
+    builder.build().await
+}
+
+/// Logging: human-readable locally, JSON lines (one object per event, with the trace id of
+/// the request span) in Lambda, where CloudWatch indexes them.
+pub fn init_tracing(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FRONTDOOR_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = if json {
+        builder
+            .json()
+            .with_current_span(true)
+            .flatten_event(true)
+            .without_time()
+            .try_init()
+    } else {
+        builder.compact().try_init()
+    };
+}

@@ -1,0 +1,70 @@
+//! Security defaults, in one place, each with the anchor it comes from.
+//!
+//! Every limit, lifetime and cost that protects users lives here as a named constant so that a
+//! reviewer can audit them together and a change to one is a one-line diff. Instance settings
+//! may tighten some of them (e.g. the session lifetime); none of them is silently loosened
+//! elsewhere.
+
+use std::time::Duration;
+
+/// argon2id memory cost in KiB (19 MiB). OWASP Password Storage Cheat Sheet, "Argon2id".
+pub const ARGON2_MEMORY_KIB: u32 = 19 * 1024;
+/// argon2id iterations. OWASP Password Storage Cheat Sheet, "Argon2id" (m=19 MiB, t=2, p=1).
+pub const ARGON2_ITERATIONS: u32 = 2;
+/// argon2id lanes. OWASP Password Storage Cheat Sheet.
+pub const ARGON2_PARALLELISM: u32 = 1;
+/// Salt length for password hashes. OWASP Password Storage Cheat Sheet (≥ 16 bytes).
+pub const PASSWORD_SALT_BYTES: usize = 16;
+
+/// Shortest password accepted. NIST SP 800-63B §5.1.1.2, OWASP ASVS 6.2.1.
+pub const PASSWORD_MIN_LENGTH: usize = 8;
+/// Longest password accepted; long enough for passphrases, short enough to bound hashing work.
+/// NIST SP 800-63B §5.1.1.2 (≥ 64), OWASP ASVS 6.2.9, Clerk's `max_length` default.
+pub const PASSWORD_MAX_LENGTH: usize = 128;
+
+/// Digits in a one-time code. OWASP ASVS 6.5 (≥ 20 bits of entropy), Clerk.
+pub const OTP_DIGITS: usize = 6;
+/// How long a one-time code stays valid. OWASP ASVS 6.5.5 (≤ 10 minutes), Clerk.
+pub const OTP_LIFETIME: Duration = Duration::from_secs(10 * 60);
+/// Wrong tries allowed on one verification before it fails. OWASP ASVS 6.5, Clerk.
+pub const OTP_MAX_ATTEMPTS: u32 = 3;
+/// Minimum delay before another code is sent for the same verification. Clerk.
+pub const OTP_RESEND_COOLDOWN: Duration = Duration::from_secs(30);
+/// The code Clerk's test identifiers accept in development instances. Clerk "Test emails and phones".
+pub const DEVELOPMENT_TEST_CODE: &str = "424242";
+
+/// Failed first- or second-factor attempts before a user is locked. Clerk "User lockout".
+pub const LOCKOUT_MAX_ATTEMPTS: u32 = 10;
+/// How long a lockout lasts. Clerk "User lockout" (default 1 hour).
+pub const LOCKOUT_DURATION: Duration = Duration::from_secs(60 * 60);
+
+/// Sign-in / sign-up creations allowed per IP per window. Clerk FAPI rate limits.
+pub const RATE_LIMIT_CREATES: u32 = 5;
+/// Verification attempts allowed per IP per window. Clerk FAPI rate limits.
+pub const RATE_LIMIT_ATTEMPTS: u32 = 3;
+/// The fixed window both rate limits count over. Clerk FAPI rate limits.
+pub const RATE_LIMIT_WINDOW: Duration = Duration::from_secs(10);
+
+/// Longest a session lives, whatever its activity. Clerk default session lifetime (7 days).
+pub const SESSION_MAX_LIFETIME: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+/// Lifetime of a session token (JWT). Clerk default (60 seconds).
+pub const SESSION_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
+/// How far back `nbf` is set, to absorb clock skew between us and verifiers. Clerk v2 tokens.
+pub const SESSION_TOKEN_NOT_BEFORE_SKEW: Duration = Duration::from_secs(10);
+/// RSA modulus size of session-token keys: `@clerk/backend` only parses RSA-2048 PEMs. Clerk.
+pub const SIGNING_KEY_BITS: usize = 2048;
+
+/// Random bytes in a client token's rotating secret (128 bits). OWASP ASVS 7.2.4 / 3.2.2.
+pub const CLIENT_ROTATING_TOKEN_BYTES: usize = 16;
+/// Bytes of the HMAC key that signs client tokens (256 bits). NIST SP 800-107 / RFC 7518 §3.2.
+pub const CLIENT_TOKEN_SECRET_BYTES: usize = 32;
+/// How long the `__client` cookie is kept by the browser. Clerk sets long-lived client cookies.
+pub const CLIENT_COOKIE_LIFETIME: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+/// How long an ended client is kept before the store may drop it. Clerk keeps ended clients briefly.
+pub const ENDED_CLIENT_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
+/// How long an untouched sign-in / sign-up attempt lives. Clerk `abandon_at` (24 hours).
+pub const ATTEMPT_ABANDON_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Largest request body accepted; FAPI bodies are small forms. OWASP API Security Top 10 API4
+/// (unrestricted resource consumption).
+pub const MAX_REQUEST_BODY_BYTES: usize = 64 * 1024;

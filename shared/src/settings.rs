@@ -1,0 +1,507 @@
+//! Instance settings: what Clerk's dashboard configures, as one declarative TOML file.
+//!
+//! The file is read once at start (per Lambda cold start), validated, and never changed at run
+//! time. Unknown keys are refused and every semantic error names the offending key, so a typo
+//! fails the deploy instead of silently enabling a default. `GET /v1/environment` is rendered
+//! from these settings, and every endpoint consults them: a strategy that is off is refused.
+//!
+//! The attribute tables use Clerk's own `user_settings.attributes` shape, so a team moving from
+//! Clerk can copy what their dashboard shows. `settings/development.toml` is the annotated default.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::security;
+
+/// The development default shipped with the repository.
+pub const DEVELOPMENT_SETTINGS: &str = include_str!("../../settings/development.toml");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EnvironmentType {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionMode {
+    Single,
+    Multi,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignUpMode {
+    Public,
+    Restricted,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub instance: InstanceSettings,
+    #[serde(default)]
+    pub sessions: SessionSettings,
+    #[serde(default)]
+    pub sign_up: SignUpSettings,
+    pub attributes: Attributes,
+    #[serde(default)]
+    pub password_settings: PasswordSettings,
+    #[serde(default)]
+    pub messages: MessageSettings,
+    #[serde(default)]
+    pub actions: ActionSettings,
+    #[serde(default)]
+    pub jwt_templates: BTreeMap<String, JwtTemplate>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstanceSettings {
+    pub environment: EnvironmentType,
+    pub application_name: String,
+    /// The public URL of this Frontend API: the `iss` of session tokens, the cookie host.
+    pub frontend_api_url: String,
+    /// Origins (scheme://host[:port]) allowed to call with credentials.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    /// Where the application lives; Clerk's UI links back to it.
+    #[serde(default)]
+    pub home_url: Option<String>,
+    #[serde(default)]
+    pub support_email: Option<String>,
+    /// Whether native apps may identify clients by the `Authorization` header.
+    #[serde(default = "yes")]
+    pub native_api: bool,
+    /// Domain for the `__client_uat` cookie (the app's eTLD+1) in production.
+    #[serde(default)]
+    pub cookie_domain: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionSettings {
+    pub mode: SessionMode,
+    pub max_lifetime_secs: u64,
+    /// 0 turns the inactivity timeout off.
+    pub inactivity_timeout_secs: u64,
+    pub token_lifetime_secs: u64,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        Self {
+            mode: SessionMode::Single,
+            max_lifetime_secs: security::SESSION_MAX_LIFETIME.as_secs(),
+            inactivity_timeout_secs: 0,
+            token_lifetime_secs: security::SESSION_TOKEN_LIFETIME.as_secs(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SignUpSettings {
+    pub mode: SignUpMode,
+    pub legal_consent_enabled: bool,
+}
+
+impl Default for SignUpSettings {
+    fn default() -> Self {
+        Self {
+            mode: SignUpMode::Public,
+            legal_consent_enabled: false,
+        }
+    }
+}
+
+/// One user attribute, in Clerk's `UserSettings.Attribute` shape.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Attribute {
+    pub enabled: bool,
+    pub required: bool,
+    pub used_for_first_factor: bool,
+    pub first_factors: Vec<String>,
+    pub used_for_second_factor: bool,
+    pub second_factors: Vec<String>,
+    pub verifications: Vec<String>,
+    pub verify_at_sign_up: bool,
+    pub immutable: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Attributes {
+    pub email_address: Attribute,
+    pub phone_number: Attribute,
+    pub username: Attribute,
+    pub first_name: Attribute,
+    pub last_name: Attribute,
+    pub password: Attribute,
+    pub authenticator_app: Attribute,
+    pub backup_code: Attribute,
+    pub web3_wallet: Attribute,
+    pub ticket: Attribute,
+    pub passkey: Attribute,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordSettings {
+    pub min_length: usize,
+    pub max_length: usize,
+}
+
+impl Default for PasswordSettings {
+    fn default() -> Self {
+        Self {
+            min_length: security::PASSWORD_MIN_LENGTH,
+            max_length: security::PASSWORD_MAX_LENGTH,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MessageSettings {
+    /// The `From` address of emails (must be an SES identity in production).
+    pub email_from: String,
+    /// Alphanumeric sender id for SMS where the destination country allows it.
+    pub sms_sender_id: Option<String>,
+}
+
+impl Default for MessageSettings {
+    fn default() -> Self {
+        Self {
+            email_from: "noreply@frontdoor.invalid".into(),
+            sms_sender_id: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ActionSettings {
+    pub delete_self: bool,
+}
+
+impl Default for ActionSettings {
+    fn default() -> Self {
+        Self { delete_self: true }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtTemplate {
+    #[serde(default = "default_token_lifetime")]
+    pub lifetime_secs: u64,
+    /// Extra claims; string values of the form `{{user.field}}` are filled from the user.
+    #[serde(default)]
+    pub claims: toml::Table,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_token_lifetime() -> u64 {
+    security::SESSION_TOKEN_LIFETIME.as_secs()
+}
+
+/// A settings file that cannot be used, with the key that is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid settings: `{key}`: {problem}")]
+pub struct SettingsError {
+    pub key: String,
+    pub problem: String,
+}
+
+fn bad(key: impl Into<String>, problem: impl Into<String>) -> SettingsError {
+    SettingsError {
+        key: key.into(),
+        problem: problem.into(),
+    }
+}
+
+/// Strategies each attribute may offer, as this server implements them.
+const ALLOWED_FIRST_FACTORS: &[(&str, &[&str])] = &[
+    ("email_address", &["email_code"]),
+    ("phone_number", &["phone_code"]),
+    ("username", &[]),
+    ("password", &["password"]),
+];
+const ALLOWED_VERIFICATIONS: &[(&str, &[&str])] = &[
+    ("email_address", &["email_code"]),
+    ("phone_number", &["phone_code"]),
+];
+const ALLOWED_SECOND_FACTORS: &[(&str, &[&str])] = &[
+    ("phone_number", &["phone_code"]),
+    ("authenticator_app", &["totp"]),
+    ("backup_code", &["backup_code"]),
+];
+/// Attributes this server does not implement; they must stay off.
+const UNSUPPORTED: &[&str] = &["web3_wallet", "ticket", "passkey"];
+
+impl Settings {
+    /// Parses and validates a settings document.
+    pub fn parse(text: &str) -> Result<Self, SettingsError> {
+        let settings: Settings = toml::from_str(text).map_err(|e| {
+            let key = e
+                .span()
+                .and_then(|span| text.get(span))
+                .map(|s| s.trim().to_owned())
+                .unwrap_or_default();
+            bad(key, e.message().to_owned())
+        })?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    pub fn load(path: &Path) -> Result<Self, SettingsError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| bad(path.display().to_string(), e.to_string()))?;
+        Self::parse(&text)
+    }
+
+    pub fn development_default() -> Result<Self, SettingsError> {
+        Self::parse(DEVELOPMENT_SETTINGS)
+    }
+
+    pub fn is_development(&self) -> bool {
+        self.instance.environment == EnvironmentType::Development
+    }
+
+    pub fn attribute(&self, name: &str) -> Option<&Attribute> {
+        let a = &self.attributes;
+        Some(match name {
+            "email_address" => &a.email_address,
+            "phone_number" => &a.phone_number,
+            "username" => &a.username,
+            "first_name" => &a.first_name,
+            "last_name" => &a.last_name,
+            "password" => &a.password,
+            "authenticator_app" => &a.authenticator_app,
+            "backup_code" => &a.backup_code,
+            "web3_wallet" => &a.web3_wallet,
+            "ticket" => &a.ticket,
+            "passkey" => &a.passkey,
+            _ => return None,
+        })
+    }
+
+    pub const ATTRIBUTE_NAMES: [&'static str; 11] = [
+        "email_address",
+        "phone_number",
+        "username",
+        "first_name",
+        "last_name",
+        "password",
+        "authenticator_app",
+        "backup_code",
+        "web3_wallet",
+        "ticket",
+        "passkey",
+    ];
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        let i = &self.instance;
+        if i.application_name.trim().is_empty() {
+            return Err(bad("instance.application_name", "must not be empty"));
+        }
+        let scheme_ok = i.frontend_api_url.starts_with("https://")
+            || (i.frontend_api_url.starts_with("http://")
+                && i.environment == EnvironmentType::Development);
+        if !scheme_ok {
+            return Err(bad(
+                "instance.frontend_api_url",
+                "must be an https:// URL (http:// is allowed in development only)",
+            ));
+        }
+        for (n, origin) in i.allowed_origins.iter().enumerate() {
+            if !is_origin(origin) {
+                return Err(bad(
+                    format!("instance.allowed_origins[{n}]"),
+                    format!("`{origin}` is not an origin (scheme://host[:port], no path)"),
+                ));
+            }
+        }
+        for name in Self::ATTRIBUTE_NAMES {
+            let Some(a) = self.attribute(name) else {
+                continue;
+            };
+            let key = |field: &str| format!("attributes.{name}.{field}");
+            if a.required && !a.enabled {
+                return Err(bad(key("required"), "a required attribute must be enabled"));
+            }
+            if UNSUPPORTED.contains(&name) && a.enabled {
+                return Err(bad(key("enabled"), "this attribute is not supported yet"));
+            }
+            if !a.enabled && (a.used_for_first_factor || a.used_for_second_factor) {
+                return Err(bad(
+                    key("enabled"),
+                    "an attribute used as a factor must be enabled",
+                ));
+            }
+            check_subset(name, "first_factors", &a.first_factors, ALLOWED_FIRST_FACTORS)?;
+            check_subset(name, "verifications", &a.verifications, ALLOWED_VERIFICATIONS)?;
+            check_subset(name, "second_factors", &a.second_factors, ALLOWED_SECOND_FACTORS)?;
+            if a.used_for_first_factor && a.first_factors.is_empty() && name != "username" {
+                return Err(bad(
+                    key("first_factors"),
+                    "an attribute used for sign-in needs at least one strategy",
+                ));
+            }
+            if a.verify_at_sign_up && a.verifications.is_empty() {
+                return Err(bad(
+                    key("verifications"),
+                    "verify_at_sign_up needs a verification strategy",
+                ));
+            }
+        }
+        let a = &self.attributes;
+        let can_identify = a.email_address.used_for_first_factor
+            || a.phone_number.used_for_first_factor
+            || a.username.used_for_first_factor;
+        if !can_identify {
+            return Err(bad(
+                "attributes",
+                "at least one of email_address, phone_number, username must be used_for_first_factor",
+            ));
+        }
+        if a.username.used_for_first_factor && !a.password.enabled {
+            return Err(bad(
+                "attributes.username.used_for_first_factor",
+                "signing in by username needs the password attribute enabled",
+            ));
+        }
+        let p = &self.password_settings;
+        if p.min_length < security::PASSWORD_MIN_LENGTH {
+            return Err(bad(
+                "password_settings.min_length",
+                format!("must be at least {}", security::PASSWORD_MIN_LENGTH),
+            ));
+        }
+        if p.max_length > security::PASSWORD_MAX_LENGTH || p.max_length < p.min_length {
+            return Err(bad(
+                "password_settings.max_length",
+                format!(
+                    "must be between min_length and {}",
+                    security::PASSWORD_MAX_LENGTH
+                ),
+            ));
+        }
+        let s = &self.sessions;
+        if s.max_lifetime_secs == 0 {
+            return Err(bad("sessions.max_lifetime_secs", "must be positive"));
+        }
+        if s.token_lifetime_secs == 0 || s.token_lifetime_secs > 24 * 60 * 60 {
+            return Err(bad(
+                "sessions.token_lifetime_secs",
+                "must be between 1 and 86400",
+            ));
+        }
+        for (name, t) in &self.jwt_templates {
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                return Err(bad(
+                    format!("jwt_templates.{name}"),
+                    "template names use letters, digits, `_` and `-`",
+                ));
+            }
+            if t.lifetime_secs == 0 || t.lifetime_secs > 24 * 60 * 60 {
+                return Err(bad(
+                    format!("jwt_templates.{name}.lifetime_secs"),
+                    "must be between 1 and 86400",
+                ));
+            }
+        }
+        if !self.messages.email_from.contains('@') {
+            return Err(bad("messages.email_from", "must be an email address"));
+        }
+        Ok(())
+    }
+}
+
+fn check_subset(
+    attribute: &str,
+    field: &str,
+    values: &[String],
+    allowed: &[(&str, &[&str])],
+) -> Result<(), SettingsError> {
+    let permitted: &[&str] = allowed
+        .iter()
+        .find(|(a, _)| *a == attribute)
+        .map(|(_, v)| *v)
+        .unwrap_or(&[]);
+    for v in values {
+        if !permitted.contains(&v.as_str()) {
+            return Err(bad(
+                format!("attributes.{attribute}.{field}"),
+                format!("`{v}` is not supported here (allowed: {permitted:?})"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `scheme://host[:port]` with nothing after it.
+pub fn is_origin(s: &str) -> bool {
+    let Some((scheme, rest)) = s.split_once("://") else {
+        return false;
+    };
+    (scheme == "http" || scheme == "https")
+        && !rest.is_empty()
+        && !rest.contains('/')
+        && !rest.contains('?')
+        && !rest.contains('#')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn development_default_is_valid() {
+        let s = Settings::development_default();
+        assert!(s.is_ok(), "{s:?}");
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let text = DEVELOPMENT_SETTINGS.replace(
+            "[sessions]",
+            "[sessions]\nmax_lifetime_days = 3",
+        );
+        let err = Settings::parse(&text).err();
+        assert!(
+            err.as_ref()
+                .is_some_and(|e| e.key.contains("max_lifetime_days")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn semantic_errors_name_the_key() {
+        let text = DEVELOPMENT_SETTINGS.replace("min_length = 8", "min_length = 4");
+        let err = Settings::parse(&text).err();
+        assert_eq!(
+            err.map(|e| e.key),
+            Some("password_settings.min_length".to_owned())
+        );
+    }
+
+    #[test]
+    fn origins_are_checked() {
+        assert!(is_origin("http://localhost:5173"));
+        assert!(!is_origin("http://localhost:5173/app"));
+        assert!(!is_origin("localhost"));
+    }
+}

@@ -1,0 +1,76 @@
+//! A store wrapper that counts round trips, so tests can hold endpoints to their budgets
+//! (`DESIGN.md` §3) by counting calls rather than timing them.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+
+use super::{Item, ItemStore, Key, Query, StoreError, Write};
+
+#[derive(Debug, Default)]
+pub struct Counts {
+    reads: AtomicU64,
+    writes: AtomicU64,
+}
+
+impl Counts {
+    pub fn reads(&self) -> u64 {
+        self.reads.load(Ordering::SeqCst)
+    }
+
+    pub fn writes(&self) -> u64 {
+        self.writes.load(Ordering::SeqCst)
+    }
+
+    pub fn reset(&self) {
+        self.reads.store(0, Ordering::SeqCst);
+        self.writes.store(0, Ordering::SeqCst);
+    }
+}
+
+pub struct CountingStore {
+    inner: Arc<dyn ItemStore>,
+    counts: Arc<Counts>,
+}
+
+impl CountingStore {
+    pub fn new(inner: Arc<dyn ItemStore>) -> (Self, Arc<Counts>) {
+        let counts = Arc::new(Counts::default());
+        (
+            Self {
+                inner,
+                counts: Arc::clone(&counts),
+            },
+            counts,
+        )
+    }
+}
+
+#[async_trait]
+impl ItemStore for CountingStore {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.counts.reads.fetch_add(1, Ordering::SeqCst);
+        self.inner.get(key).await
+    }
+
+    async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
+        self.counts.reads.fetch_add(1, Ordering::SeqCst);
+        self.inner.batch_get(keys).await
+    }
+
+    async fn query(&self, query: &Query) -> Result<Vec<Item>, StoreError> {
+        self.counts.reads.fetch_add(1, Ordering::SeqCst);
+        self.inner.query(query).await
+    }
+
+    async fn write(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        self.counts.writes.fetch_add(1, Ordering::SeqCst);
+        self.inner.write(writes).await
+    }
+
+    async fn increment(&self, key: &Key, by: i64, expires_at: i64) -> Result<i64, StoreError> {
+        self.counts.writes.fetch_add(1, Ordering::SeqCst);
+        self.inner.increment(key, by, expires_at).await
+    }
+}
