@@ -76,12 +76,7 @@ impl ClientTokens {
     }
 
     /// Mints a token for `client_id` with a new rotating secret.
-    pub fn issue(
-        &self,
-        client_id: &str,
-        random: &dyn Random,
-        now: UnixMillis,
-    ) -> Result<Rotation> {
+    pub fn issue(&self, client_id: &str, random: &dyn Random, now: UnixMillis) -> Result<Rotation> {
         let secret = random::token(random, security::CLIENT_ROTATING_TOKEN_BYTES);
         let claims = ClientClaims {
             id: client_id.to_owned(),

@@ -243,7 +243,9 @@ impl Code {
             Code::FormParamUnknown => "A parameter is not recognised by this endpoint.",
             Code::FormParamValueInvalid => "A parameter has an invalid value.",
             Code::FormParamValueDisabled => "This value is disabled for this instance.",
-            Code::FormPasswordIncorrect => "Password is incorrect. Try again, or use another method.",
+            Code::FormPasswordIncorrect => {
+                "Password is incorrect. Try again, or use another method."
+            }
             Code::FormPasswordLengthTooLong => "Your password is longer than allowed.",
             Code::FormPasswordLengthTooShort => "Your password is shorter than required.",
             Code::FormPasswordValidationFailed => "Your password does not meet the requirements.",

@@ -147,14 +147,17 @@ impl Repo {
         }
         let value = make()?;
         let item = Item::new(key.clone(), to_doc(&value)?);
-        match self.store.write(vec![Write::put(item, Condition::NotExists)]).await {
+        match self
+            .store
+            .write(vec![Write::put(item, Condition::NotExists)])
+            .await
+        {
             Ok(()) => Ok(value),
             Err(StoreError::ConditionFailed { .. }) => {
-                let item = self
-                    .store
-                    .get(&key)
-                    .await?
-                    .ok_or_else(|| Error::internal(format!("instance value {name} vanished")))?;
+                let item =
+                    self.store.get(&key).await?.ok_or_else(|| {
+                        Error::internal(format!("instance value {name} vanished"))
+                    })?;
                 from_doc(&item)
             }
             Err(e) => Err(e.into()),

@@ -88,8 +88,8 @@ pub async fn build_app(default_store: StoreKind) -> Result<App> {
         .clock(Arc::clone(&clock))
         .signing_key_pem(var("FRONTDOOR_SIGNING_KEY_PEM"));
     if settings.is_development() {
-        let path = var("FRONTDOOR_OUTBOX")
-            .map_or_else(|| data_dir().join("outbox.jsonl"), PathBuf::from);
+        let path =
+            var("FRONTDOOR_OUTBOX").map_or_else(|| data_dir().join("outbox.jsonl"), PathBuf::from);
         builder = builder.courier(Arc::new(Outbox::to_file(path, Arc::clone(&clock))?));
     }
     builder.build().await

@@ -347,9 +347,24 @@ impl Settings {
                     "an attribute used as a factor must be enabled",
                 ));
             }
-            check_subset(name, "first_factors", &a.first_factors, ALLOWED_FIRST_FACTORS)?;
-            check_subset(name, "verifications", &a.verifications, ALLOWED_VERIFICATIONS)?;
-            check_subset(name, "second_factors", &a.second_factors, ALLOWED_SECOND_FACTORS)?;
+            check_subset(
+                name,
+                "first_factors",
+                &a.first_factors,
+                ALLOWED_FIRST_FACTORS,
+            )?;
+            check_subset(
+                name,
+                "verifications",
+                &a.verifications,
+                ALLOWED_VERIFICATIONS,
+            )?;
+            check_subset(
+                name,
+                "second_factors",
+                &a.second_factors,
+                ALLOWED_SECOND_FACTORS,
+            )?;
             if a.used_for_first_factor && a.first_factors.is_empty() && name != "username" {
                 return Err(bad(
                     key("first_factors"),
@@ -476,10 +491,7 @@ mod tests {
 
     #[test]
     fn unknown_key_is_named() {
-        let text = DEVELOPMENT_SETTINGS.replace(
-            "[sessions]",
-            "[sessions]\nmax_lifetime_days = 3",
-        );
+        let text = DEVELOPMENT_SETTINGS.replace("[sessions]", "[sessions]\nmax_lifetime_days = 3");
         let err = Settings::parse(&text).err();
         assert!(
             err.as_ref()

@@ -1,0 +1,233 @@
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+//! Test support: the composed router in-process, over an injected clock and seeded randomness,
+//! with the store wrapped in a call counter and messages kept in an in-memory outbox.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::body::Body;
+use frontdoor::App;
+use frontdoor::clock::ManualClock;
+use frontdoor::courier::outbox::Outbox;
+use frontdoor::http::FapiService;
+use frontdoor::random::SeededRandom;
+use frontdoor::settings::Settings;
+use frontdoor::store::ItemStore;
+use frontdoor::store::counting::{CountingStore, Counts};
+use frontdoor::store::dynamodb::DynamoStore;
+use frontdoor::store::sqlite::SqliteStore;
+use http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::BodyExt as _;
+use serde_json::Value;
+use tower::ServiceExt as _;
+
+/// 2026-01-01T00:00:00Z, a fixed start for every test clock.
+pub const T0: i64 = 1_767_225_600_000;
+
+pub struct TestApp {
+    pub app: App,
+    pub service: FapiService,
+    pub clock: Arc<ManualClock>,
+    pub outbox: Arc<Outbox>,
+    pub counts: Arc<Counts>,
+    pub store: Arc<dyn ItemStore>,
+}
+
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl TestResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn set_cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect()
+    }
+
+    /// The value a `Set-Cookie` header gives `name`.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.set_cookies().iter().find_map(|c| {
+            let first = c.split(';').next()?;
+            let (k, v) = first.split_once('=')?;
+            (k == name).then(|| v.to_owned())
+        })
+    }
+
+    pub fn error_code(&self) -> Option<&str> {
+        self.body["errors"][0]["code"].as_str()
+    }
+}
+
+impl TestApp {
+    pub async fn new() -> Self {
+        Self::with_settings(development_settings()).await
+    }
+
+    /// The app over the engine `FRONTDOOR_TEST_STORE` names: `sqlite` (default, in memory) or
+    /// `dynamodb` (a fresh table on the server at `FRONTDOOR_TEST_DYNAMODB`).
+    pub async fn with_settings(settings: Settings) -> Self {
+        let clock = Arc::new(ManualClock::new(T0));
+        let store = test_store(clock.clone()).await;
+        Self::with_store(settings, store, clock).await
+    }
+
+    pub async fn with_store(
+        settings: Settings,
+        inner: Arc<dyn ItemStore>,
+        clock: Arc<ManualClock>,
+    ) -> Self {
+        let (counting, counts) = CountingStore::new(inner);
+        let store: Arc<dyn ItemStore> = Arc::new(counting);
+        let outbox = Arc::new(Outbox::in_memory(clock.clone()));
+        let app = App::builder(settings, store.clone())
+            .clock(clock.clone())
+            .random(Arc::new(SeededRandom::new(42)))
+            .courier(outbox.clone())
+            .build()
+            .await;
+        let app = match app {
+            Ok(a) => a,
+            Err(e) => panic!("app: {e}"),
+        };
+        let service = frontdoor_local::service(app.clone());
+        counts.reset();
+        Self {
+            app,
+            service,
+            clock,
+            outbox,
+            counts,
+            store,
+        }
+    }
+
+    pub async fn send(&self, req: Request<Body>) -> TestResponse {
+        let response = match self.service.clone().oneshot(req).await {
+            Ok(r) => r,
+            Err(never) => match never {},
+        };
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = match response.into_body().collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(e) => panic!("body: {e}"),
+        };
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            match serde_json::from_slice(&bytes) {
+                Ok(v) => v,
+                Err(e) => panic!(
+                    "non-JSON body ({e}) with status {status}: {}",
+                    String::from_utf8_lossy(&bytes)
+                ),
+            }
+        };
+        TestResponse {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// GET `path` (query included).
+    pub async fn get(&self, path: &str) -> TestResponse {
+        self.send(req(Method::GET, path).body(Body::empty()).unwrap())
+            .await
+    }
+
+    /// POST a form body.
+    pub async fn post_form(&self, path: &str, form: &str) -> TestResponse {
+        self.send(
+            req(Method::POST, path)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Body::from(form.to_owned()))
+                .unwrap(),
+        )
+        .await
+    }
+}
+
+/// A fresh, empty store on the engine the run selected.
+pub async fn test_store(clock: Arc<ManualClock>) -> Arc<dyn ItemStore> {
+    if std::env::var("FRONTDOOR_TEST_STORE").is_ok_and(|v| v == "dynamodb") {
+        let endpoint = std::env::var("FRONTDOOR_TEST_DYNAMODB")
+            .expect("FRONTDOOR_TEST_STORE=dynamodb needs FRONTDOOR_TEST_DYNAMODB");
+        let client = dynamodb_client(&endpoint).await;
+        static TABLES: AtomicU64 = AtomicU64::new(0);
+        let table = format!(
+            "http-{}-{}",
+            std::process::id(),
+            TABLES.fetch_add(1, Ordering::SeqCst)
+        );
+        let store = DynamoStore::new(client, table, clock);
+        store.ensure_table().await.expect("create test table");
+        return Arc::new(store);
+    }
+    Arc::new(SqliteStore::in_memory(clock).expect("in-memory store"))
+}
+
+/// A DynamoDB client for a local DynamoDB-compatible server.
+pub async fn dynamodb_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "test", "test", None, None, "static",
+        ))
+        .endpoint_url(endpoint)
+        .load()
+        .await;
+    aws_sdk_dynamodb::Client::new(&conf)
+}
+
+/// A request builder for `path`.
+pub fn req(method: Method, path: &str) -> http::request::Builder {
+    Request::builder().method(method).uri(path)
+}
+
+pub fn development_settings() -> Settings {
+    match Settings::development_default() {
+        Ok(s) => s,
+        Err(e) => panic!("development settings: {e}"),
+    }
+}
+
+/// The development settings with some text replaced (for variants of the instance).
+pub fn settings_with(replace: &[(&str, &str)]) -> Settings {
+    let mut text = frontdoor::settings::DEVELOPMENT_SETTINGS.to_owned();
+    for (from, to) in replace {
+        assert!(text.contains(from), "settings text has no `{from}`");
+        text = text.replacen(from, to, 1);
+    }
+    match Settings::parse(&text) {
+        Ok(s) => s,
+        Err(e) => panic!("settings variant: {e}"),
+    }
+}
+
+/// A production instance on `https://clerk.example.test` serving `https://app.example.test`.
+pub fn production_settings() -> Settings {
+    settings_with(&[
+        (
+            "environment = \"development\"",
+            "environment = \"production\"",
+        ),
+        (
+            "frontend_api_url = \"http://127.0.0.1:3000\"",
+            "frontend_api_url = \"https://clerk.example.test\"\ncookie_domain = \"example.test\"",
+        ),
+        (
+            "allowed_origins = [\"http://localhost:5173\", \"http://127.0.0.1:5173\"]",
+            "allowed_origins = [\"https://app.example.test\"]",
+        ),
+    ])
+}

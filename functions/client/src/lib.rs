@@ -21,10 +21,12 @@ async fn get_client(fapi: Fapi) -> Result<Reply, Error> {
     match fapi.current_client().await? {
         Some(current) => {
             let rendered = client::render(&fapi.app, &current.aggregate).await?;
-            Ok(Reply::envelope(&rendered, Some(&rendered)).token(TokenUpdate {
-                token: Some(current.token.clone()),
-                client_uat: current.client_uat(),
-            }))
+            Ok(
+                Reply::envelope(&rendered, Some(&rendered)).token(TokenUpdate {
+                    token: Some(current.token.clone()),
+                    client_uat: current.client_uat(),
+                }),
+            )
         }
         // No client yet: clerk-js keeps an empty one. A stale cookie is cleared.
         None => Ok(Reply::envelope(&Value::Null, None).token(TokenUpdate {
@@ -37,17 +39,16 @@ async fn get_client(fapi: Fapi) -> Result<Reply, Error> {
 async fn create_client(fapi: Fapi) -> Result<Reply, Error> {
     let current = client::create(&fapi.app).await?;
     let rendered = client::render(&fapi.app, &current.aggregate).await?;
-    Ok(Reply::envelope(&rendered, Some(&rendered)).token(TokenUpdate {
-        token: Some(current.token.clone()),
-        client_uat: 0,
-    }))
+    Ok(
+        Reply::envelope(&rendered, Some(&rendered)).token(TokenUpdate {
+            token: Some(current.token.clone()),
+            client_uat: 0,
+        }),
+    )
 }
 
 async fn end_client(fapi: Fapi) -> Result<Reply, Error> {
-    let current = fapi
-        .current_client()
-        .await?
-        .ok_or_else(Error::not_found)?;
+    let current = fapi.current_client().await?.ok_or_else(Error::not_found)?;
     let ended = client::end(&fapi.app, current).await?;
     let rendered = client::render(&fapi.app, &ended).await?;
     Ok(Reply::envelope(&rendered, None).token(TokenUpdate {

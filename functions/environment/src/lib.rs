@@ -9,7 +9,10 @@ use serde_json::json;
 
 pub fn routes() -> Router<App> {
     Router::new()
-        .route("/v1/environment", get(get_environment).patch(patch_environment))
+        .route(
+            "/v1/environment",
+            get(get_environment).patch(patch_environment),
+        )
         .route("/v1/dev_browser", post(create_dev_browser))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/v1/jwks", get(jwks))

@@ -163,9 +163,8 @@ pub async fn end(app: &App, current: Current) -> Result<ClientAggregate> {
     writes.push(Repo::update_client_write(&aggregate.client)?);
     app.repo.commit(writes).await.map_err(|e| match e {
         StoreError::ConditionFailed { .. } | StoreError::Conflict => {
-            Error::new(Code::ClientNotFound).long(
-                "The client changed while it was being ended; fetch it again and retry.",
-            )
+            Error::new(Code::ClientNotFound)
+                .long("The client changed while it was being ended; fetch it again and retry.")
         }
         other => other.into(),
     })?;

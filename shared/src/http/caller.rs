@@ -107,10 +107,7 @@ pub fn identify(parts: &Parts, settings: &Settings, trace_id: &str) -> Result<Ca
     } else {
         (Transport::Cookie, cookie(headers, CLIENT_COOKIE))
     };
-    let ip = parts
-        .extensions
-        .get::<ClientIp>()
-        .map(|ip| ip.0.clone());
+    let ip = parts.extensions.get::<ClientIp>().map(|ip| ip.0.clone());
     Ok(Caller {
         transport,
         token,

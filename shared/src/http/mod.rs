@@ -160,7 +160,13 @@ async fn handle(app: App, router: Router, mut req: Request<Body>) -> Response {
             }
             return finish(r, &trace_id, started);
         } else {
-            match prepare(&app, &mut req, &trace_id, origin.as_deref(), cors_origin.is_some()) {
+            match prepare(
+                &app,
+                &mut req,
+                &trace_id,
+                origin.as_deref(),
+                cors_origin.is_some(),
+            ) {
                 Ok(caller) => {
                     let transport = caller.transport;
                     let presented = caller.token.clone();
@@ -253,18 +259,21 @@ fn apply_outcome(
             }
         }
         Transport::DevBrowser => {
-            if changed {
-                if let Some(v) = update
-                    .token
-                    .as_deref()
-                    .and_then(|t| HeaderValue::from_str(t).ok())
-                {
-                    headers.insert(caller::DEV_BROWSER_HEADER, v);
-                }
+            if let Some(v) = update
+                .token
+                .as_deref()
+                .filter(|_| changed)
+                .and_then(|t| HeaderValue::from_str(t).ok())
+            {
+                headers.insert(caller::DEV_BROWSER_HEADER, v);
             }
         }
         Transport::Cookie => {
-            let secure = app.settings.instance.frontend_api_url.starts_with("https://");
+            let secure = app
+                .settings
+                .instance
+                .frontend_api_url
+                .starts_with("https://");
             if changed {
                 let cookie = match &update.token {
                     Some(t) => client_cookie(t, secure, security::CLIENT_COOKIE_LIFETIME.as_secs()),
@@ -358,20 +367,6 @@ impl FromRequest<App> for Fapi {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn prefixes_are_stripped() {
-        assert_eq!(strip_prefix("/__clerk/v1/client"), "/v1/client");
-        assert_eq!(strip_prefix("/prod/v1/environment"), "/v1/environment");
-        assert_eq!(strip_prefix("/v1/client"), "/v1/client");
-        assert_eq!(strip_prefix("/x/.well-known/jwks.json"), "/.well-known/jwks.json");
-        assert_eq!(strip_prefix("/"), "/");
-    }
-}
-
 impl Fapi {
     /// The caller's client, if its token reaches one. A development browser's token must:
     /// clerk-js answers `dev_browser_unauthenticated` by creating a new development browser.
@@ -406,5 +401,22 @@ impl Fapi {
             token: Some(current.token.clone()),
             client_uat: current.client_uat(),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_are_stripped() {
+        assert_eq!(strip_prefix("/__clerk/v1/client"), "/v1/client");
+        assert_eq!(strip_prefix("/prod/v1/environment"), "/v1/environment");
+        assert_eq!(strip_prefix("/v1/client"), "/v1/client");
+        assert_eq!(
+            strip_prefix("/x/.well-known/jwks.json"),
+            "/.well-known/jwks.json"
+        );
+        assert_eq!(strip_prefix("/"), "/");
     }
 }

@@ -45,8 +45,9 @@ impl Params {
             Error::new(Code::RequestBodyInvalid).long(format!("The JSON body is invalid: {e}"))
         })?;
         let Value::Object(obj) = value else {
-            return Err(Error::new(Code::RequestBodyInvalid)
-                .long("The JSON body must be an object."));
+            return Err(
+                Error::new(Code::RequestBodyInvalid).long("The JSON body must be an object.")
+            );
         };
         let mut map = BTreeMap::new();
         for (k, v) in obj {
@@ -104,7 +105,12 @@ impl Params {
     pub fn list(&self, name: &str) -> Vec<&str> {
         self.0
             .get(name)
-            .map(|v| v.iter().map(String::as_str).filter(|s| !s.is_empty()).collect())
+            .map(|v| {
+                v.iter()
+                    .map(String::as_str)
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 

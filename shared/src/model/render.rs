@@ -56,10 +56,7 @@ pub fn phone_number(p: &PhoneNumberRecord) -> wire::PhoneNumber {
 pub fn user(u: &UserRecord, settings: &Settings, now: UnixMillis) -> wire::User {
     let totp_enabled = u.totp_secret.is_some();
     let backup_code_enabled = !u.backup_code_hashes.is_empty();
-    let sms_second_factor = u
-        .phone_numbers
-        .iter()
-        .any(|p| p.reserved_for_second_factor);
+    let sms_second_factor = u.phone_numbers.iter().any(|p| p.reserved_for_second_factor);
     let locked_for_ms = u.locked_until.map(|t| t - now).filter(|ms| *ms > 0);
     wire::User {
         object: "user",

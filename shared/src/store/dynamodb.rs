@@ -19,9 +19,7 @@ use aws_sdk_dynamodb::types::{
 };
 use std::sync::Arc;
 
-use super::{
-    Condition, Index, Item, ItemStore, Key, Query, StoreError, Write, validate_writes,
-};
+use super::{Condition, Index, Item, ItemStore, Key, Query, StoreError, Write, validate_writes};
 use crate::clock::Clock;
 
 pub const GSI1: &str = "GSI1";
@@ -87,7 +85,9 @@ fn attrs_item(a: &Attrs) -> Result<Item, StoreError> {
         pk,
         sk,
         gsi1: get_s(a, "GSI1PK").zip(get_s(a, "GSI1SK")),
-        version: get_n(a, "ver").and_then(|v| u64::try_from(v).ok()).unwrap_or(0),
+        version: get_n(a, "ver")
+            .and_then(|v| u64::try_from(v).ok())
+            .unwrap_or(0),
         expires_at: get_n(a, TTL_ATTRIBUTE),
         doc,
     })
@@ -273,7 +273,7 @@ impl DynamoStore {
     }
 
     async fn write_single(&self, w: Write, now: i64) -> Result<(), StoreError> {
-        let result = match &w {
+        match &w {
             Write::Put { item, condition } => {
                 let op = self.put_op(item, *condition, now)?;
                 self.client
@@ -316,9 +316,8 @@ impl DynamoStore {
                         }
                     })
             }
-            Write::Check { .. } => return self.write_transaction(vec![w], now).await,
-        };
-        result
+            Write::Check { .. } => self.write_transaction(vec![w], now).await,
+        }
     }
 
     async fn write_transaction(&self, writes: Vec<Write>, now: i64) -> Result<(), StoreError> {
@@ -509,10 +508,10 @@ impl ItemStore for DynamoStore {
     async fn write(&self, mut writes: Vec<Write>) -> Result<(), StoreError> {
         validate_writes(&writes)?;
         let now = self.clock.now_secs();
-        if writes.len() == 1 {
-            if let Some(w) = writes.pop() {
-                return self.write_single(w, now).await;
-            }
+        if writes.len() == 1
+            && let Some(w) = writes.pop()
+        {
+            return self.write_single(w, now).await;
         }
         self.write_transaction(writes, now).await
     }

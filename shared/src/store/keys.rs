@@ -49,15 +49,24 @@ pub fn client(client_id: &str) -> Key {
 }
 
 pub fn session(client_id: &str, session_id: &str) -> Key {
-    Key::new(client_pk(client_id), format!("{SESSION_PREFIX}{session_id}"))
+    Key::new(
+        client_pk(client_id),
+        format!("{SESSION_PREFIX}{session_id}"),
+    )
 }
 
 pub fn sign_in(client_id: &str, sign_in_id: &str) -> Key {
-    Key::new(client_pk(client_id), format!("{SIGN_IN_PREFIX}{sign_in_id}"))
+    Key::new(
+        client_pk(client_id),
+        format!("{SIGN_IN_PREFIX}{sign_in_id}"),
+    )
 }
 
 pub fn sign_up(client_id: &str, sign_up_id: &str) -> Key {
-    Key::new(client_pk(client_id), format!("{SIGN_UP_PREFIX}{sign_up_id}"))
+    Key::new(
+        client_pk(client_id),
+        format!("{SIGN_UP_PREFIX}{sign_up_id}"),
+    )
 }
 
 pub fn user_pk(user_id: &str) -> String {

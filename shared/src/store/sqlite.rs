@@ -117,18 +117,16 @@ fn row_to_item(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Item, StoreEr
 }
 
 fn get_one(conn: &Connection, key: &Key, now: i64) -> Result<Option<Item>, StoreError> {
-    let sql =
-        format!("SELECT {COLUMNS} FROM items WHERE pk = ?1 AND sk = ?2 AND (exp IS NULL OR exp > ?3)");
+    let sql = format!(
+        "SELECT {COLUMNS} FROM items WHERE pk = ?1 AND sk = ?2 AND (exp IS NULL OR exp > ?3)"
+    );
     conn.query_row(&sql, params![key.pk, key.sk, now], row_to_item)
         .optional()
         .map_err(backend)?
         .transpose()
 }
 
-fn current_state(
-    conn: &Connection,
-    key: &Key,
-) -> Result<Option<(u64, Option<i64>)>, StoreError> {
+fn current_state(conn: &Connection, key: &Key) -> Result<Option<(u64, Option<i64>)>, StoreError> {
     conn.query_row(
         "SELECT ver, exp FROM items WHERE pk = ?1 AND sk = ?2",
         params![key.pk, key.sk],
@@ -171,9 +169,7 @@ impl ItemStore for SqliteStore {
                 Index::Gsi1 => ("gsi1pk", "gsi1sk"),
             };
             let order = if q.descending { "DESC" } else { "ASC" };
-            let limit = q
-                .limit
-                .map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
+            let limit = q.limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
             let prefix = q.sk_prefix.clone().unwrap_or_default();
             let sql = format!(
                 "SELECT {COLUMNS} FROM items WHERE {pk_col} = ?1 \

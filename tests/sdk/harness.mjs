@@ -1,0 +1,113 @@
+// Starts the all-in-one binary on a free port with a fresh data directory, and drives the
+// unmodified @clerk/clerk-js in native mode against it (the recipe Expo uses).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const require = createRequire(import.meta.url);
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.unref();
+    s.on('error', fail);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => ok(port));
+    });
+  });
+}
+
+export async function startServer({ settings } = {}) {
+  const bin = process.env.FRONTDOOR_BIN ?? resolve(here, '../../target/debug/frontdoor-local');
+  if (!existsSync(bin)) throw new Error(`no server binary at ${bin}; build it first`);
+  const port = await freePort();
+  const dataDir = mkdtempSync(join(tmpdir(), 'frontdoor-sdk-'));
+  const env = {
+    ...process.env,
+    FRONTDOOR_ADDR: `127.0.0.1:${port}`,
+    FRONTDOOR_DATA_DIR: dataDir,
+    FRONTDOOR_STORE: 'sqlite',
+    FRONTDOOR_LOG: process.env.FRONTDOOR_LOG ?? 'warn',
+  };
+  if (settings) env.FRONTDOOR_SETTINGS = settings;
+  const child = spawn(bin, [], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
+    try {
+      const r = await fetch(`${url}/v1/health`);
+      if (r.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill();
+      throw new Error('server did not become healthy');
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    url,
+    port,
+    dataDir,
+    outbox: join(dataDir, 'outbox.jsonl'),
+    stop: () =>
+      new Promise((ok) => {
+        if (child.exitCode !== null) return ok();
+        child.once('exit', () => ok());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+// A publishable key whose encoded host is the server (clerk-js requires a dotted host).
+export function publishableKey(host, live = false) {
+  const b64 = Buffer.from(`${host}$`).toString('base64').replace(/=+$/, '');
+  return `${live ? 'pk_live_' : 'pk_test_'}${b64}`;
+}
+
+// Node is treated like React Native: `window` exists, `document` does not.
+globalThis.window ??= globalThis;
+globalThis.navigator ??= { onLine: true, userAgent: 'frontdoor-sdk-tests' };
+
+export function nativeClerk(server, { log } = {}) {
+  const { Clerk } = require('@clerk/clerk-js');
+  const clerk = new Clerk(publishableKey(`127.0.0.1:${server.port}`), { proxyUrl: server.url });
+  const device = { jwt: null, requests: [] };
+  clerk.__internal_onBeforeRequest((r) => {
+    r.credentials = 'omit';
+    r.url.searchParams.append('_is_native', '1');
+    r.headers.set('authorization', device.jwt || '');
+    device.requests.push(`${r.method} ${r.url.pathname}`);
+    if (log) log(`${r.method} ${r.url}`);
+  });
+  clerk.__internal_onAfterResponse((r, res) => {
+    const h = res?.headers?.get('authorization');
+    if (h) device.jwt = h;
+  });
+  return { clerk, device };
+}
+
+// The newest code the development outbox holds for `to`.
+export function outboxCode(server, to) {
+  if (!existsSync(server.outbox)) return null;
+  const lines = readFileSync(server.outbox, 'utf8').trim().split('\n').filter(Boolean);
+  for (const line of lines.reverse()) {
+    const m = JSON.parse(line);
+    if (m.to === to) return m.code;
+  }
+  return null;
+}
+
+// clerk-js keeps timers (token refresh, pollers) alive forever; once a file's tests are done,
+// its process must be ended explicitly or the runner waits on it.
+export function exitWhenDone() {
+  setTimeout(() => process.exit(process.exitCode ?? 0), 200).unref();
+}
