@@ -8,6 +8,8 @@ use crate::clock::{Clock, SystemClock};
 use crate::courier::Courier;
 use crate::courier::NoCourier;
 use crate::error::{Error, Result};
+use crate::flows::verification::CodeHasher;
+use crate::password::Passwords;
 use crate::keys::{KeyRing, SigningKey, StoredKey};
 use crate::random::{OsRandom, Random};
 use crate::repo::Repo;
@@ -25,6 +27,8 @@ pub struct AppInner {
     pub random: Arc<dyn Random>,
     pub courier: Arc<dyn Courier>,
     pub client_tokens: ClientTokens,
+    pub codes: CodeHasher,
+    pub passwords: Passwords,
     keys: RwLock<Arc<KeyRing>>,
 }
 
@@ -114,6 +118,8 @@ impl AppBuilder {
         };
         Ok(App(Arc::new(AppInner {
             client_tokens: ClientTokens::new(secret.as_bytes()),
+            codes: CodeHasher::new(secret.as_bytes())?,
+            passwords: Passwords::new(),
             keys: RwLock::new(Arc::new(KeyRing::new(keys, grace)?)),
             settings: self.settings,
             repo,

@@ -61,6 +61,10 @@ pub enum Code {
     VerificationStrategyInvalid,
     FormParamValueDisabled,
     NotAllowedAccess,
+    /// Not in Clerk's table (Clerk has `sms_send_error`, a 400): a provider failure is ours,
+    /// so it is a 5xx the SDK may retry, and the verification stays retryable.
+    MessageDeliveryFailed,
+    SessionNotFound,
 }
 
 impl Code {
@@ -113,6 +117,8 @@ impl Code {
             Code::VerificationFailed => "verification_failed",
             Code::VerificationMissing => "verification_missing",
             Code::VerificationStrategyInvalid => "verification_strategy_invalid",
+            Code::MessageDeliveryFailed => "message_delivery_failed",
+            Code::SessionNotFound => "resource_not_found",
         }
     }
 
@@ -141,7 +147,8 @@ impl Code {
             | Code::VerificationStrategyInvalid
             | Code::FormParamValueDisabled => 400,
             Code::UserLocked | Code::SignUpModeRestricted | Code::NotAllowedAccess => 403,
-            Code::ResourceNotFound => 404,
+            Code::ResourceNotFound | Code::SessionNotFound => 404,
+            Code::MessageDeliveryFailed => 502,
             Code::MethodNotAllowed => 405,
             Code::RequestBodyTooLarge => 413,
             Code::UnsupportedContentType => 415,
@@ -216,6 +223,8 @@ impl Code {
             Code::VerificationFailed => "Too many failed attempts",
             Code::VerificationMissing => "Verification missing",
             Code::VerificationStrategyInvalid => "Invalid verification strategy",
+            Code::MessageDeliveryFailed => "Message not sent",
+            Code::SessionNotFound => "Session not found",
         }
     }
 
@@ -289,6 +298,10 @@ impl Code {
             Code::VerificationFailed => "Too many failed attempts; request a new code.",
             Code::VerificationMissing => "There is no verification to attempt; prepare one first.",
             Code::VerificationStrategyInvalid => "This verification strategy is not supported.",
+            Code::MessageDeliveryFailed => {
+                "We could not send the code right now; please try again in a moment."
+            }
+            Code::SessionNotFound => "No session with this id exists on this client.",
         }
     }
 }
@@ -310,6 +323,9 @@ pub struct Error {
     pub retry_after_secs: Option<u64>,
     /// Operator-facing detail: logged, never sent to the caller.
     pub internal: Option<String>,
+    /// A lost optimistic-concurrency race: nothing was written, and running the flow again
+    /// on fresh state is safe.
+    pub conflict: bool,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -323,7 +339,15 @@ impl Error {
             meta: Map::new(),
             retry_after_secs: None,
             internal: None,
+            conflict: false,
         }
+    }
+
+    /// A lost race (a version or transaction conflict); see [`Error::conflict`].
+    pub fn conflict() -> Self {
+        let mut e = Self::internal("concurrent update; retry exhausted");
+        e.conflict = true;
+        e
     }
 
     /// Names the offending parameter (`meta.param_name`); clerk-js shows field errors by it.
@@ -475,6 +499,8 @@ pub const ALL_CODES: &[Code] = &[
     Code::VerificationFailed,
     Code::VerificationMissing,
     Code::VerificationStrategyInvalid,
+    Code::MessageDeliveryFailed,
+    Code::SessionNotFound,
 ];
 
 #[cfg(test)]
@@ -482,7 +508,7 @@ mod tests {
     use super::*;
 
     /// Codes that are ours, not Clerk's: they must not collide with a Clerk code.
-    const OWN_CODES: &[Code] = &[Code::MethodNotAllowed];
+    const OWN_CODES: &[Code] = &[Code::MethodNotAllowed, Code::MessageDeliveryFailed];
 
     #[test]
     fn every_status_matches_clerks_table() {

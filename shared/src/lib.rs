@@ -11,15 +11,18 @@ pub mod courier;
 pub mod error;
 pub mod flows;
 pub mod http;
+pub mod identifiers;
 pub mod keys;
 pub mod lambda;
 pub mod model;
+pub mod password;
 pub mod random;
 pub mod repo;
 pub mod runtime;
 pub mod security;
 pub mod settings;
 pub mod store;
+pub mod totp;
 
 pub use app::App;
 pub use error::{Code, Error, Result};

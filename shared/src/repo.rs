@@ -11,16 +11,27 @@ use serde::de::DeserializeOwned;
 
 use crate::clock::duration_secs;
 use crate::error::{Error, Result};
-use crate::model::records::{ClientRecord, SessionRecord, UserRecord};
+use crate::model::records::{
+    ClientRecord, SessionRecord, SignInRecord, SignUpRecord, UserRecord,
+};
 use crate::security;
-use crate::store::keys::{self, SESSION_PREFIX};
+use crate::store::keys::{self, IdentifierKind, SESSION_PREFIX, SIGN_IN_PREFIX, SIGN_UP_PREFIX};
 use crate::store::{Condition, Item, ItemStore, Key, Query, StoreError, Write};
 
-/// A client with everything its partition holds.
+/// A client with everything its partition holds: its sessions, newest first, and its current
+/// sign-in and sign-up attempts.
 #[derive(Debug, Clone)]
 pub struct ClientAggregate {
     pub client: ClientRecord,
     pub sessions: Vec<SessionRecord>,
+    pub sign_in: Option<SignInRecord>,
+    pub sign_up: Option<SignUpRecord>,
+}
+
+/// A guard item's document: who holds the identifier.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct IdentifierOwner {
+    pub user_id: String,
 }
 
 #[derive(Clone)]
@@ -53,8 +64,10 @@ impl Repo {
             .store
             .query(&Query::partition(keys::client_pk(client_id)))
             .await?;
-        let mut client = None;
+        let mut client: Option<ClientRecord> = None;
         let mut sessions = Vec::new();
+        let mut sign_ins = Vec::new();
+        let mut sign_ups = Vec::new();
         for item in &items {
             if item.sk == keys::CLIENT_SK {
                 let mut c: ClientRecord = from_doc(item)?;
@@ -64,12 +77,32 @@ impl Repo {
                 let mut s: SessionRecord = from_doc(item)?;
                 s.version = item.version;
                 sessions.push(s);
+            } else if item.sk.starts_with(SIGN_IN_PREFIX) {
+                let mut s: SignInRecord = from_doc(item)?;
+                s.version = item.version;
+                sign_ins.push(s);
+            } else if item.sk.starts_with(SIGN_UP_PREFIX) {
+                let mut s: SignUpRecord = from_doc(item)?;
+                s.version = item.version;
+                sign_ups.push(s);
             }
         }
+        let Some(client) = client.filter(|c| c.ended_at.is_none()) else {
+            return Ok(None);
+        };
         sessions.sort_by_key(|s| std::cmp::Reverse(s.created_at));
-        Ok(client
-            .filter(|c| c.ended_at.is_none())
-            .map(|client| ClientAggregate { client, sessions }))
+        let sign_in = sign_ins
+            .into_iter()
+            .find(|s| Some(&s.id) == client.sign_in_id.as_ref());
+        let sign_up = sign_ups
+            .into_iter()
+            .find(|s| Some(&s.id) == client.sign_up_id.as_ref());
+        Ok(Some(ClientAggregate {
+            client,
+            sessions,
+            sign_in,
+            sign_up,
+        }))
     }
 
     fn client_item(c: &ClientRecord, version: u64) -> Result<Item> {
@@ -82,25 +115,17 @@ impl Repo {
         Ok(item)
     }
 
-    /// The write that creates a client (fails if the id is taken).
-    pub fn insert_client_write(c: &ClientRecord) -> Result<Write> {
-        Ok(Write::put(Self::client_item(c, 1)?, Condition::NotExists))
+    /// The write that stores a client: a new one (version 0) must not exist yet, a loaded one
+    /// must not have changed since it was read.
+    pub fn client_write(c: &ClientRecord) -> Result<Write> {
+        let (version, condition) = next_version(c.version);
+        Ok(Write::put(Self::client_item(c, version)?, condition))
     }
 
-    /// The write that stores a changed client, if nobody changed it since it was read.
-    pub fn update_client_write(c: &ClientRecord) -> Result<Write> {
-        Ok(Write::put(
-            Self::client_item(c, c.version + 1)?,
-            Condition::Version(c.version),
-        ))
-    }
-
-    pub fn session_write(s: &SessionRecord, condition: Condition) -> Result<Write> {
+    /// The write that stores a session: new (version 0) or unchanged since read.
+    pub fn session_write(s: &SessionRecord) -> Result<Write> {
         let (gpk, gsk) = keys::session_gsi1(&s.user_id, &s.id);
-        let version = match condition {
-            Condition::Version(v) => v + 1,
-            _ => 1,
-        };
+        let (version, condition) = next_version(s.version);
         // Kept a little past its own expiry so a stale token still finds "expired", not nothing.
         let exp = s.expire_at.div_euclid(1000) + duration_secs(security::ENDED_CLIENT_RETENTION);
         let item = Item::new(keys::session(&s.client_id, &s.id), to_doc(s)?)
@@ -108,6 +133,90 @@ impl Repo {
             .with_version(version)
             .with_expiry(exp);
         Ok(Write::put(item, condition))
+    }
+
+    pub fn sign_in_write(s: &SignInRecord) -> Result<Write> {
+        let (version, condition) = next_version(s.version);
+        let item = Item::new(keys::sign_in(&s.client_id, &s.id), to_doc(s)?)
+            .with_version(version)
+            .with_expiry(s.abandon_at.div_euclid(1000));
+        Ok(Write::put(item, condition))
+    }
+
+    pub fn sign_up_write(s: &SignUpRecord) -> Result<Write> {
+        let (version, condition) = next_version(s.version);
+        let item = Item::new(keys::sign_up(&s.client_id, &s.id), to_doc(s)?)
+            .with_version(version)
+            .with_expiry(s.abandon_at.div_euclid(1000));
+        Ok(Write::put(item, condition))
+    }
+
+    /// The write that stores a user: a new one (version 0) must not exist, a loaded one must
+    /// not have changed since it was read.
+    pub fn user_write(u: &UserRecord) -> Result<Write> {
+        let (version, condition) = next_version(u.version);
+        Ok(Write::put(
+            Item::new(keys::user(&u.id), to_doc(u)?).with_version(version),
+            condition,
+        ))
+    }
+
+    /// The guard that reserves an identifier for a user; fails if anyone holds it.
+    pub fn claim_identifier_write(
+        kind: IdentifierKind,
+        normalised: &str,
+        user_id: &str,
+    ) -> Result<Write> {
+        let owner = IdentifierOwner {
+            user_id: user_id.to_owned(),
+        };
+        Ok(Write::put(
+            Item::new(keys::identifier(kind, normalised), to_doc(&owner)?),
+            Condition::NotExists,
+        ))
+    }
+
+    /// Frees an identifier.
+    pub fn release_identifier_write(kind: IdentifierKind, normalised: &str) -> Write {
+        Write::delete(keys::identifier(kind, normalised), Condition::None)
+    }
+
+    /// Who holds an identifier (one GetItem on its guard).
+    pub async fn identifier_owner(
+        &self,
+        kind: IdentifierKind,
+        normalised: &str,
+    ) -> Result<Option<String>> {
+        match self.store.get(&keys::identifier(kind, normalised)).await? {
+            Some(item) => Ok(Some(from_doc::<IdentifierOwner>(&item)?.user_id)),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn load_user(&self, user_id: &str) -> Result<Option<UserRecord>> {
+        match self.store.get(&keys::user(user_id)).await? {
+            Some(item) => {
+                let mut u: UserRecord = from_doc(&item)?;
+                u.version = item.version;
+                Ok(Some(u))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Every session of a user, on every client (the user index).
+    pub async fn user_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>> {
+        let items = self
+            .store
+            .query(&Query::gsi1(keys::user_pk(user_id)).prefix(SESSION_PREFIX))
+            .await?;
+        let mut out = Vec::with_capacity(items.len());
+        for item in &items {
+            let mut s: SessionRecord = from_doc(item)?;
+            s.version = item.version;
+            out.push(s);
+        }
+        Ok(out)
     }
 
     /// Applies writes all-or-nothing; a failed version check is a conflict the caller may retry.
@@ -171,5 +280,14 @@ impl Repo {
             .write(vec![Write::put(item, Condition::None)])
             .await
             .map_err(Into::into)
+    }
+}
+
+/// Records read from the store carry their version; new ones carry 0 and must not exist yet.
+fn next_version(current: u64) -> (u64, Condition) {
+    if current == 0 {
+        (1, Condition::NotExists)
+    } else {
+        (current + 1, Condition::Version(current))
     }
 }

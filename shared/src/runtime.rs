@@ -16,9 +16,10 @@ use std::sync::Arc;
 
 use crate::app::App;
 use crate::clock::{Clock, SystemClock};
+use crate::courier::aws::AwsCourier;
 use crate::courier::outbox::Outbox;
 use crate::error::{Error, Result};
-use crate::settings::Settings;
+use crate::settings::{Delivery, Settings};
 use crate::store::ItemStore;
 use crate::store::dynamodb::DynamoStore;
 use crate::store::sqlite::SqliteStore;
@@ -87,10 +88,21 @@ pub async fn build_app(default_store: StoreKind) -> Result<App> {
     let mut builder = App::builder(settings.clone(), store)
         .clock(Arc::clone(&clock))
         .signing_key_pem(var("FRONTDOOR_SIGNING_KEY_PEM"));
-    if settings.is_development() {
-        let path =
-            var("FRONTDOOR_OUTBOX").map_or_else(|| data_dir().join("outbox.jsonl"), PathBuf::from);
-        builder = builder.courier(Arc::new(Outbox::to_file(path, Arc::clone(&clock))?));
+    match settings.messages.delivery {
+        Delivery::Outbox => {
+            let path = var("FRONTDOOR_OUTBOX")
+                .map_or_else(|| data_dir().join("outbox.jsonl"), PathBuf::from);
+            builder = builder.courier(Arc::new(Outbox::to_file(path, Arc::clone(&clock))?));
+        }
+        Delivery::Aws => {
+            // Built once per cold start, like the DynamoDB client.
+            let conf = aws_config::load_from_env().await;
+            builder = builder.courier(Arc::new(AwsCourier::from_conf(
+                &conf,
+                settings.messages.email_from.clone(),
+                settings.messages.sms_sender_id.clone(),
+            )));
+        }
     }
     builder.build().await
 }

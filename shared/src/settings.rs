@@ -55,6 +55,8 @@ pub struct Settings {
     #[serde(default)]
     pub actions: ActionSettings,
     #[serde(default)]
+    pub rate_limits: RateLimitSettings,
+    #[serde(default)]
     pub jwt_templates: BTreeMap<String, JwtTemplate>,
 }
 
@@ -165,9 +167,20 @@ impl Default for PasswordSettings {
     }
 }
 
+/// How codes are delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Delivery {
+    /// The development outbox file; never allowed in production.
+    Outbox,
+    /// Email through SES v2, SMS through SNS.
+    Aws,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MessageSettings {
+    pub delivery: Delivery,
     /// The `From` address of emails (must be an SES identity in production).
     pub email_from: String,
     /// Alphanumeric sender id for SMS where the destination country allows it.
@@ -177,8 +190,30 @@ pub struct MessageSettings {
 impl Default for MessageSettings {
     fn default() -> Self {
         Self {
+            delivery: Delivery::Outbox,
             email_from: "noreply@frontdoor.invalid".into(),
             sms_sender_id: None,
+        }
+    }
+}
+
+/// Per-IP limits, kept in the store so they hold across Lambda instances.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitSettings {
+    /// Sign-ins and sign-ups created per IP per window.
+    pub creates: u32,
+    /// Verification attempts (codes, passwords) per IP per window.
+    pub attempts: u32,
+    pub window_secs: u64,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        Self {
+            creates: security::RATE_LIMIT_CREATES,
+            attempts: security::RATE_LIMIT_ATTEMPTS,
+            window_secs: security::RATE_LIMIT_WINDOW.as_secs(),
         }
     }
 }
@@ -440,6 +475,21 @@ impl Settings {
         }
         if !self.messages.email_from.contains('@') {
             return Err(bad("messages.email_from", "must be an email address"));
+        }
+        if self.messages.delivery == Delivery::Outbox
+            && i.environment == EnvironmentType::Production
+        {
+            return Err(bad(
+                "messages.delivery",
+                "production instances deliver through `aws`; the outbox is for development",
+            ));
+        }
+        let r = &self.rate_limits;
+        if r.creates == 0 || r.attempts == 0 || r.window_secs == 0 {
+            return Err(bad(
+                "rate_limits",
+                "creates, attempts and window_secs must be positive",
+            ));
         }
         Ok(())
     }

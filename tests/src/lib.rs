@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use axum::body::Body;
 use frontdoor::App;
 use frontdoor::clock::ManualClock;
+use frontdoor::courier::Courier;
 use frontdoor::courier::outbox::Outbox;
 use frontdoor::http::FapiService;
 use frontdoor::random::SeededRandom;
@@ -85,13 +86,30 @@ impl TestApp {
         inner: Arc<dyn ItemStore>,
         clock: Arc<ManualClock>,
     ) -> Self {
+        Self::assemble(settings, inner, clock, None).await
+    }
+
+    /// The app delivering through `courier` instead of the in-memory outbox.
+    pub async fn with_courier(settings: Settings, courier: Arc<dyn Courier>) -> Self {
+        let clock = Arc::new(ManualClock::new(T0));
+        let store = test_store(clock.clone()).await;
+        Self::assemble(settings, store, clock, Some(courier)).await
+    }
+
+    async fn assemble(
+        settings: Settings,
+        inner: Arc<dyn ItemStore>,
+        clock: Arc<ManualClock>,
+        courier: Option<Arc<dyn Courier>>,
+    ) -> Self {
         let (counting, counts) = CountingStore::new(inner);
         let store: Arc<dyn ItemStore> = Arc::new(counting);
         let outbox = Arc::new(Outbox::in_memory(clock.clone()));
+        let courier: Arc<dyn Courier> = courier.unwrap_or_else(|| outbox.clone());
         let app = App::builder(settings, store.clone())
             .clock(clock.clone())
             .random(Arc::new(SeededRandom::new(42)))
-            .courier(outbox.clone())
+            .courier(courier)
             .build()
             .await;
         let app = match app {
@@ -229,5 +247,100 @@ pub fn production_settings() -> Settings {
             "allowed_origins = [\"http://localhost:5173\", \"http://127.0.0.1:5173\"]",
             "allowed_origins = [\"https://app.example.test\"]",
         ),
+        ("delivery = \"outbox\"", "delivery = \"aws\""),
     ])
+}
+
+/// A native app (Expo-style): it sends `_is_native=1` and its client token in `Authorization`,
+/// and keeps whatever token the server answers with. `ip`, when set, is the caller's address
+/// as the edge would report it (rate limits key on it).
+pub struct Device<'a> {
+    pub t: &'a TestApp,
+    pub token: Option<String>,
+    pub ip: Option<String>,
+}
+
+impl<'a> Device<'a> {
+    pub fn new(t: &'a TestApp) -> Self {
+        Self {
+            t,
+            token: None,
+            ip: None,
+        }
+    }
+
+    pub fn with_ip(t: &'a TestApp, ip: &str) -> Self {
+        Self {
+            t,
+            token: None,
+            ip: Some(ip.to_owned()),
+        }
+    }
+
+    pub async fn send(&mut self, method: Method, path: &str, form: &str) -> TestResponse {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let uri = format!("{path}{sep}_is_native=1");
+        let mut b = req(method, &uri)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("authorization", self.token.clone().unwrap_or_default());
+        if let Some(ip) = &self.ip {
+            b = b.extension(frontdoor::http::ClientIp(ip.clone()));
+        }
+        let r = self.t.send(b.body(Body::from(form.to_owned())).unwrap()).await;
+        if let Some(token) = r.header("authorization") {
+            self.token = Some(token.to_owned());
+        }
+        r
+    }
+
+    pub async fn post(&mut self, path: &str, form: &str) -> TestResponse {
+        self.send(Method::POST, path, form).await
+    }
+
+    pub async fn get(&mut self, path: &str) -> TestResponse {
+        self.send(Method::GET, path, "").await
+    }
+
+    /// Signs up with an email code and a password; returns the new user's id.
+    pub async fn sign_up(&mut self, email: &str, password: &str) -> String {
+        let r = self
+            .post(
+                "/v1/client/sign_ups",
+                &form(&[("email_address", email), ("password", password)]),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "sign-up create: {}", r.body);
+        let id = r.body["response"]["id"].as_str().unwrap().to_owned();
+        let r = self
+            .post(
+                &format!("/v1/client/sign_ups/{id}/prepare_verification"),
+                "strategy=email_code",
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "prepare: {}", r.body);
+        let code = self.t.outbox.last_code_for(&email.to_lowercase()).unwrap();
+        let r = self
+            .post(
+                &format!("/v1/client/sign_ups/{id}/attempt_verification"),
+                &form(&[("strategy", "email_code"), ("code", &code)]),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "attempt: {}", r.body);
+        assert_eq!(r.body["response"]["status"], "complete");
+        r.body["response"]["created_user_id"].as_str().unwrap().to_owned()
+    }
+
+    /// Ends every session on this device (sign-out), by ending the client.
+    pub async fn forget(&mut self) {
+        self.token = None;
+    }
+}
+
+/// A form body from pairs, percent-encoded.
+pub fn form(pairs: &[(&str, &str)]) -> String {
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        s.append_pair(k, v);
+    }
+    s.finish()
 }

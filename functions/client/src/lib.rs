@@ -20,7 +20,7 @@ pub fn routes() -> Router<App> {
 async fn get_client(fapi: Fapi) -> Result<Reply, Error> {
     match fapi.current_client().await? {
         Some(current) => {
-            let rendered = client::render(&fapi.app, &current.aggregate).await?;
+            let rendered = client::render(&fapi.app, &current.aggregate, &[]).await?;
             Ok(
                 Reply::envelope(&rendered, Some(&rendered)).token(TokenUpdate {
                     token: Some(current.token.clone()),
@@ -38,7 +38,7 @@ async fn get_client(fapi: Fapi) -> Result<Reply, Error> {
 
 async fn create_client(fapi: Fapi) -> Result<Reply, Error> {
     let current = client::create(&fapi.app).await?;
-    let rendered = client::render(&fapi.app, &current.aggregate).await?;
+    let rendered = client::render(&fapi.app, &current.aggregate, &[]).await?;
     Ok(
         Reply::envelope(&rendered, Some(&rendered)).token(TokenUpdate {
             token: Some(current.token.clone()),
@@ -50,7 +50,7 @@ async fn create_client(fapi: Fapi) -> Result<Reply, Error> {
 async fn end_client(fapi: Fapi) -> Result<Reply, Error> {
     let current = fapi.current_client().await?.ok_or_else(Error::not_found)?;
     let ended = client::end(&fapi.app, current).await?;
-    let rendered = client::render(&fapi.app, &ended).await?;
+    let rendered = client::render(&fapi.app, &ended, &[]).await?;
     Ok(Reply::envelope(&rendered, None).token(TokenUpdate {
         token: None,
         client_uat: 0,

@@ -5,6 +5,7 @@
 //! read. The outbox is never used by a production instance. A courier failure is an error the
 //! caller sees; the verification it belonged to stays retryable.
 
+pub mod aws;
 pub mod outbox;
 
 use async_trait::async_trait;

@@ -1,27 +1,31 @@
-//! The client flow: finding the caller's client from its token, creating one, ending one.
+//! The client flow: finding the caller's client from its token, creating one, ending one, and
+//! the transaction every client-changing flow ends with.
 //!
 //! ```text
-//!            create (POST/PUT /v1/client, dev browser, first mutation)
-//!   (none) ─────────────────────────────────────────────────────────► active
-//!                                                                       │ end (DELETE /v1/client):
-//!                                                                       │ every session ends,
-//!                                                                       ▼ the token stops working
-//!                                                                     ended ──(retention)──► dropped
+//!            create (POST/PUT /v1/client, dev browser, or the first mutation of a new caller)
+//!   (none) ─────────────────────────────────────────────────────────────────────► active
+//!                                                                                   │ end (DELETE /v1/client):
+//!                                                                                   │ every session ends,
+//!                                                                                   ▼ the token stops working
+//!                                                                                 ended ──(retention)──► dropped
 //! ```
 //!
 //! A token resolves to a client only when its signature is ours, the client exists and has not
-//! ended, and its rotating secret is the client's current one.
+//! ended, and its rotating secret is the client's current one. A client created by a caller's
+//! first mutation is not written on its own: it goes into that mutation's transaction, so a
+//! refused request leaves nothing behind.
 
 use std::collections::HashMap;
+use std::future::Future;
 
 use crate::app::App;
 use crate::client_token::rotating_matches;
 use crate::error::{Code, Error, Result};
-use crate::model::records::{ClientRecord, SessionStatus};
+use crate::model::records::{ClientRecord, SessionStatus, UserRecord};
 use crate::model::{render, wire};
 use crate::random;
 use crate::repo::{ClientAggregate, Repo};
-use crate::store::{Condition, StoreError};
+use crate::store::Write;
 
 /// The caller's client and the token that reaches it.
 #[derive(Debug, Clone)]
@@ -35,18 +39,40 @@ impl Current {
         &self.aggregate.client
     }
 
-    /// `__client_uat`: the client's last update while it has an active session, else 0.
-    pub fn client_uat(&self) -> i64 {
-        let signed_in = self
-            .aggregate
+    /// Whether the client exists only in memory so far.
+    pub fn is_new(&self) -> bool {
+        self.aggregate.client.version == 0
+    }
+
+    pub fn active_sessions(&self) -> impl Iterator<Item = &crate::model::records::SessionRecord> {
+        self.aggregate
             .sessions
             .iter()
-            .any(|s| s.status == SessionStatus::Active);
-        if signed_in {
+            .filter(|s| s.status == SessionStatus::Active)
+    }
+
+    /// `__client_uat`: the client's last update while it has an active session, else 0.
+    pub fn client_uat(&self) -> i64 {
+        if self.active_sessions().next().is_some() {
             self.aggregate.client.updated_at.div_euclid(1000)
         } else {
             0
         }
+    }
+
+    /// Gives the client a new rotating secret: every earlier token stops reaching it.
+    pub fn rotate_token(&mut self, app: &App) -> Result<()> {
+        let rotation =
+            app.client_tokens
+                .issue(&self.aggregate.client.id, app.random.as_ref(), app.now_ms())?;
+        self.aggregate.client.rotating_token_hash = rotation.hash;
+        self.token = rotation.token;
+        Ok(())
+    }
+
+    /// The write that stores the client as it now is.
+    pub fn client_write(&self) -> Result<Write> {
+        Repo::client_write(&self.aggregate.client)
     }
 }
 
@@ -78,68 +104,104 @@ pub async fn resolve_dev_browser(app: &App, token: Option<&str>) -> Result<Curre
         .ok_or_else(|| Error::new(Code::DevBrowserUnauthenticated))
 }
 
-/// Creates a new, empty client and its first token.
-pub async fn create(app: &App) -> Result<Current> {
+/// A new, empty client and its first token, not yet stored.
+pub fn new_unsaved(app: &App) -> Result<Current> {
     let now = app.now_ms();
     let id = random::object_id(app.random.as_ref(), "client");
     let rotation = app.client_tokens.issue(&id, app.random.as_ref(), now)?;
-    let client = ClientRecord {
-        id,
-        rotating_token_hash: rotation.hash,
-        last_active_session_id: None,
-        sign_in_id: None,
-        sign_up_id: None,
-        last_authentication_strategy: None,
-        ended_at: None,
-        created_at: now,
-        updated_at: now,
-        version: 1,
-    };
-    app.repo
-        .commit(vec![Repo::insert_client_write(&client)?])
-        .await
-        .map_err(|e| match e {
-            // Ids are 160 random bits; a collision means the generator is broken.
-            StoreError::ConditionFailed { .. } => Error::internal("client id collision"),
-            other => other.into(),
-        })?;
     Ok(Current {
         aggregate: ClientAggregate {
-            client,
+            client: ClientRecord {
+                id,
+                rotating_token_hash: rotation.hash,
+                last_active_session_id: None,
+                sign_in_id: None,
+                sign_up_id: None,
+                last_authentication_strategy: None,
+                ended_at: None,
+                created_at: now,
+                updated_at: now,
+                version: 0,
+            },
             sessions: Vec::new(),
+            sign_in: None,
+            sign_up: None,
         },
         token: rotation.token,
     })
 }
 
-/// The caller's client, created when it has none.
-pub async fn resolve_or_create(app: &App, token: Option<&str>) -> Result<Current> {
-    match resolve(app, token).await? {
-        Some(current) => Ok(current),
-        None => create(app).await,
+/// Creates and stores a new, empty client.
+pub async fn create(app: &App) -> Result<Current> {
+    let mut current = new_unsaved(app)?;
+    commit(app, vec![current.client_write()?]).await?;
+    current.aggregate.client.version = 1;
+    Ok(current)
+}
+
+/// Writes all-or-nothing; a lost race becomes a retryable conflict.
+pub async fn commit(app: &App, writes: Vec<Write>) -> Result<()> {
+    app.repo.commit(writes).await.map_err(Error::from)
+}
+
+/// How many times a flow that lost an optimistic-concurrency race is run again on fresh state.
+pub const CONFLICT_RETRIES: usize = 4;
+
+/// Runs `flow` until it does not lose a race (at most [`CONFLICT_RETRIES`] times).
+pub async fn with_retry<T, F, Fut>(mut flow: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    let mut tries = 0;
+    loop {
+        match flow().await {
+            Err(e) if e.conflict && tries + 1 < CONFLICT_RETRIES => tries += 1,
+            other => return other,
+        }
     }
 }
 
-/// Renders the whole client: its sessions with their users (one more round trip at most).
-pub async fn render(app: &App, aggregate: &ClientAggregate) -> Result<wire::Client> {
-    let user_ids: Vec<String> = aggregate
+/// Renders the whole client: its active sessions with their users, and its current attempts.
+/// Users already in hand are not read again; the rest come in one round trip.
+pub async fn render(
+    app: &App,
+    aggregate: &ClientAggregate,
+    known_users: &[&UserRecord],
+) -> Result<wire::Client> {
+    let active: Vec<_> = aggregate
         .sessions
         .iter()
-        .map(|s| s.user_id.clone())
+        .filter(|s| s.status == SessionStatus::Active)
+        .cloned()
         .collect();
-    let users = if user_ids.is_empty() {
-        HashMap::new()
-    } else {
-        app.repo.load_users(&user_ids).await?
-    };
+    let mut users: HashMap<String, UserRecord> = known_users
+        .iter()
+        .map(|u| (u.id.clone(), (*u).clone()))
+        .collect();
+    let missing: Vec<String> = active
+        .iter()
+        .map(|s| s.user_id.clone())
+        .filter(|id| !users.contains_key(id))
+        .collect();
+    if !missing.is_empty() {
+        users.extend(app.repo.load_users(&missing).await?);
+    }
+    let now = app.now_ms();
     Ok(render::client(
         &aggregate.client,
-        &aggregate.sessions,
+        &active,
         &users,
-        None,
-        None,
+        aggregate
+            .sign_in
+            .as_ref()
+            .map(|s| render::sign_in(s, &app.settings)),
+        aggregate
+            .sign_up
+            .as_ref()
+            .map(|s| render::sign_up(s, &app.settings)),
         &app.settings,
-        app.now_ms(),
+        now,
     ))
 }
 
@@ -151,22 +213,19 @@ pub async fn end(app: &App, current: Current) -> Result<ClientAggregate> {
     let mut writes = Vec::new();
     for s in &mut aggregate.sessions {
         if s.status == SessionStatus::Active {
-            let condition = Condition::Version(s.version);
+            writes.push(Repo::session_write(&crate::model::records::SessionRecord {
+                status: SessionStatus::Ended,
+                updated_at: now,
+                ..s.clone()
+            })?);
             s.status = SessionStatus::Ended;
             s.updated_at = now;
-            writes.push(Repo::session_write(s, condition)?);
         }
     }
     aggregate.client.ended_at = Some(now);
     aggregate.client.updated_at = now;
     aggregate.client.last_active_session_id = None;
-    writes.push(Repo::update_client_write(&aggregate.client)?);
-    app.repo.commit(writes).await.map_err(|e| match e {
-        StoreError::ConditionFailed { .. } | StoreError::Conflict => {
-            Error::new(Code::ClientNotFound)
-                .long("The client changed while it was being ended; fetch it again and retry.")
-        }
-        other => other.into(),
-    })?;
+    writes.push(Repo::client_write(&aggregate.client)?);
+    commit(app, writes).await?;
     Ok(aggregate)
 }

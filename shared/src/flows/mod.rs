@@ -3,3 +3,9 @@
 
 pub mod client;
 pub mod environment;
+pub mod lockout;
+pub mod rate_limit;
+pub mod session;
+pub mod sign_in;
+pub mod sign_up;
+pub mod verification;

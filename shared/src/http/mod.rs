@@ -382,21 +382,36 @@ impl Fapi {
         }
     }
 
-    /// The caller's client, created when it has none (the first mutation of a new browser).
+    /// The caller's client, or a new one (not yet stored: the flow's transaction stores it).
     pub async fn current_or_new_client(&self) -> Result<crate::flows::client::Current, Error> {
         match self.current_client().await? {
             Some(current) => Ok(current),
-            None => crate::flows::client::create(&self.app).await,
+            None => crate::flows::client::new_unsaved(&self.app),
+        }
+    }
+
+    /// The caller's existing client; 404 when it has none.
+    pub async fn existing_client(&self) -> Result<crate::flows::client::Current, Error> {
+        self.current_client().await?.ok_or_else(Error::not_found)
+    }
+
+    /// Where the request came from, for session activity.
+    pub fn origin(&self) -> crate::flows::session::Origin {
+        crate::flows::session::Origin {
+            ip: self.caller.ip.clone(),
+            user_agent: self.caller.user_agent.clone(),
         }
     }
 
     /// The `{response, client}` envelope with the whole current client, and its token.
+    /// `known_users` are users already in hand, which rendering need not read again.
     pub async fn envelope<T: serde::Serialize>(
         &self,
         response: &T,
         current: &crate::flows::client::Current,
+        known_users: &[&crate::model::records::UserRecord],
     ) -> Result<Reply, Error> {
-        let client = crate::flows::client::render(&self.app, &current.aggregate).await?;
+        let client = crate::flows::client::render(&self.app, &current.aggregate, known_users).await?;
         Ok(Reply::envelope(response, Some(&client)).token(TokenUpdate {
             token: Some(current.token.clone()),
             client_uat: current.client_uat(),

@@ -166,3 +166,105 @@ pub struct UserRecord {
     #[serde(skip)]
     pub version: u64,
 }
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SignUpStatus {
+    MissingRequirements,
+    Complete,
+    Abandoned,
+}
+
+impl SignUpStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignUpStatus::MissingRequirements => "missing_requirements",
+            SignUpStatus::Complete => "complete",
+            SignUpStatus::Abandoned => "abandoned",
+        }
+    }
+}
+
+/// A sign-up attempt; lives in its client's partition until `abandon_at`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SignUpRecord {
+    pub id: String,
+    pub client_id: String,
+    pub status: SignUpStatus,
+    pub email_address: Option<String>,
+    pub phone_number: Option<String>,
+    pub username: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    /// argon2id PHC string; the password itself is never kept.
+    pub password_hash: Option<String>,
+    pub unsafe_metadata: Map<String, Value>,
+    pub legal_accepted_at: Option<UnixMillis>,
+    pub email_verification: Option<VerificationRecord>,
+    pub phone_verification: Option<VerificationRecord>,
+    pub created_user_id: Option<String>,
+    pub created_session_id: Option<String>,
+    pub abandon_at: UnixMillis,
+    pub created_at: UnixMillis,
+    pub updated_at: UnixMillis,
+    #[serde(skip)]
+    pub version: u64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SignInStatus {
+    NeedsIdentifier,
+    NeedsFirstFactor,
+    NeedsSecondFactor,
+    NeedsNewPassword,
+    Complete,
+    Abandoned,
+}
+
+impl SignInStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignInStatus::NeedsIdentifier => "needs_identifier",
+            SignInStatus::NeedsFirstFactor => "needs_first_factor",
+            SignInStatus::NeedsSecondFactor => "needs_second_factor",
+            SignInStatus::NeedsNewPassword => "needs_new_password",
+            SignInStatus::Complete => "complete",
+            SignInStatus::Abandoned => "abandoned",
+        }
+    }
+}
+
+/// A factor being verified during a sign-in, and which identification it targets.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FactorVerification {
+    pub verification: VerificationRecord,
+    pub email_address_id: Option<String>,
+    pub phone_number_id: Option<String>,
+}
+
+/// A sign-in attempt; lives in its client's partition until `abandon_at`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SignInRecord {
+    pub id: String,
+    pub client_id: String,
+    pub status: SignInStatus,
+    /// The identifier as the user gave it (normalised).
+    pub identifier: Option<String>,
+    /// The account it names, when there is one.
+    pub user_id: Option<String>,
+    pub first_factor: Option<FactorVerification>,
+    pub second_factor: Option<FactorVerification>,
+    pub first_factor_verified_at: Option<UnixMillis>,
+    pub second_factor_verified_at: Option<UnixMillis>,
+    /// Snapshots taken when the user was looked up, so rendering needs no extra read.
+    pub supported_first_factors: Vec<crate::model::wire::SignInFactor>,
+    pub supported_second_factors: Vec<crate::model::wire::SignInFactor>,
+    pub user_data: Option<Value>,
+    pub created_session_id: Option<String>,
+    pub abandon_at: UnixMillis,
+    pub created_at: UnixMillis,
+    pub updated_at: UnixMillis,
+    #[serde(skip)]
+    pub version: u64,
+}

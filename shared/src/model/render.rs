@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 
 use super::records::{
-    ClientRecord, EmailAddressRecord, PhoneNumberRecord, SessionRecord, UserRecord,
-    VerificationRecord,
+    ClientRecord, EmailAddressRecord, PhoneNumberRecord, SessionRecord, SignInRecord,
+    SignInStatus, SignUpRecord, SignUpStatus, UserRecord, VerificationRecord, VerificationStatus,
 };
 use super::wire;
 use crate::clock::UnixMillis;
@@ -15,7 +15,12 @@ const NO_IMAGE: &str = "";
 
 pub fn verification(v: &VerificationRecord) -> wire::Verification {
     wire::Verification {
-        object: "verification_otp",
+        object: match v.strategy.as_str() {
+            "password" => "verification_password",
+            "totp" => "verification_totp",
+            "backup_code" => "verification_backup_code",
+            _ => "verification_otp",
+        },
         status: v.status.as_str().to_owned(),
         strategy: v.strategy.clone(),
         attempts: Some(v.attempts),
@@ -190,5 +195,193 @@ pub fn client(
         captcha_bypass: false,
         created_at: c.created_at,
         updated_at: c.updated_at,
+    }
+}
+
+/// The sign-up fields an instance requires and offers, in Clerk's names.
+pub const SIGN_UP_FIELDS: [&str; 6] = [
+    "email_address",
+    "phone_number",
+    "username",
+    "password",
+    "first_name",
+    "last_name",
+];
+
+pub fn sign_up_required_fields(settings: &Settings) -> Vec<String> {
+    let mut out: Vec<String> = SIGN_UP_FIELDS
+        .iter()
+        .filter(|f| settings.attribute(f).is_some_and(|a| a.required))
+        .map(|f| (*f).to_owned())
+        .collect();
+    if settings.sign_up.legal_consent_enabled {
+        out.push("legal_accepted".into());
+    }
+    out
+}
+
+pub fn sign_up_optional_fields(settings: &Settings) -> Vec<String> {
+    SIGN_UP_FIELDS
+        .iter()
+        .filter(|f| settings.attribute(f).is_some_and(|a| a.enabled && !a.required))
+        .map(|f| (*f).to_owned())
+        .collect()
+}
+
+fn sign_up_has(s: &SignUpRecord, field: &str) -> bool {
+    match field {
+        "email_address" => s.email_address.is_some(),
+        "phone_number" => s.phone_number.is_some(),
+        "username" => s.username.is_some(),
+        "password" => s.password_hash.is_some(),
+        "first_name" => s.first_name.is_some(),
+        "last_name" => s.last_name.is_some(),
+        "legal_accepted" => s.legal_accepted_at.is_some(),
+        _ => false,
+    }
+}
+
+pub fn sign_up_missing_fields(s: &SignUpRecord, settings: &Settings) -> Vec<String> {
+    sign_up_required_fields(settings)
+        .into_iter()
+        .filter(|f| !sign_up_has(s, f))
+        .collect()
+}
+
+fn is_verified(v: Option<&VerificationRecord>) -> bool {
+    v.is_some_and(|v| v.status == VerificationStatus::Verified)
+}
+
+/// Identifiers given at sign-up that the instance wants verified and that are not yet.
+pub fn sign_up_unverified_fields(s: &SignUpRecord, settings: &Settings) -> Vec<String> {
+    let mut out = Vec::new();
+    if s.email_address.is_some()
+        && settings.attributes.email_address.verify_at_sign_up
+        && !is_verified(s.email_verification.as_ref())
+    {
+        out.push("email_address".to_owned());
+    }
+    if s.phone_number.is_some()
+        && settings.attributes.phone_number.verify_at_sign_up
+        && !is_verified(s.phone_verification.as_ref())
+    {
+        out.push("phone_number".to_owned());
+    }
+    out
+}
+
+fn sign_up_verification(
+    v: Option<&VerificationRecord>,
+    supported: &[String],
+) -> wire::SignUpVerification {
+    let strategy = supported.first().cloned().unwrap_or_default();
+    match v {
+        Some(v) => {
+            let next_action = match v.status {
+                VerificationStatus::Verified => "",
+                VerificationStatus::Unverified => "needs_attempt",
+                VerificationStatus::Failed | VerificationStatus::Expired => "needs_prepare",
+            };
+            wire::SignUpVerification {
+                verification: verification(v),
+                next_action: next_action.to_owned(),
+                supported_strategies: supported.to_vec(),
+            }
+        }
+        None => wire::SignUpVerification {
+            verification: wire::Verification {
+                object: "verification_otp",
+                status: VerificationStatus::Unverified.as_str().to_owned(),
+                strategy,
+                attempts: None,
+                expire_at: None,
+            },
+            next_action: "needs_prepare".to_owned(),
+            supported_strategies: supported.to_vec(),
+        },
+    }
+}
+
+pub fn sign_up(s: &SignUpRecord, settings: &Settings) -> wire::SignUp {
+    let attrs = &settings.attributes;
+    wire::SignUp {
+        object: "sign_up_attempt",
+        id: s.id.clone(),
+        status: s.status.as_str().to_owned(),
+        required_fields: sign_up_required_fields(settings),
+        optional_fields: sign_up_optional_fields(settings),
+        missing_fields: if s.status == SignUpStatus::Complete {
+            Vec::new()
+        } else {
+            sign_up_missing_fields(s, settings)
+        },
+        unverified_fields: if s.status == SignUpStatus::Complete {
+            Vec::new()
+        } else {
+            sign_up_unverified_fields(s, settings)
+        },
+        verifications: wire::SignUpVerifications {
+            email_address: s.email_address.as_ref().map(|_| {
+                sign_up_verification(s.email_verification.as_ref(), &attrs.email_address.verifications)
+            }),
+            phone_number: s.phone_number.as_ref().map(|_| {
+                sign_up_verification(s.phone_verification.as_ref(), &attrs.phone_number.verifications)
+            }),
+            web3_wallet: None,
+            external_account: None,
+        },
+        username: s.username.clone(),
+        email_address: s.email_address.clone(),
+        phone_number: s.phone_number.clone(),
+        web3_wallet: None,
+        password_enabled: s.password_hash.is_some(),
+        first_name: s.first_name.clone(),
+        last_name: s.last_name.clone(),
+        unsafe_metadata: s.unsafe_metadata.clone(),
+        public_metadata: serde_json::Map::new(),
+        custom_action: false,
+        external_id: None,
+        created_session_id: s.created_session_id.clone(),
+        created_user_id: s.created_user_id.clone(),
+        abandon_at: s.abandon_at,
+        legal_accepted_at: s.legal_accepted_at,
+    }
+}
+
+/// The identifier kinds an instance lets people sign in with.
+pub fn supported_identifiers(settings: &Settings) -> Vec<String> {
+    ["email_address", "phone_number", "username"]
+        .iter()
+        .filter(|f| settings.attribute(f).is_some_and(|a| a.used_for_first_factor))
+        .map(|f| (*f).to_owned())
+        .collect()
+}
+
+pub fn sign_in(s: &SignInRecord, settings: &Settings) -> wire::SignIn {
+    let second_factors_shown = matches!(
+        s.status,
+        SignInStatus::NeedsSecondFactor | SignInStatus::Complete
+    ) && !s.supported_second_factors.is_empty();
+    wire::SignIn {
+        object: "sign_in_attempt",
+        id: s.id.clone(),
+        status: s.status.as_str().to_owned(),
+        supported_identifiers: supported_identifiers(settings),
+        supported_first_factors: (s.status != SignInStatus::NeedsIdentifier)
+            .then(|| s.supported_first_factors.clone()),
+        supported_second_factors: second_factors_shown
+            .then(|| s.supported_second_factors.clone()),
+        first_factor_verification: s
+            .first_factor
+            .as_ref()
+            .map(|f| verification(&f.verification)),
+        second_factor_verification: s
+            .second_factor
+            .as_ref()
+            .map(|f| verification(&f.verification)),
+        identifier: s.identifier.clone(),
+        user_data: s.user_data.clone(),
+        created_session_id: s.created_session_id.clone(),
+        abandon_at: s.abandon_at,
     }
 }

@@ -149,8 +149,9 @@ pub struct User {
     pub updated_at: UnixMillis,
 }
 
-/// One way to complete a sign-in factor (`Stubs.SignInFactor`).
-#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+/// One way to complete a sign-in factor (`Stubs.SignInFactor`). Also kept in sign-in records
+/// as a snapshot, hence `Deserialize`; it holds nothing secret.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Default)]
 pub struct SignInFactor {
     pub strategy: String,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -232,7 +232,12 @@ pub enum StoreError {
 
 impl From<StoreError> for crate::error::Error {
     fn from(e: StoreError) -> Self {
-        crate::error::Error::internal(e.to_string())
+        match e {
+            StoreError::ConditionFailed { .. } | StoreError::Conflict => {
+                crate::error::Error::conflict()
+            }
+            other => crate::error::Error::internal(other.to_string()),
+        }
     }
 }
 

@@ -1,0 +1,261 @@
+//! One-time codes, shared by sign-up, sign-in and `/v1/me`: issuing, delivering, attempting.
+//!
+//! ```text
+//!   prepare ──► unverified (code hash, expire_at, attempts 0) ──attempt ok──► verified
+//!      ▲  (30 s cooldown)      │ wrong code: attempts + 1
+//!      └── prepare again ◄─────┤ attempts = 3 ──► failed   (prepare again to restart)
+//!                              └ past expire_at ──► expired (prepare again to restart)
+//! ```
+//!
+//! Codes are 6 digits from the injected CSPRNG and are stored only as an HMAC-SHA-256 keyed by
+//! an instance secret (a plain hash of a 6-digit code is reversed by trying a million values).
+//! Clerk's test identifiers on development instances get the fixed code `424242` and nothing is
+//! sent.
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+use crate::app::App;
+use crate::clock::duration_ms;
+use crate::courier::{Channel, Message};
+use crate::error::{Code, Error, Result};
+use crate::identifiers;
+use crate::model::records::{VerificationRecord, VerificationStatus};
+use crate::random;
+use crate::security;
+
+/// Keys code hashes; derived from the instance secret.
+#[derive(Clone)]
+pub struct CodeHasher {
+    key: Vec<u8>,
+}
+
+impl std::fmt::Debug for CodeHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CodeHasher")
+    }
+}
+
+impl CodeHasher {
+    pub fn new(instance_secret: &[u8]) -> Result<Self> {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(instance_secret)
+            .map_err(|e| Error::internal(format!("code key: {e}")))?;
+        mac.update(b"frontdoor one-time codes v1");
+        Ok(Self {
+            key: mac.finalize().into_bytes().to_vec(),
+        })
+    }
+
+    /// The stored form of a code: HMAC-SHA-256, hex.
+    pub fn hash(&self, code: &str) -> String {
+        let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(&self.key) else {
+            return String::new();
+        };
+        mac.update(code.as_bytes());
+        mac.finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    pub fn matches(&self, code: &str, stored: &str) -> bool {
+        let presented = self.hash(code.trim());
+        !stored.is_empty() && bool::from(presented.as_bytes().ct_eq(stored.as_bytes()))
+    }
+}
+
+/// Why a code is being sent, for the message text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Verify,
+    SignIn,
+    ResetPassword,
+    SecondFactor,
+}
+
+/// Where a code goes.
+#[derive(Debug, Clone)]
+pub struct Destination {
+    pub channel: Channel,
+    /// A normalised email address or E.164 number.
+    pub to: String,
+}
+
+impl Destination {
+    pub fn email(to: &str) -> Self {
+        Self {
+            channel: Channel::Email,
+            to: to.to_owned(),
+        }
+    }
+
+    pub fn sms(to: &str) -> Self {
+        Self {
+            channel: Channel::Sms,
+            to: to.to_owned(),
+        }
+    }
+
+    fn is_test_identifier(&self) -> bool {
+        match self.channel {
+            Channel::Email => identifiers::is_test_email(&self.to),
+            Channel::Sms => identifiers::is_test_phone(&self.to),
+        }
+    }
+}
+
+fn message(app: &App, dest: &Destination, code: &str, purpose: Purpose) -> Message {
+    let name = &app.settings.instance.application_name;
+    let minutes = security::OTP_LIFETIME.as_secs() / 60;
+    let what = match purpose {
+        Purpose::Verify => "verification code",
+        Purpose::SignIn => "sign-in code",
+        Purpose::ResetPassword => "password reset code",
+        Purpose::SecondFactor => "two-step verification code",
+    };
+    let text = format!(
+        "{code} is your {name} {what}. It expires in {minutes} minutes. \
+         If you did not ask for it, you can ignore this message."
+    );
+    let html = match dest.channel {
+        Channel::Email => Some(format!(
+            "<!doctype html><html><body style=\"font-family:sans-serif\">\
+             <p>Your {name} {what} is:</p>\
+             <p style=\"font-size:28px;font-weight:bold;letter-spacing:4px\">{code}</p>\
+             <p>It expires in {minutes} minutes. If you did not ask for it, you can ignore this email.</p>\
+             </body></html>",
+            name = html_escape(name),
+        )),
+        Channel::Sms => None,
+    };
+    Message {
+        channel: dest.channel,
+        to: dest.to.clone(),
+        subject: format!("{code} is your {name} {what}"),
+        text,
+        html,
+        code: code.to_owned(),
+    }
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Issues a new code for `strategy`, delivers it, and returns the verification to store.
+/// Refuses while the previous code is younger than the resend cooldown.
+pub async fn prepare(
+    app: &App,
+    strategy: &str,
+    dest: &Destination,
+    purpose: Purpose,
+    previous: Option<&VerificationRecord>,
+) -> Result<VerificationRecord> {
+    let now = app.now_ms();
+    if let Some(sent_at) = previous
+        .filter(|p| p.strategy == strategy && p.status == VerificationStatus::Unverified)
+        .and_then(|p| p.sent_at)
+    {
+        let ready_at = sent_at + duration_ms(security::OTP_RESEND_COOLDOWN);
+        if now < ready_at {
+            let wait = u64::try_from((ready_at - now + 999) / 1000).unwrap_or(1);
+            return Err(Error::new(Code::TooManyRequests)
+                .long(format!(
+                    "A code was just sent. You can request another in {wait} seconds."
+                ))
+                .retry_after(wait));
+        }
+    }
+    let test_identifier = app.settings.is_development() && dest.is_test_identifier();
+    let code = if test_identifier {
+        security::DEVELOPMENT_TEST_CODE.to_owned()
+    } else {
+        random::numeric_code(app.random.as_ref(), security::OTP_DIGITS)
+    };
+    if !test_identifier {
+        app.courier
+            .send(&message(app, dest, &code, purpose))
+            .await
+            .map_err(|e| {
+                let mut err = Error::new(Code::MessageDeliveryFailed)
+                    .meta("channel", serde_json::to_value(dest.channel).unwrap_or_default());
+                err.internal = e.internal.or(Some(e.code.to_string()));
+                err
+            })?;
+    }
+    Ok(VerificationRecord {
+        strategy: strategy.to_owned(),
+        status: VerificationStatus::Unverified,
+        code_hash: Some(app.codes.hash(&code)),
+        attempts: 0,
+        expire_at: Some(now + duration_ms(security::OTP_LIFETIME)),
+        sent_at: Some(now),
+    })
+}
+
+/// What an attempt did to the verification (which the caller stores either way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    Verified,
+    /// Wrong code; the verification can still be attempted.
+    Incorrect,
+    /// Wrong code, and that was the last try: the verification has failed.
+    Failed,
+}
+
+/// Checks `code` against `v`, updating it. Errors are for attempts that cannot be made at all.
+pub fn attempt(app: &App, v: &mut VerificationRecord, code: &str) -> Result<Attempt> {
+    let now = app.now_ms();
+    match v.status {
+        VerificationStatus::Verified => return Err(Error::new(Code::VerificationAlreadyVerified)),
+        VerificationStatus::Failed => return Err(Error::new(Code::VerificationFailed)),
+        VerificationStatus::Expired => return Err(Error::new(Code::VerificationExpired)),
+        VerificationStatus::Unverified => {}
+    }
+    if v.expire_at.is_some_and(|e| now >= e) {
+        v.status = VerificationStatus::Expired;
+        return Err(Error::new(Code::VerificationExpired));
+    }
+    if v.attempts >= security::OTP_MAX_ATTEMPTS {
+        v.status = VerificationStatus::Failed;
+        return Err(Error::new(Code::VerificationFailed));
+    }
+    let stored = v.code_hash.clone().unwrap_or_default();
+    if app.codes.matches(code, &stored) {
+        v.status = VerificationStatus::Verified;
+        v.code_hash = None;
+        return Ok(Attempt::Verified);
+    }
+    v.attempts += 1;
+    if v.attempts >= security::OTP_MAX_ATTEMPTS {
+        v.status = VerificationStatus::Failed;
+        v.code_hash = None;
+        return Ok(Attempt::Failed);
+    }
+    Ok(Attempt::Incorrect)
+}
+
+/// The error an unsuccessful attempt answers with.
+pub fn attempt_error(outcome: Attempt) -> Error {
+    match outcome {
+        Attempt::Failed => Error::new(Code::VerificationFailed).param("code"),
+        _ => Error::new(Code::FormCodeIncorrect).param("code"),
+    }
+}
+
+/// A verification marked verified without a code (e.g. an identifier proven another way).
+pub fn verified(strategy: &str) -> VerificationRecord {
+    VerificationRecord {
+        strategy: strategy.to_owned(),
+        status: VerificationStatus::Verified,
+        code_hash: None,
+        attempts: 0,
+        expire_at: None,
+        sent_at: None,
+    }
+}

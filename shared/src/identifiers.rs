@@ -1,0 +1,151 @@
+//! Identifiers people sign in with: email addresses, phone numbers, usernames — validated and
+//! normalised once, so uniqueness guards and look-ups compare like with like.
+//!
+//! Emails are checked by the `email_address` crate (RFC 5321/5322) and lower-cased; phone numbers
+//! are parsed by `phonenumber` (libphonenumber's metadata) and kept in E.164; usernames are
+//! lower-cased and limited to letters, digits, `_` and `-`.
+
+use crate::error::{Code, Error, Result};
+use crate::store::keys::IdentifierKind;
+
+/// Clerk's username bounds (`user_settings.username_settings`).
+pub const USERNAME_MIN: usize = 4;
+pub const USERNAME_MAX: usize = 64;
+
+pub fn normalise_email(raw: &str, param: &str) -> Result<String> {
+    let trimmed = raw.trim();
+    let valid = email_address::EmailAddress::parse_with_options(
+        trimmed,
+        email_address::Options::default().without_display_text(),
+    )
+    .is_ok()
+        && trimmed
+            .rsplit_once('@')
+            .is_some_and(|(_, domain)| domain.contains('.'));
+    if !valid {
+        return Err(Error::new(Code::FormParamFormatInvalid)
+            .param(param)
+            .long("Enter a valid email address."));
+    }
+    Ok(trimmed.to_lowercase())
+}
+
+/// Clerk's test numbers: +1 XXX 555 0100 to 0199, which development instances never text.
+pub fn is_test_phone(e164: &str) -> bool {
+    let digits = e164.strip_prefix("+1").unwrap_or("");
+    digits.len() == 10
+        && digits.is_ascii()
+        && &digits[3..6] == "555"
+        && &digits[6..8] == "01"
+}
+
+/// Clerk's test emails: any address containing `+clerk_test`.
+pub fn is_test_email(email: &str) -> bool {
+    email.contains("+clerk_test")
+}
+
+pub fn normalise_phone(raw: &str, param: &str) -> Result<String> {
+    let invalid = || {
+        Error::new(Code::FormParamFormatInvalid)
+            .param(param)
+            .long("Enter a phone number in international format, starting with + and the country code.")
+    };
+    let trimmed = raw.trim();
+    if !trimmed.starts_with('+') {
+        return Err(invalid());
+    }
+    let parsed = phonenumber::parse(None, trimmed).map_err(|_| invalid())?;
+    let e164 = parsed.format().mode(phonenumber::Mode::E164).to_string();
+    // Test numbers are fictional (555-01XX) and so not "valid"; they are still well-formed.
+    if !phonenumber::is_valid(&parsed) && !is_test_phone(&e164) {
+        return Err(invalid());
+    }
+    Ok(e164)
+}
+
+pub fn normalise_username(raw: &str, param: &str) -> Result<String> {
+    let name = raw.trim().to_lowercase();
+    let len = name.chars().count();
+    if !(USERNAME_MIN..=USERNAME_MAX).contains(&len) {
+        return Err(Error::new(Code::FormUsernameInvalidLength)
+            .param(param)
+            .long(format!(
+                "Usernames must be between {USERNAME_MIN} and {USERNAME_MAX} characters long."
+            )));
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(Error::new(Code::FormUsernameInvalidCharacter).param(param));
+    }
+    if name.chars().all(|c| c.is_ascii_digit()) {
+        return Err(Error::new(Code::FormUsernameInvalidCharacter)
+            .param(param)
+            .long("Usernames must contain at least one letter."));
+    }
+    Ok(name)
+}
+
+/// What a sign-in `identifier` looks like: an email has `@`, a phone starts with `+`.
+pub fn classify(identifier: &str) -> IdentifierKind {
+    let t = identifier.trim();
+    if t.contains('@') {
+        IdentifierKind::Email
+    } else if t.starts_with('+') {
+        IdentifierKind::Phone
+    } else {
+        IdentifierKind::Username
+    }
+}
+
+pub fn normalise(kind: IdentifierKind, raw: &str, param: &str) -> Result<String> {
+    match kind {
+        IdentifierKind::Email => normalise_email(raw, param),
+        IdentifierKind::Phone => normalise_phone(raw, param),
+        IdentifierKind::Username => normalise_username(raw, param),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        assert_eq!(
+            normalise_email(" Alice@Example.COM ", "e").ok(),
+            Some("alice@example.com".to_owned())
+        );
+        assert!(normalise_email("no-at-sign", "e").is_err());
+        assert!(normalise_email("a@localhost", "e").is_err());
+        assert!(is_test_email("jane+clerk_test@example.com"));
+    }
+
+    #[test]
+    fn phones() {
+        assert_eq!(
+            normalise_phone("+1 (415) 555-2671", "p").ok(),
+            Some("+14155552671".to_owned())
+        );
+        assert_eq!(
+            normalise_phone("+15555550100", "p").ok(),
+            Some("+15555550100".to_owned())
+        );
+        assert!(is_test_phone("+12015550199"));
+        assert!(!is_test_phone("+12015550200"));
+        assert!(normalise_phone("4155552671", "p").is_err());
+        assert!(normalise_phone("+1555", "p").is_err());
+    }
+
+    #[test]
+    fn usernames() {
+        assert_eq!(
+            normalise_username("Jane_Doe", "u").ok(),
+            Some("jane_doe".to_owned())
+        );
+        assert!(normalise_username("ab", "u").is_err());
+        assert!(normalise_username("jane doe", "u").is_err());
+        assert!(normalise_username("12345", "u").is_err());
+    }
+}
