@@ -65,6 +65,8 @@ pub enum Code {
     /// so it is a 5xx the SDK may retry, and the verification stays retryable.
     MessageDeliveryFailed,
     SessionNotFound,
+    /// Not in Clerk's table: a request that kept losing optimistic-concurrency races.
+    ConcurrentUpdate,
 }
 
 impl Code {
@@ -119,6 +121,7 @@ impl Code {
             Code::VerificationStrategyInvalid => "verification_strategy_invalid",
             Code::MessageDeliveryFailed => "message_delivery_failed",
             Code::SessionNotFound => "resource_not_found",
+            Code::ConcurrentUpdate => "concurrent_update",
         }
     }
 
@@ -149,6 +152,7 @@ impl Code {
             Code::UserLocked | Code::SignUpModeRestricted | Code::NotAllowedAccess => 403,
             Code::ResourceNotFound | Code::SessionNotFound => 404,
             Code::MessageDeliveryFailed => 502,
+            Code::ConcurrentUpdate => 409,
             Code::MethodNotAllowed => 405,
             Code::RequestBodyTooLarge => 413,
             Code::UnsupportedContentType => 415,
@@ -225,6 +229,7 @@ impl Code {
             Code::VerificationStrategyInvalid => "Invalid verification strategy",
             Code::MessageDeliveryFailed => "Message not sent",
             Code::SessionNotFound => "Session not found",
+            Code::ConcurrentUpdate => "Concurrent update",
         }
     }
 
@@ -302,6 +307,9 @@ impl Code {
                 "We could not send the code right now; please try again in a moment."
             }
             Code::SessionNotFound => "No session with this id exists on this client.",
+            Code::ConcurrentUpdate => {
+                "This resource was being changed by another request; nothing was changed, please retry."
+            }
         }
     }
 }
@@ -501,6 +509,7 @@ pub const ALL_CODES: &[Code] = &[
     Code::VerificationStrategyInvalid,
     Code::MessageDeliveryFailed,
     Code::SessionNotFound,
+    Code::ConcurrentUpdate,
 ];
 
 #[cfg(test)]
@@ -508,7 +517,11 @@ mod tests {
     use super::*;
 
     /// Codes that are ours, not Clerk's: they must not collide with a Clerk code.
-    const OWN_CODES: &[Code] = &[Code::MethodNotAllowed, Code::MessageDeliveryFailed];
+    const OWN_CODES: &[Code] = &[
+        Code::MethodNotAllowed,
+        Code::MessageDeliveryFailed,
+        Code::ConcurrentUpdate,
+    ];
 
     #[test]
     fn every_status_matches_clerks_table() {

@@ -33,10 +33,7 @@ pub fn normalise_email(raw: &str, param: &str) -> Result<String> {
 /// Clerk's test numbers: +1 XXX 555 0100 to 0199, which development instances never text.
 pub fn is_test_phone(e164: &str) -> bool {
     let digits = e164.strip_prefix("+1").unwrap_or("");
-    digits.len() == 10
-        && digits.is_ascii()
-        && &digits[3..6] == "555"
-        && &digits[6..8] == "01"
+    digits.len() == 10 && digits.is_ascii() && &digits[3..6] == "555" && &digits[6..8] == "01"
 }
 
 /// Clerk's test emails: any address containing `+clerk_test`.
@@ -46,9 +43,9 @@ pub fn is_test_email(email: &str) -> bool {
 
 pub fn normalise_phone(raw: &str, param: &str) -> Result<String> {
     let invalid = || {
-        Error::new(Code::FormParamFormatInvalid)
-            .param(param)
-            .long("Enter a phone number in international format, starting with + and the country code.")
+        Error::new(Code::FormParamFormatInvalid).param(param).long(
+            "Enter a phone number in international format, starting with + and the country code.",
+        )
     };
     let trimmed = raw.trim();
     if !trimmed.starts_with('+') {

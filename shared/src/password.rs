@@ -98,7 +98,8 @@ impl Passwords {
     /// Whether `password` matches `hash` (constant-time inside argon2).
     pub async fn verify(&self, hash: &str, password: &str) -> Result<bool> {
         let (hash, password) = (hash.to_owned(), password.to_owned());
-        self.on_pool(move || verify_blocking(&hash, &password)).await
+        self.on_pool(move || verify_blocking(&hash, &password))
+            .await
     }
 
     /// Spends the time of a verification against nothing, for unknown identifiers.

@@ -11,9 +11,7 @@ use serde::de::DeserializeOwned;
 
 use crate::clock::duration_secs;
 use crate::error::{Error, Result};
-use crate::model::records::{
-    ClientRecord, SessionRecord, SignInRecord, SignUpRecord, UserRecord,
-};
+use crate::model::records::{ClientRecord, SessionRecord, SignInRecord, SignUpRecord, UserRecord};
 use crate::security;
 use crate::store::keys::{self, IdentifierKind, SESSION_PREFIX, SIGN_IN_PREFIX, SIGN_UP_PREFIX};
 use crate::store::{Condition, Item, ItemStore, Key, Query, StoreError, Write};

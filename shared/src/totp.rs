@@ -32,8 +32,7 @@ fn secs(now_secs: i64) -> u64 {
 
 /// Whether `code` is valid for `secret` at `now_secs`.
 pub fn verify(secret_base32: &str, code: &str, now_secs: i64) -> bool {
-    totp(secret_base32, None, "")
-        .is_ok_and(|t| t.check(code.trim(), secs(now_secs)).is_some())
+    totp(secret_base32, None, "").is_ok_and(|t| t.check(code.trim(), secs(now_secs)).is_some())
 }
 
 /// The code for `secret` at `now_secs`.
@@ -67,6 +66,9 @@ mod tests {
         assert!(verify(&secret, &code, now));
         assert!(verify(&secret, &code, now + 30));
         assert!(!verify(&secret, &code, now + 90));
-        assert!(uri(&secret, "Frontdoor", "a@example.com").is_ok_and(|u| u.starts_with("otpauth://totp/")));
+        assert!(
+            uri(&secret, "Frontdoor", "a@example.com")
+                .is_ok_and(|u| u.starts_with("otpauth://totp/"))
+        );
     }
 }

@@ -1,7 +1,7 @@
 // Starts the all-in-one binary on a free port with a fresh data directory, and drives the
 // unmodified @clerk/clerk-js in native mode against it (the recipe Expo uses).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
@@ -23,7 +23,27 @@ function freePort() {
   });
 }
 
+// The development settings with text replaced, written to a temporary file. The SDK suites
+// run many flows from one address in seconds, so they raise the per-IP rate limits.
+export function settingsFile(replacements = []) {
+  let text = readFileSync(resolve(here, '../../settings/development.toml'), 'utf8');
+  const all = [
+    ['creates = 5 ', 'creates = 1000 '],
+    ['attempts = 3 ', 'attempts = 1000 '],
+    ...replacements,
+  ];
+  for (const [from, to] of all) {
+    if (!text.includes(from)) throw new Error(`settings have no ${JSON.stringify(from)}`);
+    text = text.replace(from, to);
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'frontdoor-settings-'));
+  const path = join(dir, 'settings.toml');
+  writeFileSync(path, text);
+  return path;
+}
+
 export async function startServer({ settings } = {}) {
+  settings ??= settingsFile();
   const bin = process.env.FRONTDOOR_BIN ?? resolve(here, '../../target/debug/frontdoor-local');
   if (!existsSync(bin)) throw new Error(`no server binary at ${bin}; build it first`);
   const port = await freePort();

@@ -19,7 +19,12 @@ const PASSWORD: &str = "correct horse battery";
 async fn create_reports_requirements_from_the_settings() {
     let t = TestApp::new().await;
     let mut d = Device::new(&t);
-    let r = d.post("/v1/client/sign_ups", "first_name=Ada&locale=en-US&timezone=UTC").await;
+    let r = d
+        .post(
+            "/v1/client/sign_ups",
+            "first_name=Ada&locale=en-US&timezone=UTC",
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let su = &r.body["response"];
     assert_eq!(su["object"], "sign_up_attempt");
@@ -50,7 +55,10 @@ async fn create_reports_requirements_from_the_settings() {
     assert_eq!(su["password_enabled"], true);
     assert_eq!(su["missing_fields"], json!([]));
     assert_eq!(su["unverified_fields"], json!(["email_address"]));
-    assert_eq!(su["verifications"]["email_address"]["next_action"], "needs_prepare");
+    assert_eq!(
+        su["verifications"]["email_address"]["next_action"],
+        "needs_prepare"
+    );
     assert_eq!(
         su["verifications"]["email_address"]["supported_strategies"],
         json!(["email_code"])
@@ -68,12 +76,18 @@ async fn email_code_completes_the_sign_up_into_a_user_and_a_session() {
     let r = d
         .post(
             "/v1/client/sign_ups",
-            &form(&[("email_address", "grace@example.com"), ("password", PASSWORD)]),
+            &form(&[
+                ("email_address", "grace@example.com"),
+                ("password", PASSWORD),
+            ]),
         )
         .await;
     let id = r.body["response"]["id"].as_str().unwrap().to_owned();
     let r = d
-        .post(&format!("/v1/client/sign_ups/{id}/prepare_verification"), "strategy=email_code")
+        .post(
+            &format!("/v1/client/sign_ups/{id}/prepare_verification"),
+            "strategy=email_code",
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let v = &r.body["response"]["verifications"]["email_address"];
@@ -94,7 +108,10 @@ async fn email_code_completes_the_sign_up_into_a_user_and_a_session() {
     // The code is kept only as a keyed hash.
     let item = t
         .store
-        .get(&keys::sign_up(r.body["client"]["id"].as_str().unwrap(), &id))
+        .get(&keys::sign_up(
+            r.body["client"]["id"].as_str().unwrap(),
+            &id,
+        ))
         .await
         .unwrap()
         .unwrap();
@@ -130,9 +147,18 @@ async fn email_code_completes_the_sign_up_into_a_user_and_a_session() {
     let user = &client["sessions"][0]["user"];
     assert_eq!(user["id"], user_id);
     assert_eq!(user["password_enabled"], true);
-    assert_eq!(user["email_addresses"][0]["email_address"], "grace@example.com");
-    assert_eq!(user["email_addresses"][0]["verification"]["status"], "verified");
-    assert_eq!(user["primary_email_address_id"], user["email_addresses"][0]["id"]);
+    assert_eq!(
+        user["email_addresses"][0]["email_address"],
+        "grace@example.com"
+    );
+    assert_eq!(
+        user["email_addresses"][0]["verification"]["status"],
+        "verified"
+    );
+    assert_eq!(
+        user["primary_email_address_id"],
+        user["email_addresses"][0]["id"]
+    );
     // Signing in rotates the client token; the old one reaches nothing any more.
     assert_ne!(d.token, before);
     let mut stale = Device::new(&t);
@@ -149,7 +175,9 @@ async fn email_code_completes_the_sign_up_into_a_user_and_a_session() {
     assert_eq!(r.error_code(), Some("form_identifier_exists"));
     assert_eq!(r.body["errors"][0]["meta"]["param_name"], "email_address");
     // Single-session mode: this client cannot start another sign-up.
-    let r = d.post("/v1/client/sign_ups", "email_address=else@example.com").await;
+    let r = d
+        .post("/v1/client/sign_ups", "email_address=else@example.com")
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.error_code(), Some("session_exists"));
 }
@@ -161,7 +189,10 @@ async fn three_wrong_codes_fail_the_verification_and_codes_expire() {
     let r = d
         .post(
             "/v1/client/sign_ups",
-            &form(&[("email_address", "wrong@example.com"), ("password", PASSWORD)]),
+            &form(&[
+                ("email_address", "wrong@example.com"),
+                ("password", PASSWORD),
+            ]),
         )
         .await;
     let id = r.body["response"]["id"].as_str().unwrap().to_owned();
@@ -172,15 +203,29 @@ async fn three_wrong_codes_fail_the_verification_and_codes_expire() {
     let wrong = if code == "999999" { "999998" } else { "999999" };
     let mut codes = Vec::new();
     for _ in 0..3 {
-        let r = d.post(&attempt, &form(&[("strategy", "email_code"), ("code", wrong)])).await;
+        let r = d
+            .post(
+                &attempt,
+                &form(&[("strategy", "email_code"), ("code", wrong)]),
+            )
+            .await;
         codes.push(r.error_code().unwrap().to_owned());
     }
     assert_eq!(
         codes,
-        vec!["form_code_incorrect", "form_code_incorrect", "verification_failed"]
+        vec![
+            "form_code_incorrect",
+            "form_code_incorrect",
+            "verification_failed"
+        ]
     );
     // Even the right code no longer works.
-    let r = d.post(&attempt, &form(&[("strategy", "email_code"), ("code", &code)])).await;
+    let r = d
+        .post(
+            &attempt,
+            &form(&[("strategy", "email_code"), ("code", &code)]),
+        )
+        .await;
     assert_eq!(r.error_code(), Some("verification_failed"));
     let shown = d.get(&format!("/v1/client/sign_ups/{id}")).await;
     let v = &shown.body["response"]["verifications"]["email_address"];
@@ -194,11 +239,19 @@ async fn three_wrong_codes_fail_the_verification_and_codes_expire() {
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(r.header("retry-after"), Some("30"));
     t.clock.advance(Duration::from_secs(30));
-    assert_eq!(d.post(&prepare, "strategy=email_code").await.status, StatusCode::OK);
+    assert_eq!(
+        d.post(&prepare, "strategy=email_code").await.status,
+        StatusCode::OK
+    );
     // Codes live 10 minutes.
     let code = t.outbox.last_code_for("wrong@example.com").unwrap();
     t.clock.advance(Duration::from_secs(600));
-    let r = d.post(&attempt, &form(&[("strategy", "email_code"), ("code", &code)])).await;
+    let r = d
+        .post(
+            &attempt,
+            &form(&[("strategy", "email_code"), ("code", &code)]),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.error_code(), Some("verification_expired"));
 }
@@ -222,7 +275,10 @@ async fn development_test_identifiers_take_424242_and_send_nothing() {
     let su = &r.body["response"];
     assert_eq!(su["phone_number"], "+12015550123");
     assert_eq!(su["username"], "jane_doe");
-    assert_eq!(su["unverified_fields"], json!(["email_address", "phone_number"]));
+    assert_eq!(
+        su["unverified_fields"],
+        json!(["email_address", "phone_number"])
+    );
     let id = su["id"].as_str().unwrap().to_owned();
     for strategy in ["email_code", "phone_code"] {
         let r = d
@@ -240,7 +296,10 @@ async fn development_test_identifiers_take_424242_and_send_nothing() {
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     }
-    assert!(t.outbox.messages().is_empty(), "test identifiers receive nothing");
+    assert!(
+        t.outbox.messages().is_empty(),
+        "test identifiers receive nothing"
+    );
     let r = d.get("/v1/client").await;
     let user = &r.body["client"]["sessions"][0]["user"];
     assert_eq!(user["phone_numbers"][0]["phone_number"], "+12015550123");
@@ -252,23 +311,58 @@ async fn bad_input_gets_field_errors() {
     let t = TestApp::new().await;
     let mut d = Device::new(&t);
     let cases: &[(&str, &str, &str)] = &[
-        ("email_address=not-an-email", "form_param_format_invalid", "email_address"),
-        ("phone_number=12345", "form_param_format_invalid", "phone_number"),
+        (
+            "email_address=not-an-email",
+            "form_param_format_invalid",
+            "email_address",
+        ),
+        (
+            "phone_number=12345",
+            "form_param_format_invalid",
+            "phone_number",
+        ),
         ("username=ab", "form_username_invalid_length", "username"),
-        ("username=has%20space", "form_username_invalid_character", "username"),
-        ("password=short", "form_password_length_too_short", "password"),
-        ("strategy=oauth_google", "form_param_value_invalid", "strategy"),
-        ("unsafe_metadata=%5B1%5D", "form_param_format_invalid", "unsafe_metadata"),
-        ("legal_accepted=maybe", "form_param_value_invalid", "legal_accepted"),
+        (
+            "username=has%20space",
+            "form_username_invalid_character",
+            "username",
+        ),
+        (
+            "password=short",
+            "form_password_length_too_short",
+            "password",
+        ),
+        (
+            "strategy=oauth_google",
+            "form_param_value_invalid",
+            "strategy",
+        ),
+        (
+            "unsafe_metadata=%5B1%5D",
+            "form_param_format_invalid",
+            "unsafe_metadata",
+        ),
+        (
+            "legal_accepted=maybe",
+            "form_param_value_invalid",
+            "legal_accepted",
+        ),
     ];
     for (body, code, param) in cases {
         let r = d.post("/v1/client/sign_ups", body).await;
-        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {}", r.body);
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {}",
+            r.body
+        );
         assert_eq!(r.error_code(), Some(*code), "{body}");
         assert_eq!(r.body["errors"][0]["meta"]["param_name"], *param, "{body}");
     }
     let long = "p".repeat(129);
-    let r = d.post("/v1/client/sign_ups", &form(&[("password", &long)])).await;
+    let r = d
+        .post("/v1/client/sign_ups", &form(&[("password", &long)]))
+        .await;
     assert_eq!(r.error_code(), Some("form_password_length_too_long"));
     // Nothing was created by refused requests: no token was handed out.
     assert!(d.token.is_none());
@@ -276,12 +370,10 @@ async fn bad_input_gets_field_errors() {
 
 #[tokio::test]
 async fn switched_off_fields_and_restricted_sign_ups_are_refused() {
-    let t = TestApp::with_settings(settings_with(&[
-        (
-            "[attributes.username]\nenabled = true\nrequired = false\nused_for_first_factor = true",
-            "[attributes.username]\nenabled = false",
-        ),
-    ]))
+    let t = TestApp::with_settings(settings_with(&[(
+        "[attributes.username]\nenabled = true\nrequired = false\nused_for_first_factor = true",
+        "[attributes.username]\nenabled = false",
+    )]))
     .await;
     let mut d = Device::new(&t);
     let r = d.post("/v1/client/sign_ups", "username=someone").await;
@@ -289,9 +381,15 @@ async fn switched_off_fields_and_restricted_sign_ups_are_refused() {
     assert_eq!(r.error_code(), Some("form_param_unknown"));
     assert_eq!(r.body["errors"][0]["meta"]["param_name"], "username");
 
-    let t = TestApp::with_settings(settings_with(&[("mode = \"public\"", "mode = \"restricted\"")])).await;
+    let t = TestApp::with_settings(settings_with(&[(
+        "mode = \"public\"",
+        "mode = \"restricted\"",
+    )]))
+    .await;
     let mut d = Device::new(&t);
-    let r = d.post("/v1/client/sign_ups", "email_address=a@example.com").await;
+    let r = d
+        .post("/v1/client/sign_ups", "email_address=a@example.com")
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert_eq!(r.error_code(), Some("sign_up_mode_restricted"));
 }
@@ -301,7 +399,9 @@ async fn sign_up_creation_is_rate_limited_per_ip() {
     let t = TestApp::new().await;
     let mut d = Device::with_ip(&t, "203.0.113.7");
     for n in 0..5 {
-        let r = d.post("/v1/client/sign_ups", &format!("first_name=n{n}")).await;
+        let r = d
+            .post("/v1/client/sign_ups", &format!("first_name=n{n}"))
+            .await;
         assert_eq!(r.status, StatusCode::OK);
     }
     let r = d.post("/v1/client/sign_ups", "first_name=six").await;
@@ -311,9 +411,18 @@ async fn sign_up_creation_is_rate_limited_per_ip() {
     assert!((1..=10).contains(&wait));
     // Another address is not affected; the same one recovers in the next window.
     let mut other = Device::with_ip(&t, "203.0.113.8");
-    assert_eq!(other.post("/v1/client/sign_ups", "first_name=x").await.status, StatusCode::OK);
+    assert_eq!(
+        other
+            .post("/v1/client/sign_ups", "first_name=x")
+            .await
+            .status,
+        StatusCode::OK
+    );
     t.clock.advance(Duration::from_secs(wait));
-    assert_eq!(d.post("/v1/client/sign_ups", "first_name=x").await.status, StatusCode::OK);
+    assert_eq!(
+        d.post("/v1/client/sign_ups", "first_name=x").await.status,
+        StatusCode::OK
+    );
 }
 
 /// Fails the first `failures` sends, then delivers into the outbox.
@@ -327,7 +436,11 @@ impl Courier for Flaky {
     async fn send(&self, m: &Message) -> frontdoor::Result<()> {
         if self
             .failures
-            .fetch_update(std::sync::atomic::Ordering::SeqCst, std::sync::atomic::Ordering::SeqCst, |n| n.checked_sub(1))
+            .fetch_update(
+                std::sync::atomic::Ordering::SeqCst,
+                std::sync::atomic::Ordering::SeqCst,
+                |n| n.checked_sub(1),
+            )
             .is_ok()
         {
             return Err(frontdoor::Error::internal("provider down"));
@@ -348,7 +461,10 @@ async fn a_courier_failure_is_a_5xx_and_the_verification_stays_retryable() {
     let r = d
         .post(
             "/v1/client/sign_ups",
-            &form(&[("email_address", "flaky@example.com"), ("password", PASSWORD)]),
+            &form(&[
+                ("email_address", "flaky@example.com"),
+                ("password", PASSWORD),
+            ]),
         )
         .await;
     let id = r.body["response"]["id"].as_str().unwrap().to_owned();

@@ -24,7 +24,7 @@ async fn get_client(fapi: Fapi) -> Result<Reply, Error> {
             Ok(
                 Reply::envelope(&rendered, Some(&rendered)).token(TokenUpdate {
                     token: Some(current.token.clone()),
-                    client_uat: current.client_uat(),
+                    client_uat: current.client_uat_at(fapi.app.now_ms()),
                 }),
             )
         }

@@ -1,8 +1,187 @@
-//! The sessions group. Its endpoints are not built yet: every path answers a Clerk-shaped 404.
+//! The sessions group: `/v1/client/sessions/**` (read, touch, end, remove, sign out of all,
+//! tokens) and `/v1/me/sessions/**` (a user's sessions on all devices, revoke).
 
 use axum::Router;
-use frontdoor::App;
+use axum::extract::Path;
+use axum::routing::{delete, get, post};
+use frontdoor::flows::client::{self, with_retry};
+use frontdoor::flows::session;
+use frontdoor::flows::tokens;
+use frontdoor::http::{Fapi, Reply, TokenUpdate};
+use frontdoor::model::records::SessionStatus;
+use frontdoor::model::render;
+use frontdoor::{App, Error};
+use serde_json::{Value, json};
 
 pub fn routes() -> Router<App> {
     Router::new()
+        .route("/v1/client/sessions", delete(end_all))
+        .route("/v1/client/sessions/{id}", get(show))
+        .route("/v1/client/sessions/{id}/touch", post(touch))
+        .route("/v1/client/sessions/{id}/end", post(end))
+        .route("/v1/client/sessions/{id}/remove", post(remove))
+        .route("/v1/client/sessions/{id}/tokens", post(token))
+        .route(
+            "/v1/client/sessions/{id}/tokens/{template}",
+            post(template_token),
+        )
+        .route("/v1/me/sessions", get(my_sessions))
+        .route("/v1/me/sessions/active", get(my_active_sessions))
+        .route("/v1/me/sessions/{id}/revoke", post(revoke))
+}
+
+/// The session as the response, with its user, and the whole client.
+async fn answer(
+    fapi: &Fapi,
+    current: &client::Current,
+    s: &frontdoor::model::records::SessionRecord,
+) -> Result<Reply, Error> {
+    let users = fapi
+        .app
+        .repo
+        .load_users(std::slice::from_ref(&s.user_id))
+        .await?;
+    let rendered = render::session(
+        s,
+        users.get(&s.user_id),
+        &fapi.app.settings,
+        fapi.app.now_ms(),
+    );
+    let known: Vec<_> = users.values().collect();
+    fapi.envelope(&rendered, current, &known).await
+}
+
+async fn show(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
+    let current = fapi.existing_client().await?;
+    let s = current
+        .aggregate
+        .sessions
+        .iter()
+        .find(|s| s.id == id)
+        .cloned()
+        .ok_or_else(|| Error::new(frontdoor::Code::SessionNotFound))?;
+    answer(&fapi, &current, &s).await
+}
+
+async fn touch(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
+    let (current, s) = with_retry(|| async {
+        let mut current = fapi.existing_client().await?;
+        let s = session::touch(&fapi.app, &mut current, &id).await?;
+        Ok((current, s))
+    })
+    .await?;
+    answer(&fapi, &current, &s).await
+}
+
+async fn finish(fapi: Fapi, id: String, status: SessionStatus) -> Result<Reply, Error> {
+    let (current, s) = with_retry(|| async {
+        let mut current = fapi.existing_client().await?;
+        let s = session::finish(&fapi.app, &mut current, &id, status).await?;
+        Ok((current, s))
+    })
+    .await?;
+    answer(&fapi, &current, &s).await
+}
+
+async fn end(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
+    finish(fapi, id, SessionStatus::Ended).await
+}
+
+async fn remove(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
+    finish(fapi, id, SessionStatus::Removed).await
+}
+
+/// Sign out of every session on this client; clerk-js feeds `response` to `Client.fromJSON`.
+async fn end_all(fapi: Fapi) -> Result<Reply, Error> {
+    let current = with_retry(|| async {
+        let mut current = fapi.existing_client().await?;
+        session::end_all(&fapi.app, &mut current).await?;
+        Ok(current)
+    })
+    .await?;
+    let rendered = client::render(&fapi.app, &current.aggregate, &[]).await?;
+    Ok(
+        Reply::envelope(&rendered, Some(&rendered)).token(TokenUpdate {
+            token: Some(current.token.clone()),
+            client_uat: 0,
+        }),
+    )
+}
+
+async fn mint(fapi: Fapi, id: String, template: Option<String>) -> Result<Reply, Error> {
+    let current = fapi
+        .current_client()
+        .await?
+        .ok_or_else(session::signed_out)?;
+    let jwt = tokens::mint(
+        &fapi.app,
+        &current,
+        &id,
+        template.as_deref(),
+        fapi.caller.origin.as_deref(),
+    )
+    .await?;
+    // Bare, not enveloped: clerk-js reads `jwt` at the top level.
+    Ok(Reply::bare(&json!({ "object": "token", "jwt": jwt })))
+}
+
+async fn token(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
+    mint(fapi, id, None).await
+}
+
+async fn template_token(
+    Path((id, template)): Path<(String, String)>,
+    fapi: Fapi,
+) -> Result<Reply, Error> {
+    mint(fapi, id, Some(template)).await
+}
+
+/// The user the request acts for, through its session.
+async fn acting_user(fapi: &Fapi) -> Result<String, Error> {
+    let current = fapi
+        .current_client()
+        .await?
+        .ok_or_else(session::signed_out)?;
+    let s = session::acting(&fapi.app, &current, fapi.query.str("_clerk_session_id"))?;
+    Ok(s.user_id.clone())
+}
+
+async fn my_sessions(fapi: Fapi) -> Result<Reply, Error> {
+    let user_id = acting_user(&fapi).await?;
+    let now = fapi.app.now_ms();
+    let list: Vec<Value> = session::of_user(&fapi.app, &user_id)
+        .await?
+        .iter()
+        .map(|s| render::active_session(s, now))
+        .collect();
+    Ok(Reply::bare(&list))
+}
+
+async fn my_active_sessions(fapi: Fapi) -> Result<Reply, Error> {
+    let user_id = acting_user(&fapi).await?;
+    let now = fapi.app.now_ms();
+    let list: Vec<Value> = session::of_user(&fapi.app, &user_id)
+        .await?
+        .iter()
+        .filter(|s| render::effective_status(s, now) == SessionStatus::Active)
+        .map(|s| render::active_session(s, now))
+        .collect();
+    Ok(Reply::bare(&list))
+}
+
+async fn revoke(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
+    let current = fapi
+        .current_client()
+        .await?
+        .ok_or_else(session::signed_out)?;
+    let user_id = session::acting(&fapi.app, &current, fapi.query.str("_clerk_session_id"))?
+        .user_id
+        .clone();
+    let revoked = with_retry(|| session::revoke(&fapi.app, &user_id, &id)).await?;
+    // Revoking one of this client's own sessions changes the client too.
+    let current = fapi
+        .current_client()
+        .await?
+        .ok_or_else(session::signed_out)?;
+    answer(&fapi, &current, &revoked).await
 }

@@ -38,7 +38,11 @@ pub fn routes() -> Router<App> {
 }
 
 /// The envelope with the client's current sign-in as the response.
-async fn answer(fapi: &Fapi, current: &Current, signed_in: Option<&SignedIn>) -> Result<Reply, Error> {
+async fn answer(
+    fapi: &Fapi,
+    current: &Current,
+    signed_in: Option<&SignedIn>,
+) -> Result<Reply, Error> {
     let sign_in = current
         .aggregate
         .sign_in

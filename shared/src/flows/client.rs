@@ -44,16 +44,20 @@ impl Current {
         self.aggregate.client.version == 0
     }
 
-    pub fn active_sessions(&self) -> impl Iterator<Item = &crate::model::records::SessionRecord> {
+    /// Sessions active as of `now` (lifetime and inactivity applied).
+    pub fn active_sessions_at(
+        &self,
+        now: i64,
+    ) -> impl Iterator<Item = &crate::model::records::SessionRecord> {
         self.aggregate
             .sessions
             .iter()
-            .filter(|s| s.status == SessionStatus::Active)
+            .filter(move |s| render::effective_status(s, now) == SessionStatus::Active)
     }
 
     /// `__client_uat`: the client's last update while it has an active session, else 0.
-    pub fn client_uat(&self) -> i64 {
-        if self.active_sessions().next().is_some() {
+    pub fn client_uat_at(&self, now: i64) -> i64 {
+        if self.active_sessions_at(now).next().is_some() {
             self.aggregate.client.updated_at.div_euclid(1000)
         } else {
             0
@@ -62,9 +66,11 @@ impl Current {
 
     /// Gives the client a new rotating secret: every earlier token stops reaching it.
     pub fn rotate_token(&mut self, app: &App) -> Result<()> {
-        let rotation =
-            app.client_tokens
-                .issue(&self.aggregate.client.id, app.random.as_ref(), app.now_ms())?;
+        let rotation = app.client_tokens.issue(
+            &self.aggregate.client.id,
+            app.random.as_ref(),
+            app.now_ms(),
+        )?;
         self.aggregate.client.rotating_token_hash = rotation.hash;
         self.token = rotation.token;
         Ok(())
@@ -144,10 +150,12 @@ pub async fn commit(app: &App, writes: Vec<Write>) -> Result<()> {
     app.repo.commit(writes).await.map_err(Error::from)
 }
 
-/// How many times a flow that lost an optimistic-concurrency race is run again on fresh state.
-pub const CONFLICT_RETRIES: usize = 4;
+/// How many times a flow that lost an optimistic-concurrency race is run (on fresh state).
+pub const CONFLICT_RETRIES: u32 = 10;
 
-/// Runs `flow` until it does not lose a race (at most [`CONFLICT_RETRIES`] times).
+/// Runs `flow` until it does not lose a race, backing off a few jittered milliseconds between
+/// tries so contenders spread out. After [`CONFLICT_RETRIES`] lost races it answers
+/// `concurrent_update` (409): nothing was written, the caller may try again.
 pub async fn with_retry<T, F, Fut>(mut flow: F) -> Result<T>
 where
     F: FnMut() -> Fut,
@@ -156,7 +164,14 @@ where
     let mut tries = 0;
     loop {
         match flow().await {
-            Err(e) if e.conflict && tries + 1 < CONFLICT_RETRIES => tries += 1,
+            Err(e) if e.conflict => {
+                tries += 1;
+                if tries >= CONFLICT_RETRIES {
+                    return Err(Error::new(Code::ConcurrentUpdate));
+                }
+                let jitter = rand::Rng::random_range(&mut rand::rng(), 0..=u64::from(tries) * 3);
+                tokio::time::sleep(std::time::Duration::from_millis(1 + jitter)).await;
+            }
             other => return other,
         }
     }
@@ -169,10 +184,11 @@ pub async fn render(
     aggregate: &ClientAggregate,
     known_users: &[&UserRecord],
 ) -> Result<wire::Client> {
+    let now = app.now_ms();
     let active: Vec<_> = aggregate
         .sessions
         .iter()
-        .filter(|s| s.status == SessionStatus::Active)
+        .filter(|s| render::effective_status(s, now) == SessionStatus::Active)
         .cloned()
         .collect();
     let mut users: HashMap<String, UserRecord> = known_users
@@ -187,7 +203,6 @@ pub async fn render(
     if !missing.is_empty() {
         users.extend(app.repo.load_users(&missing).await?);
     }
-    let now = app.now_ms();
     Ok(render::client(
         &aggregate.client,
         &active,
@@ -213,11 +228,13 @@ pub async fn end(app: &App, current: Current) -> Result<ClientAggregate> {
     let mut writes = Vec::new();
     for s in &mut aggregate.sessions {
         if s.status == SessionStatus::Active {
-            writes.push(Repo::session_write(&crate::model::records::SessionRecord {
-                status: SessionStatus::Ended,
-                updated_at: now,
-                ..s.clone()
-            })?);
+            writes.push(Repo::session_write(
+                &crate::model::records::SessionRecord {
+                    status: SessionStatus::Ended,
+                    updated_at: now,
+                    ..s.clone()
+                },
+            )?);
             s.status = SessionStatus::Ended;
             s.updated_at = now;
         }

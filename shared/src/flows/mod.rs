@@ -8,4 +8,5 @@ pub mod rate_limit;
 pub mod session;
 pub mod sign_in;
 pub mod sign_up;
+pub mod tokens;
 pub mod verification;

@@ -43,7 +43,9 @@ pub async fn hit(app: &App, bucket: Bucket, ip: Option<&str>) -> Result<()> {
     if count > i64::from(limit) {
         let wait = u64::try_from((end - now).max(1)).unwrap_or(1);
         return Err(Error::new(Code::TooManyRequests)
-            .long(format!("Too many requests. Please try again in {wait} seconds."))
+            .long(format!(
+                "Too many requests. Please try again in {wait} seconds."
+            ))
             .retry_after(wait));
     }
     Ok(())

@@ -39,7 +39,10 @@ fn browser(user_agent: &str) -> (Option<String>, Option<String>) {
     ] {
         if let Some(rest) = user_agent.split(token).nth(1) {
             let version = rest.split([' ', ';', ')']).next().unwrap_or("").to_owned();
-            return (Some(name.to_owned()), Some(version).filter(|v| !v.is_empty()));
+            return (
+                Some(name.to_owned()),
+                Some(version).filter(|v| !v.is_empty()),
+            );
         }
     }
     (None, None)
@@ -61,9 +64,23 @@ pub fn activity(app: &App, origin: &Origin) -> SessionActivity {
     }
 }
 
+fn secs_ms(secs: u64) -> i64 {
+    duration_ms(std::time::Duration::from_secs(secs))
+}
+
+/// When a session last active at `active_at` is abandoned: after the inactivity timeout when
+/// one is set, never later than its expiry.
+pub fn abandon_at(app: &App, active_at: UnixMillis, expire_at: UnixMillis) -> UnixMillis {
+    match app.settings.sessions.inactivity_timeout_secs {
+        0 => expire_at,
+        idle => (active_at + secs_ms(idle)).min(expire_at),
+    }
+}
+
 /// Refuses a new sign-in on a client that already has one, in single-session mode.
 pub fn ensure_can_sign_in(app: &App, current: &Current) -> Result<()> {
-    if app.settings.sessions.mode == SessionMode::Single && current.active_sessions().next().is_some()
+    if app.settings.sessions.mode == SessionMode::Single
+        && current.active_sessions_at(app.now_ms()).next().is_some()
     {
         return Err(Error::new(Code::SessionExists));
     }
@@ -84,16 +101,14 @@ pub fn start(
 ) -> Result<(SessionRecord, Write)> {
     ensure_can_sign_in(app, current)?;
     let now = app.now_ms();
-    let lifetime = duration_ms(std::time::Duration::from_secs(
-        app.settings.sessions.max_lifetime_secs,
-    ));
+    let expire_at = now + secs_ms(app.settings.sessions.max_lifetime_secs);
     let session = SessionRecord {
         id: random::object_id(app.random.as_ref(), "sess"),
         client_id: current.client().id.clone(),
         user_id: user.id.clone(),
         status: SessionStatus::Active,
-        expire_at: now + lifetime,
-        abandon_at: now + lifetime,
+        expire_at,
+        abandon_at: abandon_at(app, now, expire_at),
         last_active_at: now,
         first_factor_verified_at: first_factor_at,
         second_factor_verified_at: second_factor_at,
@@ -114,4 +129,147 @@ pub fn start(
     user.failed_attempts = 0;
     user.locked_until = None;
     Ok((session, write))
+}
+
+/// The session `id` on the caller's client.
+fn on_client<'a>(current: &'a mut Current, id: &str) -> Result<&'a mut SessionRecord> {
+    current
+        .aggregate
+        .sessions
+        .iter_mut()
+        .find(|s| s.id == id)
+        .ok_or_else(|| Error::new(Code::SessionNotFound))
+}
+
+/// The answer for a session that can no longer act: clerk-js treats `signed_out` (401) as
+/// "this session is gone" and refetches the client.
+pub fn signed_out() -> Error {
+    Error::new(Code::SignedOut)
+}
+
+/// `touch`: the session becomes the client's last active one, and its inactivity clock restarts.
+pub async fn touch(app: &App, current: &mut Current, id: &str) -> Result<SessionRecord> {
+    let now = app.now_ms();
+    let session = on_client(current, id)?;
+    if crate::model::render::effective_status(session, now) != SessionStatus::Active {
+        return Err(signed_out());
+    }
+    session.last_active_at = now;
+    session.abandon_at = abandon_at(app, now, session.expire_at);
+    session.updated_at = now;
+    let touched = session.clone();
+    current.aggregate.client.last_active_session_id = Some(touched.id.clone());
+    current.aggregate.client.updated_at = now;
+    super::client::commit(
+        app,
+        vec![Repo::session_write(&touched)?, current.client_write()?],
+    )
+    .await?;
+    Ok(touched)
+}
+
+/// The client's last active session after `gone` stops being active: the most recent other
+/// active one, or none.
+fn next_active(current: &Current, gone: &str, now: UnixMillis) -> Option<String> {
+    current
+        .active_sessions_at(now)
+        .filter(|s| s.id != gone)
+        .max_by_key(|s| s.last_active_at)
+        .map(|s| s.id.clone())
+}
+
+/// `end` (sign out of one session) or `remove` (forget it on this client).
+pub async fn finish(
+    app: &App,
+    current: &mut Current,
+    id: &str,
+    status: SessionStatus,
+) -> Result<SessionRecord> {
+    let now = app.now_ms();
+    let session = on_client(current, id)?;
+    if session.status == SessionStatus::Active {
+        session.status = status;
+        session.updated_at = now;
+    } else if status == SessionStatus::Removed {
+        // A session already over can still be removed from the list.
+        session.status = SessionStatus::Removed;
+        session.updated_at = now;
+    }
+    let finished = session.clone();
+    if current.aggregate.client.last_active_session_id.as_deref() == Some(id) {
+        current.aggregate.client.last_active_session_id = next_active(current, id, now);
+    }
+    current.aggregate.client.updated_at = now;
+    super::client::commit(
+        app,
+        vec![Repo::session_write(&finished)?, current.client_write()?],
+    )
+    .await?;
+    Ok(finished)
+}
+
+/// Signs out of every session on the client. The client token rotates, so a copy of the old
+/// token (a stolen cookie, another tab's stale header) reaches nothing.
+pub async fn end_all(app: &App, current: &mut Current) -> Result<()> {
+    let now = app.now_ms();
+    let mut writes = Vec::new();
+    for s in current.aggregate.sessions.iter_mut() {
+        if s.status == SessionStatus::Active {
+            s.status = SessionStatus::Ended;
+            s.updated_at = now;
+            writes.push(Repo::session_write(s)?);
+        }
+    }
+    current.aggregate.client.last_active_session_id = None;
+    current.aggregate.client.sign_in_id = None;
+    current.aggregate.client.sign_up_id = None;
+    current.aggregate.sign_in = None;
+    current.aggregate.sign_up = None;
+    current.aggregate.client.updated_at = now;
+    current.rotate_token(app)?;
+    writes.push(current.client_write()?);
+    super::client::commit(app, writes).await
+}
+
+/// The session `/v1/me` acts for: `_clerk_session_id` when given, else the client's last active
+/// one. It must be on this client and active.
+pub fn acting<'a>(
+    app: &App,
+    current: &'a Current,
+    requested: Option<&str>,
+) -> Result<&'a SessionRecord> {
+    let now = app.now_ms();
+    let id = requested
+        .map(str::to_owned)
+        .or_else(|| current.client().last_active_session_id.clone())
+        .ok_or_else(signed_out)?;
+    current
+        .active_sessions_at(now)
+        .find(|s| s.id == id)
+        .ok_or_else(signed_out)
+}
+
+/// Every session of a user, on all their devices, newest first.
+pub async fn of_user(app: &App, user_id: &str) -> Result<Vec<SessionRecord>> {
+    let mut sessions = app.repo.user_sessions(user_id).await?;
+    sessions.sort_by_key(|s| std::cmp::Reverse(s.last_active_at));
+    Ok(sessions)
+}
+
+/// Revokes one of the user's sessions, on whichever device it lives.
+pub async fn revoke(app: &App, user_id: &str, id: &str) -> Result<SessionRecord> {
+    let now = app.now_ms();
+    let mut session = app
+        .repo
+        .user_sessions(user_id)
+        .await?
+        .into_iter()
+        .find(|s| s.id == id)
+        .ok_or_else(|| Error::new(Code::SessionNotFound))?;
+    if session.status == SessionStatus::Active {
+        session.status = SessionStatus::Revoked;
+        session.updated_at = now;
+        super::client::commit(app, vec![Repo::session_write(&session)?]).await?;
+    }
+    Ok(session)
 }

@@ -75,7 +75,11 @@ pub fn first_factors(app: &App, user: &UserRecord) -> Vec<SignInFactor> {
             ..SignInFactor::default()
         });
     }
-    for e in user.email_addresses.iter().filter(|e| is_verified(e.verification.as_ref())) {
+    for e in user
+        .email_addresses
+        .iter()
+        .filter(|e| is_verified(e.verification.as_ref()))
+    {
         let primary = Some(&e.id) == user.primary_email_address_id.as_ref();
         let factor = |strategy: &str| SignInFactor {
             strategy: strategy.into(),
@@ -91,7 +95,11 @@ pub fn first_factors(app: &App, user: &UserRecord) -> Vec<SignInFactor> {
             out.push(factor("reset_password_email_code"));
         }
     }
-    for p in user.phone_numbers.iter().filter(|p| is_verified(p.verification.as_ref())) {
+    for p in user
+        .phone_numbers
+        .iter()
+        .filter(|p| is_verified(p.verification.as_ref()))
+    {
         let primary = Some(&p.id) == user.primary_phone_number_id.as_ref();
         let factor = |strategy: &str| SignInFactor {
             strategy: strategy.into(),
@@ -120,7 +128,11 @@ pub fn second_factors(app: &App, user: &UserRecord) -> Vec<SignInFactor> {
         });
     }
     if second_factor_enabled(app, "phone_number", "phone_code") {
-        for p in user.phone_numbers.iter().filter(|p| p.reserved_for_second_factor) {
+        for p in user
+            .phone_numbers
+            .iter()
+            .filter(|p| p.reserved_for_second_factor)
+        {
             out.push(SignInFactor {
                 strategy: "phone_code".into(),
                 safe_identifier: Some(p.phone_number.clone()),
@@ -131,7 +143,8 @@ pub fn second_factors(app: &App, user: &UserRecord) -> Vec<SignInFactor> {
             });
         }
     }
-    if !user.backup_code_hashes.is_empty() && second_factor_enabled(app, "backup_code", "backup_code")
+    if !user.backup_code_hashes.is_empty()
+        && second_factor_enabled(app, "backup_code", "backup_code")
     {
         out.push(SignInFactor {
             strategy: "backup_code".into(),
@@ -257,7 +270,9 @@ async fn first_factor_passed(
         store(app, current, s, Some(&user), Vec::new()).await?;
         return Ok(None);
     }
-    complete(app, current, s, user, strategy, origin).await.map(Some)
+    complete(app, current, s, user, strategy, origin)
+        .await
+        .map(Some)
 }
 
 async fn complete(
@@ -359,7 +374,9 @@ fn ensure_first_factor_strategy_enabled(app: &App, strategy: &str) -> Result<()>
     } else {
         Err(Error::new(Code::FormParamValueInvalid)
             .param("strategy")
-            .long(format!("The {strategy} strategy is not enabled for this application.")))
+            .long(format!(
+                "The {strategy} strategy is not enabled for this application."
+            )))
     }
 }
 
@@ -624,7 +641,11 @@ pub async fn prepare_second_factor(
             Some(id) => f.phone_number_id.as_deref() == Some(id),
             None => f.default == Some(true),
         })
-        .or_else(|| factors.iter().find(|f| f.strategy == "phone_code" && wanted.is_none()))
+        .or_else(|| {
+            factors
+                .iter()
+                .find(|f| f.strategy == "phone_code" && wanted.is_none())
+        })
         .cloned()
         .ok_or_else(|| Error::new(Code::StrategyForUserInvalid).param("strategy"))?;
     let previous = s.second_factor.as_ref().map(|f| &f.verification);
@@ -660,7 +681,10 @@ pub async fn attempt_second_factor(
     let mut user = load_user(app, &s).await?;
     let now = app.now_ms();
     lockout::ensure_unlocked(&mut user, now)?;
-    if !second_factors(app, &user).iter().any(|f| f.strategy == strategy) {
+    if !second_factors(app, &user)
+        .iter()
+        .any(|f| f.strategy == strategy)
+    {
         return Err(Error::new(Code::StrategyForUserInvalid).param("strategy"));
     }
     let passed = match strategy {
@@ -717,5 +741,7 @@ pub async fn attempt_second_factor(
         return fail(app, current, s, user, err).await;
     }
     s.second_factor_verified_at = Some(now);
-    complete(app, current, s, user, strategy, origin).await.map(Some)
+    complete(app, current, s, user, strategy, origin)
+        .await
+        .map(Some)
 }

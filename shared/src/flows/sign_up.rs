@@ -64,7 +64,12 @@ fn ensure_enabled(app: &App, field: &str) -> Result<()> {
     }
 }
 
-async fn ensure_identifier_free(app: &App, kind: IdentifierKind, value: &str, param: &str) -> Result<()> {
+async fn ensure_identifier_free(
+    app: &App,
+    kind: IdentifierKind,
+    value: &str,
+    param: &str,
+) -> Result<()> {
     if app.repo.identifier_owner(kind, value).await?.is_some() {
         return Err(Error::new(Code::FormIdentifierExists).param(param));
     }
@@ -92,7 +97,9 @@ async fn apply(app: &App, s: &mut SignUpRecord, params: &Params) -> Result<()> {
         // OAuth, SAML, tickets and Web3 need providers this server does not run.
         return Err(Error::new(Code::FormParamValueInvalid)
             .param("strategy")
-            .long(format!("The {strategy} strategy is not supported by this application.")));
+            .long(format!(
+                "The {strategy} strategy is not supported by this application."
+            )));
     }
     if let Some(raw) = params.str("email_address") {
         ensure_enabled(app, "email_address")?;
@@ -210,8 +217,16 @@ async fn save(
     if ready(app, &s) {
         let mut user = user_from(app, &s);
         for (kind, value, param) in [
-            (IdentifierKind::Email, s.email_address.clone(), "email_address"),
-            (IdentifierKind::Phone, s.phone_number.clone(), "phone_number"),
+            (
+                IdentifierKind::Email,
+                s.email_address.clone(),
+                "email_address",
+            ),
+            (
+                IdentifierKind::Phone,
+                s.phone_number.clone(),
+                "phone_number",
+            ),
             (IdentifierKind::Username, s.username.clone(), "username"),
         ] {
             if let Some(v) = value {
@@ -297,8 +312,9 @@ pub async fn create(
 
 fn ensure_open(s: &SignUpRecord) -> Result<()> {
     if s.status != SignUpStatus::MissingRequirements {
-        return Err(Error::new(Code::FormParamValueInvalid)
-            .long("This sign-up is already complete."));
+        return Err(
+            Error::new(Code::FormParamValueInvalid).long("This sign-up is already complete.")
+        );
     }
     Ok(())
 }
@@ -335,7 +351,14 @@ pub async fn prepare_verification(
                     .param("strategy")
                     .long("Add an email address before verifying it.")
             })?;
-            if !app.settings.attributes.email_address.verifications.iter().any(|v| v == strategy) {
+            if !app
+                .settings
+                .attributes
+                .email_address
+                .verifications
+                .iter()
+                .any(|v| v == strategy)
+            {
                 return Err(Error::new(Code::VerificationStrategyInvalid).param("strategy"));
             }
             let v = verification::prepare(
@@ -354,7 +377,14 @@ pub async fn prepare_verification(
                     .param("strategy")
                     .long("Add a phone number before verifying it.")
             })?;
-            if !app.settings.attributes.phone_number.verifications.iter().any(|v| v == strategy) {
+            if !app
+                .settings
+                .attributes
+                .phone_number
+                .verifications
+                .iter()
+                .any(|v| v == strategy)
+            {
                 return Err(Error::new(Code::VerificationStrategyInvalid).param("strategy"));
             }
             let v = verification::prepare(

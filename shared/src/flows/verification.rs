@@ -182,8 +182,10 @@ pub async fn prepare(
             .send(&message(app, dest, &code, purpose))
             .await
             .map_err(|e| {
-                let mut err = Error::new(Code::MessageDeliveryFailed)
-                    .meta("channel", serde_json::to_value(dest.channel).unwrap_or_default());
+                let mut err = Error::new(Code::MessageDeliveryFailed).meta(
+                    "channel",
+                    serde_json::to_value(dest.channel).unwrap_or_default(),
+                );
                 err.internal = e.internal.or(Some(e.code.to_string()));
                 err
             })?;

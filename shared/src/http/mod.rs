@@ -411,10 +411,11 @@ impl Fapi {
         current: &crate::flows::client::Current,
         known_users: &[&crate::model::records::UserRecord],
     ) -> Result<Reply, Error> {
-        let client = crate::flows::client::render(&self.app, &current.aggregate, known_users).await?;
+        let client =
+            crate::flows::client::render(&self.app, &current.aggregate, known_users).await?;
         Ok(Reply::envelope(response, Some(&client)).token(TokenUpdate {
             token: Some(current.token.clone()),
-            client_uat: current.client_uat(),
+            client_uat: current.client_uat_at(self.app.now_ms()),
         }))
     }
 }

@@ -3,8 +3,9 @@
 use std::collections::HashMap;
 
 use super::records::{
-    ClientRecord, EmailAddressRecord, PhoneNumberRecord, SessionRecord, SignInRecord,
-    SignInStatus, SignUpRecord, SignUpStatus, UserRecord, VerificationRecord, VerificationStatus,
+    ClientRecord, EmailAddressRecord, PhoneNumberRecord, SessionRecord, SessionStatus,
+    SignInRecord, SignInStatus, SignUpRecord, SignUpStatus, UserRecord, VerificationRecord,
+    VerificationStatus,
 };
 use super::wire;
 use crate::clock::UnixMillis;
@@ -146,6 +147,21 @@ pub fn factor_verification_age(s: &SessionRecord, now: UnixMillis) -> [i64; 2] {
     ]
 }
 
+/// A session's status as of `now`: an active session past its lifetime has expired, and one
+/// idle past the inactivity timeout has been abandoned, whether or not anyone wrote that down.
+pub fn effective_status(s: &SessionRecord, now: UnixMillis) -> SessionStatus {
+    if s.status != SessionStatus::Active {
+        return s.status;
+    }
+    if now >= s.expire_at {
+        return SessionStatus::Expired;
+    }
+    if now >= s.abandon_at {
+        return SessionStatus::Abandoned;
+    }
+    SessionStatus::Active
+}
+
 pub fn session(
     s: &SessionRecord,
     user: Option<&UserRecord>,
@@ -155,7 +171,7 @@ pub fn session(
     wire::Session {
         object: "session",
         id: s.id.clone(),
-        status: s.status.as_str().to_owned(),
+        status: effective_status(s, now).as_str().to_owned(),
         expire_at: s.expire_at,
         abandon_at: s.abandon_at,
         last_active_at: s.last_active_at,
@@ -223,7 +239,11 @@ pub fn sign_up_required_fields(settings: &Settings) -> Vec<String> {
 pub fn sign_up_optional_fields(settings: &Settings) -> Vec<String> {
     SIGN_UP_FIELDS
         .iter()
-        .filter(|f| settings.attribute(f).is_some_and(|a| a.enabled && !a.required))
+        .filter(|f| {
+            settings
+                .attribute(f)
+                .is_some_and(|a| a.enabled && !a.required)
+        })
         .map(|f| (*f).to_owned())
         .collect()
 }
@@ -322,10 +342,16 @@ pub fn sign_up(s: &SignUpRecord, settings: &Settings) -> wire::SignUp {
         },
         verifications: wire::SignUpVerifications {
             email_address: s.email_address.as_ref().map(|_| {
-                sign_up_verification(s.email_verification.as_ref(), &attrs.email_address.verifications)
+                sign_up_verification(
+                    s.email_verification.as_ref(),
+                    &attrs.email_address.verifications,
+                )
             }),
             phone_number: s.phone_number.as_ref().map(|_| {
-                sign_up_verification(s.phone_verification.as_ref(), &attrs.phone_number.verifications)
+                sign_up_verification(
+                    s.phone_verification.as_ref(),
+                    &attrs.phone_number.verifications,
+                )
             }),
             web3_wallet: None,
             external_account: None,
@@ -352,7 +378,11 @@ pub fn sign_up(s: &SignUpRecord, settings: &Settings) -> wire::SignUp {
 pub fn supported_identifiers(settings: &Settings) -> Vec<String> {
     ["email_address", "phone_number", "username"]
         .iter()
-        .filter(|f| settings.attribute(f).is_some_and(|a| a.used_for_first_factor))
+        .filter(|f| {
+            settings
+                .attribute(f)
+                .is_some_and(|a| a.used_for_first_factor)
+        })
         .map(|f| (*f).to_owned())
         .collect()
 }
@@ -369,8 +399,7 @@ pub fn sign_in(s: &SignInRecord, settings: &Settings) -> wire::SignIn {
         supported_identifiers: supported_identifiers(settings),
         supported_first_factors: (s.status != SignInStatus::NeedsIdentifier)
             .then(|| s.supported_first_factors.clone()),
-        supported_second_factors: second_factors_shown
-            .then(|| s.supported_second_factors.clone()),
+        supported_second_factors: second_factors_shown.then(|| s.supported_second_factors.clone()),
         first_factor_verification: s
             .first_factor
             .as_ref()
@@ -384,4 +413,38 @@ pub fn sign_in(s: &SignInRecord, settings: &Settings) -> wire::SignIn {
         created_session_id: s.created_session_id.clone(),
         abandon_at: s.abandon_at,
     }
+}
+
+/// A session with where it was last used (`/v1/me/sessions/active`).
+pub fn active_session(s: &SessionRecord, now: UnixMillis) -> serde_json::Value {
+    let a = &s.activity;
+    let mut activity = serde_json::Map::new();
+    activity.insert("object".into(), "session_activity".into());
+    activity.insert("id".into(), a.id.clone().into());
+    activity.insert("is_mobile".into(), a.is_mobile.into());
+    for (k, v) in [
+        ("device_type", &a.device_type),
+        ("browser_name", &a.browser_name),
+        ("browser_version", &a.browser_version),
+        ("ip_address", &a.ip_address),
+        ("city", &a.city),
+        ("country", &a.country),
+    ] {
+        if let Some(v) = v {
+            activity.insert(k.into(), v.clone().into());
+        }
+    }
+    serde_json::json!({
+        "object": "session",
+        "id": s.id,
+        "status": effective_status(s, now).as_str(),
+        "expire_at": s.expire_at,
+        "abandon_at": s.abandon_at,
+        "last_active_at": s.last_active_at,
+        "last_active_token": null,
+        "actor": null,
+        "latest_activity": activity,
+        "created_at": s.created_at,
+        "updated_at": s.updated_at,
+    })
 }
