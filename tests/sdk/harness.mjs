@@ -131,3 +131,20 @@ export function outboxCode(server, to) {
 export function exitWhenDone() {
   setTimeout(() => process.exit(process.exitCode ?? 0), 200).unref();
 }
+
+// Signs up a Clerk test identifier (code 424242, nothing sent) and makes its session active.
+export async function signUpActive(clerk, email, password) {
+  const signUp = await clerk.client.signUp.create({ emailAddress: email, password });
+  await signUp.prepareEmailAddressVerification({ strategy: 'email_code' });
+  const done = await signUp.attemptEmailAddressVerification({ code: '424242' });
+  if (done.status !== 'complete') throw new Error(`sign-up ended ${done.status}`);
+  await clerk.setActive({ session: done.createdSessionId });
+  return done;
+}
+
+export async function signInActive(clerk, identifier, password) {
+  const signIn = await clerk.client.signIn.create({ identifier, password });
+  if (signIn.status !== 'complete') throw new Error(`sign-in ended ${signIn.status}`);
+  await clerk.setActive({ session: signIn.createdSessionId });
+  return signIn;
+}
