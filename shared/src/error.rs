@@ -67,6 +67,13 @@ pub enum Code {
     SessionNotFound,
     /// Not in Clerk's table: a request that kept losing optimistic-concurrency races.
     ConcurrentUpdate,
+    UserDeleteSelfNotEnabled,
+    LastRequiredIdentificationDeletionFailed,
+    NoSecondFactors,
+    TotpAlreadyEnabled,
+    FormNewPasswordMatchesCurrent,
+    IdentificationUpdateSecondFactorUnverified,
+    FormParamValueTooLarge,
 }
 
 impl Code {
@@ -122,6 +129,13 @@ impl Code {
             Code::MessageDeliveryFailed => "message_delivery_failed",
             Code::SessionNotFound => "resource_not_found",
             Code::ConcurrentUpdate => "concurrent_update",
+            Code::UserDeleteSelfNotEnabled => "user_delete_self_not_enabled",
+            Code::LastRequiredIdentificationDeletionFailed => "last_required_identification_deletion_failed",
+            Code::NoSecondFactors => "no_second_factors",
+            Code::TotpAlreadyEnabled => "totp_already_enabled",
+            Code::FormNewPasswordMatchesCurrent => "form_new_password_matches_current",
+            Code::IdentificationUpdateSecondFactorUnverified => "identification_update_second_factor_unverified",
+            Code::FormParamValueTooLarge => "form_param_value_too_large",
         }
     }
 
@@ -153,6 +167,14 @@ impl Code {
             Code::ResourceNotFound | Code::SessionNotFound => 404,
             Code::MessageDeliveryFailed => 502,
             Code::ConcurrentUpdate => 409,
+            Code::UserDeleteSelfNotEnabled => 403,
+            Code::LastRequiredIdentificationDeletionFailed => 400,
+            Code::NoSecondFactors => 400,
+            Code::TotpAlreadyEnabled => 400,
+            Code::FormNewPasswordMatchesCurrent => 422,
+            Code::IdentificationUpdateSecondFactorUnverified => 400,
+            Code::FormParamValueTooLarge => 422,
+
             Code::MethodNotAllowed => 405,
             Code::RequestBodyTooLarge => 413,
             Code::UnsupportedContentType => 415,
@@ -230,6 +252,13 @@ impl Code {
             Code::MessageDeliveryFailed => "Message not sent",
             Code::SessionNotFound => "Session not found",
             Code::ConcurrentUpdate => "Concurrent update",
+            Code::UserDeleteSelfNotEnabled => "Account deletion disabled",
+            Code::LastRequiredIdentificationDeletionFailed => "Cannot remove the last identifier",
+            Code::NoSecondFactors => "No second factor",
+            Code::TotpAlreadyEnabled => "Authenticator app already set up",
+            Code::FormNewPasswordMatchesCurrent => "Same password",
+            Code::IdentificationUpdateSecondFactorUnverified => "Unverified phone number",
+            Code::FormParamValueTooLarge => "is too large",
         }
     }
 
@@ -310,6 +339,13 @@ impl Code {
             Code::ConcurrentUpdate => {
                 "This resource was being changed by another request; nothing was changed, please retry."
             }
+            Code::UserDeleteSelfNotEnabled => "This application does not let users delete their own accounts.",
+            Code::LastRequiredIdentificationDeletionFailed => "This is the last way to sign in to this account, so it cannot be removed.",
+            Code::NoSecondFactors => "Set up a second factor (an authenticator app or an SMS number) first.",
+            Code::TotpAlreadyEnabled => "An authenticator app is already set up; remove it before adding another.",
+            Code::FormNewPasswordMatchesCurrent => "The new password must differ from the current one.",
+            Code::IdentificationUpdateSecondFactorUnverified => "Only a verified phone number can become a second factor.",
+            Code::FormParamValueTooLarge => "A parameter is larger than allowed.",
         }
     }
 }
@@ -510,6 +546,13 @@ pub const ALL_CODES: &[Code] = &[
     Code::MessageDeliveryFailed,
     Code::SessionNotFound,
     Code::ConcurrentUpdate,
+    Code::UserDeleteSelfNotEnabled,
+    Code::LastRequiredIdentificationDeletionFailed,
+    Code::NoSecondFactors,
+    Code::TotpAlreadyEnabled,
+    Code::FormNewPasswordMatchesCurrent,
+    Code::IdentificationUpdateSecondFactorUnverified,
+    Code::FormParamValueTooLarge,
 ];
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 pub mod client;
 pub mod environment;
 pub mod lockout;
+pub mod me;
 pub mod rate_limit;
 pub mod session;
 pub mod sign_in;

@@ -204,6 +204,23 @@ async fn load_user(app: &App, s: &SignInRecord) -> Result<UserRecord> {
         .ok_or_else(|| Error::new(Code::FormIdentifierNotFound).param("identifier"))
 }
 
+/// Whether the user holds `identifier` in a state that signs in: verified, or on an instance
+/// that does not verify that kind at all.
+fn identifier_verified(app: &App, u: &UserRecord, kind: IdentifierKind, identifier: &str) -> bool {
+    let attrs = &app.settings.attributes;
+    match kind {
+        IdentifierKind::Email => u.email_addresses.iter().any(|e| {
+            e.email_address == identifier
+                && (is_verified(e.verification.as_ref()) || !attrs.email_address.verify_at_sign_up)
+        }),
+        IdentifierKind::Phone => u.phone_numbers.iter().any(|p| {
+            p.phone_number == identifier
+                && (is_verified(p.verification.as_ref()) || !attrs.phone_number.verify_at_sign_up)
+        }),
+        IdentifierKind::Username => u.username.as_deref() == Some(identifier),
+    }
+}
+
 /// The attribute that makes an identifier kind usable for sign-in.
 fn kind_attribute(kind: IdentifierKind) -> &'static str {
     match kind {
@@ -445,6 +462,8 @@ pub async fn create(
         Some(id) => app.repo.load_user(&id).await?,
         None => None,
     };
+    // An identifier waiting for its code (added in the profile) does not sign anyone in yet.
+    let user = user.filter(|u| identifier_verified(app, u, kind, &identifier));
     let Some(mut user) = user else {
         if let Some(pw) = password {
             // Same cost as a wrong password, so timing does not reveal unknown accounts.

@@ -395,6 +395,16 @@ impl Fapi {
         self.current_client().await?.ok_or_else(Error::not_found)
     }
 
+    /// The user a `/v1/me` request acts for (`_clerk_session_id`, else the last active
+    /// session); 401 `signed_out` when there is none.
+    pub async fn acting(&self) -> Result<crate::flows::me::Acting, Error> {
+        let current = self
+            .current_client()
+            .await?
+            .ok_or_else(crate::flows::session::signed_out)?;
+        crate::flows::me::acting(&self.app, current, self.query.str("_clerk_session_id")).await
+    }
+
     /// Where the request came from, for session activity.
     pub fn origin(&self) -> crate::flows::session::Origin {
         crate::flows::session::Origin {
