@@ -130,11 +130,15 @@ impl Code {
             Code::SessionNotFound => "resource_not_found",
             Code::ConcurrentUpdate => "concurrent_update",
             Code::UserDeleteSelfNotEnabled => "user_delete_self_not_enabled",
-            Code::LastRequiredIdentificationDeletionFailed => "last_required_identification_deletion_failed",
+            Code::LastRequiredIdentificationDeletionFailed => {
+                "last_required_identification_deletion_failed"
+            }
             Code::NoSecondFactors => "no_second_factors",
             Code::TotpAlreadyEnabled => "totp_already_enabled",
             Code::FormNewPasswordMatchesCurrent => "form_new_password_matches_current",
-            Code::IdentificationUpdateSecondFactorUnverified => "identification_update_second_factor_unverified",
+            Code::IdentificationUpdateSecondFactorUnverified => {
+                "identification_update_second_factor_unverified"
+            }
             Code::FormParamValueTooLarge => "form_param_value_too_large",
         }
     }
@@ -339,12 +343,24 @@ impl Code {
             Code::ConcurrentUpdate => {
                 "This resource was being changed by another request; nothing was changed, please retry."
             }
-            Code::UserDeleteSelfNotEnabled => "This application does not let users delete their own accounts.",
-            Code::LastRequiredIdentificationDeletionFailed => "This is the last way to sign in to this account, so it cannot be removed.",
-            Code::NoSecondFactors => "Set up a second factor (an authenticator app or an SMS number) first.",
-            Code::TotpAlreadyEnabled => "An authenticator app is already set up; remove it before adding another.",
-            Code::FormNewPasswordMatchesCurrent => "The new password must differ from the current one.",
-            Code::IdentificationUpdateSecondFactorUnverified => "Only a verified phone number can become a second factor.",
+            Code::UserDeleteSelfNotEnabled => {
+                "This application does not let users delete their own accounts."
+            }
+            Code::LastRequiredIdentificationDeletionFailed => {
+                "This is the last way to sign in to this account, so it cannot be removed."
+            }
+            Code::NoSecondFactors => {
+                "Set up a second factor (an authenticator app or an SMS number) first."
+            }
+            Code::TotpAlreadyEnabled => {
+                "An authenticator app is already set up; remove it before adding another."
+            }
+            Code::FormNewPasswordMatchesCurrent => {
+                "The new password must differ from the current one."
+            }
+            Code::IdentificationUpdateSecondFactorUnverified => {
+                "Only a verified phone number can become a second factor."
+            }
             Code::FormParamValueTooLarge => "A parameter is larger than allowed.",
         }
     }

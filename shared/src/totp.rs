@@ -30,9 +30,24 @@ fn secs(now_secs: i64) -> u64 {
     u64::try_from(now_secs).unwrap_or(0)
 }
 
-/// Whether `code` is valid for `secret` at `now_secs`.
-pub fn verify(secret_base32: &str, code: &str, now_secs: i64) -> bool {
-    totp(secret_base32, None, "").is_ok_and(|t| t.check(code.trim(), secs(now_secs)).is_some())
+/// The time step `code` belongs to, if it is valid for `secret` at `now_secs`.
+pub fn matching_step(secret_base32: &str, code: &str, now_secs: i64) -> Option<u64> {
+    totp(secret_base32, None, "")
+        .ok()?
+        .check(code.trim(), secs(now_secs))
+}
+
+/// Accepts `code` once: its step must be later than `last_used_step` (RFC 6238 §5.2, OWASP
+/// ASVS 2.8.4 — a code seen once, e.g. over a shoulder, cannot be replayed within its window).
+/// Returns the step to remember.
+pub fn accept(
+    secret_base32: &str,
+    code: &str,
+    now_secs: i64,
+    last_used_step: Option<u64>,
+) -> Option<u64> {
+    matching_step(secret_base32, code, now_secs)
+        .filter(|step| last_used_step.is_none_or(|l| *step > l))
 }
 
 /// The code for `secret` at `now_secs`.
@@ -59,13 +74,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn codes_verify_within_one_step_and_not_beyond() {
+    fn codes_are_accepted_within_one_step_once() {
         let secret = secret_from_bytes(&[7u8; SECRET_BYTES]);
         let now = 1_767_225_600;
         let code = generate(&secret, now).unwrap_or_default();
-        assert!(verify(&secret, &code, now));
-        assert!(verify(&secret, &code, now + 30));
-        assert!(!verify(&secret, &code, now + 90));
+        let step = matching_step(&secret, &code, now);
+        assert!(step.is_some());
+        assert!(matching_step(&secret, &code, now + 30).is_some());
+        assert!(matching_step(&secret, &code, now + 90).is_none());
+        assert_eq!(accept(&secret, &code, now, None), step);
+        assert_eq!(accept(&secret, &code, now, step), None, "no replay");
         assert!(
             uri(&secret, "Frontdoor", "a@example.com")
                 .is_ok_and(|u| u.starts_with("otpauth://totp/"))

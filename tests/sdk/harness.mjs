@@ -1,6 +1,7 @@
 // Starts the all-in-one binary on a free port with a fresh data directory, and drives the
 // unmodified @clerk/clerk-js in native mode against it (the recipe Expo uses).
 import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -147,4 +148,45 @@ export async function signInActive(clerk, identifier, password) {
   if (signIn.status !== 'complete') throw new Error(`sign-in ended ${signIn.status}`);
   await clerk.setActive({ session: signIn.createdSessionId });
   return signIn;
+}
+
+// RFC 6238 TOTP (SHA-1, 6 digits, 30 s), as an authenticator app computes it.
+export function totpCode(base32Secret, atMs = Date.now()) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const ch of base32Secret.replace(/=+$/, '').toUpperCase()) {
+    bits += alphabet.indexOf(ch).toString(2).padStart(5, '0');
+  }
+  const bytes = Buffer.alloc(Math.floor(bits.length / 8));
+  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(bits.slice(i * 8, i * 8 + 8), 2);
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(atMs / 1000 / 30)));
+  const mac = createHmac('sha1', bytes).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  const value = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
+  return String(value).padStart(6, '0');
+}
+
+// A second device that speaks the native protocol directly (clerk-js allows one instance per
+// process): it signs in and can later ask for a token.
+export async function rawNativeSignIn(server, identifier, password) {
+  const r = await fetch(`${server.url}/v1/client/sign_ins?_is_native=1`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: '' },
+    body: new URLSearchParams({ identifier, password }),
+  });
+  const body = await r.json();
+  if (body.response?.status !== 'complete') throw new Error(`raw sign-in: ${JSON.stringify(body)}`);
+  const token = r.headers.get('authorization');
+  const session = body.response.created_session_id;
+  return {
+    session,
+    tokenStatus: async () =>
+      (
+        await fetch(`${server.url}/v1/client/sessions/${session}/tokens?_is_native=1`, {
+          method: 'POST',
+          headers: { authorization: token },
+        })
+      ).status,
+  };
 }

@@ -407,10 +407,8 @@ async fn unknown_paths_and_methods_get_clerk_error_bodies() {
     for field in ["code", "message", "long_message", "meta"] {
         assert!(!e[field].is_null(), "error lacks {field}");
     }
-    // A group that is not built yet answers the same way.
-    let r = t
-        .post_form("/v1/client/sign_ins?_is_native=1", "identifier=a@b.co")
-        .await;
+    // A Clerk feature this server does not have answers the same way.
+    let r = t.post_form("/v1/organizations?_is_native=1", "name=acme").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(r.error_code(), Some("resource_not_found"));
 

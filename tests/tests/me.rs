@@ -30,7 +30,10 @@ async fn profile_updates_land_in_the_response_and_the_piggybacked_client() {
                 ("first_name", "Pat"),
                 ("last_name", "Lee"),
                 ("username", "PatLee"),
-                ("unsafe_metadata", r#"{"theme":"dark","nested":{"a":1,"b":2}}"#),
+                (
+                    "unsafe_metadata",
+                    r#"{"theme":"dark","nested":{"a":1,"b":2}}"#,
+                ),
             ]),
         )
         .await;
@@ -48,7 +51,10 @@ async fn profile_updates_land_in_the_response_and_the_piggybacked_client() {
         .send(
             Method::PATCH,
             "/v1/me/metadata",
-            &form(&[("unsafe_metadata", r#"{"nested":{"a":null,"c":3},"theme":"light"}"#)]),
+            &form(&[(
+                "unsafe_metadata",
+                r#"{"nested":{"a":null,"c":3},"theme":"light"}"#,
+            )]),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
@@ -61,11 +67,18 @@ async fn profile_updates_land_in_the_response_and_the_piggybacked_client() {
     d.send(Method::PATCH, "/v1/me", "username=pat_two").await;
     let mut other = Device::new(&t);
     other.sign_up("other@example.com", PASSWORD).await;
-    let r = other.send(Method::PATCH, "/v1/me", "username=pat_two").await;
+    let r = other
+        .send(Method::PATCH, "/v1/me", "username=pat_two")
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.error_code(), Some("form_identifier_exists"));
     let r = other.send(Method::PATCH, "/v1/me", "username=patlee").await;
-    assert_eq!(r.status, StatusCode::OK, "the old username was released: {}", r.body);
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "the old username was released: {}",
+        r.body
+    );
     let r = d.send(Method::PATCH, "/v1/me", "first_name=").await;
     assert_eq!(r.body["response"]["first_name"], Value::Null);
     let r = d.send(Method::PATCH, "/v1/me", "username=x").await;
@@ -82,7 +95,10 @@ async fn me_needs_an_active_session() {
     d.sign_up("sid@example.com", PASSWORD).await;
     let r = d.get("/v1/me?_clerk_session_id=sess_not_mine").await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    let sid = d.get("/v1/client").await.body["client"]["last_active_session_id"].as_str().unwrap().to_owned();
+    let sid = d.get("/v1/client").await.body["client"]["last_active_session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let r = d.get(&format!("/v1/me?_clerk_session_id={sid}")).await;
     assert_eq!(r.status, StatusCode::OK);
 }
@@ -92,54 +108,124 @@ async fn a_second_email_is_verified_made_primary_and_the_old_one_removed() {
     let t = TestApp::new().await;
     let mut d = Device::new(&t);
     d.sign_up("first@example.com", PASSWORD).await;
-    let old_id = me_user(&mut d).await["primary_email_address_id"].as_str().unwrap().to_owned();
-    let r = d.post("/v1/me/email_addresses", "email_address=Second@Example.com").await;
+    let old_id = me_user(&mut d).await["primary_email_address_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = d
+        .post("/v1/me/email_addresses", "email_address=Second@Example.com")
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let e = &r.body["response"];
     assert_eq!(e["object"], "email_address");
     assert_eq!(e["email_address"], "second@example.com");
     assert_eq!(e["verification"], Value::Null);
     let id = e["id"].as_str().unwrap().to_owned();
-    assert_eq!(r.body["client"]["sessions"][0]["user"]["email_addresses"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        r.body["client"]["sessions"][0]["user"]["email_addresses"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
 
     // Unverified: it cannot be primary and does not sign anyone in.
-    let r = d.send(Method::PATCH, "/v1/me", &format!("primary_email_address_id={id}")).await;
+    let r = d
+        .send(
+            Method::PATCH,
+            "/v1/me",
+            &format!("primary_email_address_id={id}"),
+        )
+        .await;
     assert_eq!(r.error_code(), Some("form_param_value_invalid"));
     let r = Device::new(&t)
-        .post("/v1/client/sign_ins", &form(&[("identifier", "second@example.com"), ("password", PASSWORD)]))
+        .post(
+            "/v1/client/sign_ins",
+            &form(&[("identifier", "second@example.com"), ("password", PASSWORD)]),
+        )
         .await;
     assert_eq!(r.error_code(), Some("form_identifier_not_found"));
     // Taken while it waits for its code.
-    let r = Device::new(&t).post("/v1/client/sign_ups", "email_address=second@example.com").await;
+    let r = Device::new(&t)
+        .post("/v1/client/sign_ups", "email_address=second@example.com")
+        .await;
     assert_eq!(r.error_code(), Some("form_identifier_exists"));
 
-    let r = d.post(&format!("/v1/me/email_addresses/{id}/prepare_verification"), "strategy=email_code").await;
+    let r = d
+        .post(
+            &format!("/v1/me/email_addresses/{id}/prepare_verification"),
+            "strategy=email_code",
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["response"]["verification"]["status"], "unverified");
     let code = t.outbox.last_code_for("second@example.com").unwrap();
     let wrong = if code == "000000" { "111111" } else { "000000" };
-    let r = d.post(&format!("/v1/me/email_addresses/{id}/attempt_verification"), &format!("code={wrong}")).await;
+    let r = d
+        .post(
+            &format!("/v1/me/email_addresses/{id}/attempt_verification"),
+            &format!("code={wrong}"),
+        )
+        .await;
     assert_eq!(r.error_code(), Some("form_code_incorrect"));
-    let r = d.post(&format!("/v1/me/email_addresses/{id}/attempt_verification"), &format!("code={code}")).await;
+    let r = d
+        .post(
+            &format!("/v1/me/email_addresses/{id}/attempt_verification"),
+            &format!("code={code}"),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["response"]["verification"]["status"], "verified");
 
-    let r = d.send(Method::PATCH, "/v1/me", &format!("primary_email_address_id={id}")).await;
+    let r = d
+        .send(
+            Method::PATCH,
+            "/v1/me",
+            &format!("primary_email_address_id={id}"),
+        )
+        .await;
     assert_eq!(r.body["response"]["primary_email_address_id"], id.as_str());
-    let r = d.send(Method::DELETE, &format!("/v1/me/email_addresses/{old_id}"), "").await;
+    let r = d
+        .send(
+            Method::DELETE,
+            &format!("/v1/me/email_addresses/{old_id}"),
+            "",
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert_eq!(r.body["response"], json!({"object": "email_address", "id": old_id, "deleted": true}));
+    assert_eq!(
+        r.body["response"],
+        json!({"object": "email_address", "id": old_id, "deleted": true})
+    );
     let emails = &r.body["client"]["sessions"][0]["user"]["email_addresses"];
     assert_eq!(emails.as_array().unwrap().len(), 1);
     // The old address is free again; the last one cannot go.
-    assert!(t.app.repo.identifier_owner(IdentifierKind::Email, "first@example.com").await.unwrap().is_none());
-    let r = d.send(Method::DELETE, &format!("/v1/me/email_addresses/{id}"), "").await;
+    assert!(
+        t.app
+            .repo
+            .identifier_owner(IdentifierKind::Email, "first@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let r = d
+        .send(Method::DELETE, &format!("/v1/me/email_addresses/{id}"), "")
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert_eq!(r.error_code(), Some("last_required_identification_deletion_failed"));
+    assert_eq!(
+        r.error_code(),
+        Some("last_required_identification_deletion_failed")
+    );
     let list = d.get("/v1/me/email_addresses").await;
     assert_eq!(list.body.as_array().unwrap().len(), 1);
-    assert_eq!(d.get(&format!("/v1/me/email_addresses/{id}")).await.body["response"]["id"], id.as_str());
-    assert_eq!(d.get("/v1/me/email_addresses/idn_none").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        d.get(&format!("/v1/me/email_addresses/{id}")).await.body["response"]["id"],
+        id.as_str()
+    );
+    assert_eq!(
+        d.get("/v1/me/email_addresses/idn_none").await.status,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
@@ -148,7 +234,9 @@ async fn an_email_another_user_holds_is_refused() {
     Device::new(&t).sign_up("held@example.com", PASSWORD).await;
     let mut d = Device::new(&t);
     d.sign_up("mine@example.com", PASSWORD).await;
-    let r = d.post("/v1/me/email_addresses", "email_address=held@example.com").await;
+    let r = d
+        .post("/v1/me/email_addresses", "email_address=held@example.com")
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.error_code(), Some("form_identifier_exists"));
     assert_eq!(r.body["errors"][0]["meta"]["param_name"], "email_address");
@@ -159,14 +247,44 @@ async fn a_verified_phone_becomes_the_default_sms_second_factor() {
     let t = TestApp::new().await;
     let mut d = Device::new(&t);
     d.sign_up("sms@example.com", PASSWORD).await;
-    let r = d.post("/v1/me/phone_numbers", "phone_number=%2B12015550177").await;
+    let r = d
+        .post("/v1/me/phone_numbers", "phone_number=%2B12015550177")
+        .await;
     let id = r.body["response"]["id"].as_str().unwrap().to_owned();
-    let r = d.send(Method::PATCH, &format!("/v1/me/phone_numbers/{id}"), "reserved_for_second_factor=true").await;
-    assert_eq!(r.error_code(), Some("identification_update_second_factor_unverified"));
-    d.post(&format!("/v1/me/phone_numbers/{id}/prepare_verification"), "strategy=phone_code").await;
-    let r = d.post(&format!("/v1/me/phone_numbers/{id}/attempt_verification"), "code=424242").await;
-    assert_eq!(r.body["response"]["verification"]["status"], "verified", "{}", r.body);
-    let r = d.send(Method::PATCH, &format!("/v1/me/phone_numbers/{id}"), "reserved_for_second_factor=true").await;
+    let r = d
+        .send(
+            Method::PATCH,
+            &format!("/v1/me/phone_numbers/{id}"),
+            "reserved_for_second_factor=true",
+        )
+        .await;
+    assert_eq!(
+        r.error_code(),
+        Some("identification_update_second_factor_unverified")
+    );
+    d.post(
+        &format!("/v1/me/phone_numbers/{id}/prepare_verification"),
+        "strategy=phone_code",
+    )
+    .await;
+    let r = d
+        .post(
+            &format!("/v1/me/phone_numbers/{id}/attempt_verification"),
+            "code=424242",
+        )
+        .await;
+    assert_eq!(
+        r.body["response"]["verification"]["status"], "verified",
+        "{}",
+        r.body
+    );
+    let r = d
+        .send(
+            Method::PATCH,
+            &format!("/v1/me/phone_numbers/{id}"),
+            "reserved_for_second_factor=true",
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["response"]["reserved_for_second_factor"], true);
     assert_eq!(r.body["response"]["default_second_factor"], true);
@@ -176,53 +294,107 @@ async fn a_verified_phone_becomes_the_default_sms_second_factor() {
 
     let mut other = Device::new(&t);
     let r = other
-        .post("/v1/client/sign_ins", &form(&[("identifier", "sms@example.com"), ("password", PASSWORD)]))
+        .post(
+            "/v1/client/sign_ins",
+            &form(&[("identifier", "sms@example.com"), ("password", PASSWORD)]),
+        )
         .await;
     assert_eq!(r.body["response"]["status"], "needs_second_factor");
     let si = r.body["response"]["id"].as_str().unwrap().to_owned();
-    other.post(&format!("/v1/client/sign_ins/{si}/prepare_second_factor"), "strategy=phone_code").await;
-    let r = other.post(&format!("/v1/client/sign_ins/{si}/attempt_second_factor"), "strategy=phone_code&code=424242").await;
+    other
+        .post(
+            &format!("/v1/client/sign_ins/{si}/prepare_second_factor"),
+            "strategy=phone_code",
+        )
+        .await;
+    let r = other
+        .post(
+            &format!("/v1/client/sign_ins/{si}/attempt_second_factor"),
+            "strategy=phone_code&code=424242",
+        )
+        .await;
     assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
 }
 
 #[tokio::test]
 async fn change_password_checks_the_current_one_and_can_sign_out_other_devices() {
-    let t = TestApp::with_settings(settings_with(&[("mode = \"single\"", "mode = \"multi\"")])).await;
+    let t =
+        TestApp::with_settings(settings_with(&[("mode = \"single\"", "mode = \"multi\"")])).await;
     let mut d = Device::new(&t);
     d.sign_up("pw@example.com", PASSWORD).await;
     let mut tablet = Device::new(&t);
     let r = tablet
-        .post("/v1/client/sign_ins", &form(&[("identifier", "pw@example.com"), ("password", PASSWORD)]))
+        .post(
+            "/v1/client/sign_ins",
+            &form(&[("identifier", "pw@example.com"), ("password", PASSWORD)]),
+        )
         .await;
-    let tablet_session = r.body["response"]["created_session_id"].as_str().unwrap().to_owned();
+    let tablet_session = r.body["response"]["created_session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     let r = d
-        .post("/v1/me/change_password", &form(&[("current_password", "nope nope nope"), ("new_password", "another good one")]))
+        .post(
+            "/v1/me/change_password",
+            &form(&[
+                ("current_password", "nope nope nope"),
+                ("new_password", "another good one"),
+            ]),
+        )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.error_code(), Some("form_password_incorrect"));
-    assert_eq!(r.body["errors"][0]["meta"]["param_name"], "current_password");
+    assert_eq!(
+        r.body["errors"][0]["meta"]["param_name"],
+        "current_password"
+    );
     let r = d
-        .post("/v1/me/change_password", &form(&[("current_password", PASSWORD), ("new_password", "short")]))
+        .post(
+            "/v1/me/change_password",
+            &form(&[("current_password", PASSWORD), ("new_password", "short")]),
+        )
         .await;
     assert_eq!(r.error_code(), Some("form_password_length_too_short"));
     let r = d
         .post(
             "/v1/me/change_password",
-            &form(&[("current_password", PASSWORD), ("new_password", "another good one"), ("sign_out_of_other_sessions", "true")]),
+            &form(&[
+                ("current_password", PASSWORD),
+                ("new_password", "another good one"),
+                ("sign_out_of_other_sessions", "true"),
+            ]),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["response"]["password_enabled"], true);
-    let r = tablet.post(&format!("/v1/client/sessions/{tablet_session}/tokens"), "").await;
-    assert_eq!(r.error_code(), Some("signed_out"), "the other device lost its session");
+    let r = tablet
+        .post(&format!("/v1/client/sessions/{tablet_session}/tokens"), "")
+        .await;
+    assert_eq!(
+        r.error_code(),
+        Some("signed_out"),
+        "the other device lost its session"
+    );
     let r = Device::new(&t)
-        .post("/v1/client/sign_ins", &form(&[("identifier", "pw@example.com"), ("password", "another good one")]))
+        .post(
+            "/v1/client/sign_ins",
+            &form(&[
+                ("identifier", "pw@example.com"),
+                ("password", "another good one"),
+            ]),
+        )
         .await;
     assert_eq!(r.body["response"]["status"], "complete");
-    let user_id = d.get("/v1/me").await.body["response"]["id"].as_str().unwrap().to_owned();
+    let user_id = d.get("/v1/me").await.body["response"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let u = t.app.repo.load_user(&user_id).await.unwrap().unwrap();
-    assert_eq!(u.failed_attempts, 0, "the successful sign-in reset the failure count");
+    assert_eq!(
+        u.failed_attempts, 0,
+        "the successful sign-in reset the failure count"
+    );
 }
 
 #[tokio::test]
@@ -230,7 +402,12 @@ async fn the_password_can_be_removed_only_while_a_code_factor_remains() {
     let t = TestApp::new().await;
     let mut d = Device::new(&t);
     d.sign_up("nopw@example.com", PASSWORD).await;
-    let r = d.post("/v1/me/remove_password", &form(&[("current_password", PASSWORD)])).await;
+    let r = d
+        .post(
+            "/v1/me/remove_password",
+            &form(&[("current_password", PASSWORD)]),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["response"]["password_enabled"], false);
 
@@ -241,8 +418,18 @@ async fn the_password_can_be_removed_only_while_a_code_factor_remains() {
     .await;
     let mut d = Device::new(&t);
     d.sign_up("keep+clerk_test@example.com", PASSWORD).await;
-    let r = d.post("/v1/me/remove_password", &form(&[("current_password", PASSWORD)])).await;
-    assert_eq!(r.error_code(), Some("form_param_value_invalid"), "{}", r.body);
+    let r = d
+        .post(
+            "/v1/me/remove_password",
+            &form(&[("current_password", PASSWORD)]),
+        )
+        .await;
+    assert_eq!(
+        r.error_code(),
+        Some("form_param_value_invalid"),
+        "{}",
+        r.body
+    );
 }
 
 #[tokio::test]
@@ -259,13 +446,21 @@ async fn totp_is_enabled_by_a_code_and_brings_backup_codes() {
     assert_eq!(totp["verified"], false);
     let secret = totp["secret"].as_str().unwrap().to_owned();
     assert!(totp["uri"].as_str().unwrap().starts_with("otpauth://totp/"));
-    let r = d.post("/v1/me/totp/attempt_verification", "code=000000").await;
+    let r = d
+        .post("/v1/me/totp/attempt_verification", "code=000000")
+        .await;
     assert_eq!(r.error_code(), Some("form_code_incorrect"));
     let code = frontdoor::totp::generate(&secret, t.app.clock.now_secs()).unwrap();
-    let r = d.post("/v1/me/totp/attempt_verification", &format!("code={code}")).await;
+    let r = d
+        .post("/v1/me/totp/attempt_verification", &format!("code={code}"))
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["response"]["verified"], true);
-    assert_eq!(r.body["response"]["secret"], Value::Null, "the secret is shown once");
+    assert_eq!(
+        r.body["response"]["secret"],
+        Value::Null,
+        "the secret is shown once"
+    );
     let codes: Vec<String> = r.body["response"]["backup_codes"]
         .as_array()
         .unwrap()
@@ -274,12 +469,26 @@ async fn totp_is_enabled_by_a_code_and_brings_backup_codes() {
         .collect();
     assert_eq!(codes.len(), 10);
     let u = &r.body["client"]["sessions"][0]["user"];
-    assert_eq!((u["totp_enabled"].clone(), u["two_factor_enabled"].clone(), u["backup_code_enabled"].clone()), (json!(true), json!(true), json!(true)));
-    assert_eq!(d.post("/v1/me/totp", "").await.error_code(), Some("totp_already_enabled"));
+    assert_eq!(
+        (
+            u["totp_enabled"].clone(),
+            u["two_factor_enabled"].clone(),
+            u["backup_code_enabled"].clone()
+        ),
+        (json!(true), json!(true), json!(true))
+    );
+    assert_eq!(
+        d.post("/v1/me/totp", "").await.error_code(),
+        Some("totp_already_enabled")
+    );
 
     // Backup codes are stored only as hashes, and regenerating replaces them all.
     let item = t.store.get(&keys::user(&user_id)).await.unwrap().unwrap();
-    assert!(codes.iter().all(|c| !item.doc.to_string().contains(c.as_str())));
+    assert!(
+        codes
+            .iter()
+            .all(|c| !item.doc.to_string().contains(c.as_str()))
+    );
     let r = d.post("/v1/me/backup_codes", "").await;
     assert_eq!(r.body["response"]["object"], "backup_code");
     let fresh = r.body["response"]["codes"].as_array().unwrap().clone();
@@ -290,7 +499,14 @@ async fn totp_is_enabled_by_a_code_and_brings_backup_codes() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["response"]["deleted"], true);
     let u = &r.body["client"]["sessions"][0]["user"];
-    assert_eq!((u["totp_enabled"].clone(), u["two_factor_enabled"].clone(), u["backup_code_enabled"].clone()), (json!(false), json!(false), json!(false)));
+    assert_eq!(
+        (
+            u["totp_enabled"].clone(),
+            u["two_factor_enabled"].clone(),
+            u["backup_code_enabled"].clone()
+        ),
+        (json!(false), json!(false), json!(false))
+    );
 }
 
 #[tokio::test]
@@ -306,7 +522,11 @@ async fn deleting_the_account_ends_its_sessions_and_frees_its_identifiers() {
     assert_eq!(d.get("/v1/me").await.error_code(), Some("signed_out"));
     Device::new(&t).sign_up("gone@example.com", PASSWORD).await;
 
-    let t = TestApp::with_settings(settings_with(&[("delete_self = true", "delete_self = false")])).await;
+    let t = TestApp::with_settings(settings_with(&[(
+        "delete_self = true",
+        "delete_self = false",
+    )]))
+    .await;
     let mut d = Device::new(&t);
     d.sign_up("stay@example.com", PASSWORD).await;
     let r = d.send(Method::DELETE, "/v1/me", "").await;

@@ -28,10 +28,16 @@ async fn signed_in(d: &mut Device<'_>, email: &str) -> (String, String) {
 
 async fn sign_in(d: &mut Device<'_>, email: &str) -> String {
     let r = d
-        .post("/v1/client/sign_ins", &form(&[("identifier", email), ("password", PASSWORD)]))
+        .post(
+            "/v1/client/sign_ins",
+            &form(&[("identifier", email), ("password", PASSWORD)]),
+        )
         .await;
     assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
-    r.body["response"]["created_session_id"].as_str().unwrap().to_owned()
+    r.body["response"]["created_session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 fn claims(t: &TestApp, jwt: &str) -> Value {
@@ -41,7 +47,9 @@ fn claims(t: &TestApp, jwt: &str) -> Value {
     assert_eq!(header.alg, Algorithm::RS256);
     assert_eq!(header.typ.as_deref(), Some("JWT"));
     assert_eq!(header.kid.as_deref(), key["kid"].as_str());
-    let dk = DecodingKey::from_rsa_components(key["n"].as_str().unwrap(), key["e"].as_str().unwrap()).unwrap();
+    let dk =
+        DecodingKey::from_rsa_components(key["n"].as_str().unwrap(), key["e"].as_str().unwrap())
+            .unwrap();
     let mut v = Validation::new(Algorithm::RS256);
     // The test clock is not the wall clock.
     v.validate_exp = false;
@@ -55,7 +63,11 @@ async fn a_token_carries_clerks_v2_claims_and_verifies_with_the_jwks() {
     let mut d = Device::new(&t);
     let (user, session) = signed_in(&mut d, "tok+clerk_test@example.com").await;
     let r = d
-        .send(Method::POST, &format!("/v1/client/sessions/{session}/tokens"), "organization_id=")
+        .send(
+            Method::POST,
+            &format!("/v1/client/sessions/{session}/tokens"),
+            "organization_id=",
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["object"], "token");
@@ -76,14 +88,20 @@ async fn a_token_carries_clerks_v2_claims_and_verifies_with_the_jwks() {
     // With an Origin, azp names it.
     let r = t
         .send(
-            req(Method::POST, &format!("/v1/client/sessions/{session}/tokens?_is_native=1"))
-                .header("authorization", d.token.clone().unwrap())
-                .header("origin", "http://localhost:5173")
-                .body(Body::empty())
-                .unwrap(),
+            req(
+                Method::POST,
+                &format!("/v1/client/sessions/{session}/tokens?_is_native=1"),
+            )
+            .header("authorization", d.token.clone().unwrap())
+            .header("origin", "http://localhost:5173")
+            .body(Body::empty())
+            .unwrap(),
         )
         .await;
-    assert_eq!(claims(&t, r.body["jwt"].as_str().unwrap())["azp"], "http://localhost:5173");
+    assert_eq!(
+        claims(&t, r.body["jwt"].as_str().unwrap())["azp"],
+        "http://localhost:5173"
+    );
 }
 
 #[tokio::test]
@@ -92,7 +110,9 @@ async fn a_refresh_is_one_read_and_no_write() {
     let mut d = Device::new(&t);
     let (_, session) = signed_in(&mut d, "budget+clerk_test@example.com").await;
     t.counts.reset();
-    let r = d.post(&format!("/v1/client/sessions/{session}/tokens"), "").await;
+    let r = d
+        .post(&format!("/v1/client/sessions/{session}/tokens"), "")
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!((t.counts.reads(), t.counts.writes()), (1, 0));
 }
@@ -103,14 +123,24 @@ async fn sessions_expire_after_their_lifetime() {
     let mut d = Device::new(&t);
     let (_, session) = signed_in(&mut d, "old+clerk_test@example.com").await;
     t.clock.advance(Duration::from_secs(7 * 24 * 3600 - 1));
-    assert_eq!(d.post(&format!("/v1/client/sessions/{session}/tokens"), "").await.status, StatusCode::OK);
+    assert_eq!(
+        d.post(&format!("/v1/client/sessions/{session}/tokens"), "")
+            .await
+            .status,
+        StatusCode::OK
+    );
     t.clock.advance(Duration::from_secs(1));
-    let r = d.post(&format!("/v1/client/sessions/{session}/tokens"), "").await;
+    let r = d
+        .post(&format!("/v1/client/sessions/{session}/tokens"), "")
+        .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(r.error_code(), Some("signed_out"));
     let r = d.get(&format!("/v1/client/sessions/{session}")).await;
     assert_eq!(r.body["response"]["status"], "expired");
-    assert_eq!(d.get("/v1/client").await.body["client"]["sessions"], json!([]));
+    assert_eq!(
+        d.get("/v1/client").await.body["client"]["sessions"],
+        json!([])
+    );
 }
 
 #[tokio::test]
@@ -123,16 +153,34 @@ async fn an_inactivity_timeout_abandons_idle_sessions_and_touch_keeps_them_alive
     let mut d = Device::new(&t);
     let (_, session) = signed_in(&mut d, "idle+clerk_test@example.com").await;
     t.clock.advance(Duration::from_secs(3000));
-    let r = d.post(&format!("/v1/client/sessions/{session}/touch"), "intent=select_session").await;
+    let r = d
+        .post(
+            &format!("/v1/client/sessions/{session}/touch"),
+            "intent=select_session",
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["response"]["last_active_at"], json!(T0 + 3_000_000));
-    assert_eq!(r.body["response"]["abandon_at"], json!(T0 + 3_000_000 + 3_600_000));
+    assert_eq!(
+        r.body["response"]["abandon_at"],
+        json!(T0 + 3_000_000 + 3_600_000)
+    );
     t.clock.advance(Duration::from_secs(3000));
-    assert_eq!(d.post(&format!("/v1/client/sessions/{session}/tokens"), "").await.status, StatusCode::OK);
+    assert_eq!(
+        d.post(&format!("/v1/client/sessions/{session}/tokens"), "")
+            .await
+            .status,
+        StatusCode::OK
+    );
     t.clock.advance(Duration::from_secs(601));
-    let r = d.post(&format!("/v1/client/sessions/{session}/tokens"), "").await;
+    let r = d
+        .post(&format!("/v1/client/sessions/{session}/tokens"), "")
+        .await;
     assert_eq!(r.error_code(), Some("signed_out"));
-    assert_eq!(d.get(&format!("/v1/client/sessions/{session}")).await.body["response"]["status"], "abandoned");
+    assert_eq!(
+        d.get(&format!("/v1/client/sessions/{session}")).await.body["response"]["status"],
+        "abandoned"
+    );
 }
 
 #[tokio::test]
@@ -149,25 +197,49 @@ async fn multi_session_clients_switch_with_touch_and_end_one_at_a_time() {
     assert_eq!(c["last_active_session_id"], second.as_str());
 
     t.clock.advance(Duration::from_secs(5));
-    let r = d.post(&format!("/v1/client/sessions/{first}/touch"), "active_organization_id=").await;
+    let r = d
+        .post(
+            &format!("/v1/client/sessions/{first}/touch"),
+            "active_organization_id=",
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["response"]["id"], first.as_str());
-    assert_eq!(r.body["response"]["user"]["email_addresses"][0]["email_address"], "one+clerk_test@example.com");
+    assert_eq!(
+        r.body["response"]["user"]["email_addresses"][0]["email_address"],
+        "one+clerk_test@example.com"
+    );
     assert_eq!(r.body["client"]["last_active_session_id"], first.as_str());
 
-    let r = d.post(&format!("/v1/client/sessions/{first}/end"), "").await;
+    let r = d
+        .post(&format!("/v1/client/sessions/{first}/end"), "")
+        .await;
     assert_eq!(r.body["response"]["status"], "ended");
     assert_eq!(r.body["client"]["last_active_session_id"], second.as_str());
     assert_eq!(r.body["client"]["sessions"].as_array().unwrap().len(), 1);
-    let r = d.post(&format!("/v1/client/sessions/{first}/tokens"), "").await;
+    let r = d
+        .post(&format!("/v1/client/sessions/{first}/tokens"), "")
+        .await;
     assert_eq!(r.error_code(), Some("signed_out"));
-    let r = d.post(&format!("/v1/client/sessions/{second}/remove"), "").await;
+    let r = d
+        .post(&format!("/v1/client/sessions/{second}/remove"), "")
+        .await;
     assert_eq!(r.body["response"]["status"], "removed");
     assert_eq!(r.body["client"]["last_active_session_id"], Value::Null);
-    let r = d.post(&format!("/v1/client/sessions/{second}/touch"), "").await;
+    let r = d
+        .post(&format!("/v1/client/sessions/{second}/touch"), "")
+        .await;
     assert_eq!(r.error_code(), Some("signed_out"));
-    assert_eq!(d.get("/v1/client/sessions/sess_unknown").await.status, StatusCode::NOT_FOUND);
-    assert_eq!(d.post("/v1/client/sessions/sess_unknown/tokens", "").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        d.get("/v1/client/sessions/sess_unknown").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        d.post("/v1/client/sessions/sess_unknown/tokens", "")
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
@@ -176,18 +248,25 @@ async fn signing_out_of_all_sessions_rotates_the_client_token() {
     let mut d = Device::new(&t);
     let (_, session) = signed_in(&mut d, "all+clerk_test@example.com").await;
     let old_token = d.token.clone();
-    let r = d.send(Method::POST, "/v1/client/sessions?_method=DELETE", "").await;
+    let r = d
+        .send(Method::POST, "/v1/client/sessions?_method=DELETE", "")
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["response"]["object"], "client");
     assert_eq!(r.body["response"]["sessions"], json!([]));
     assert_eq!(r.body["client"]["sessions"], json!([]));
     assert_ne!(d.token, old_token);
     // The same client lives on under the new token; the old token reaches nothing.
-    assert_eq!(d.get("/v1/client").await.body["client"]["id"], r.body["client"]["id"]);
+    assert_eq!(
+        d.get("/v1/client").await.body["client"]["id"],
+        r.body["client"]["id"]
+    );
     let mut stale = Device::new(&t);
     stale.token = old_token;
     assert_eq!(stale.get("/v1/client").await.body["client"], Value::Null);
-    let r = stale.post(&format!("/v1/client/sessions/{session}/tokens"), "").await;
+    let r = stale
+        .post(&format!("/v1/client/sessions/{session}/tokens"), "")
+        .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(r.error_code(), Some("signed_out"));
 }
@@ -205,26 +284,51 @@ async fn a_session_revoked_from_another_device_stops_minting_tokens() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let list = r.body.as_array().unwrap();
     assert_eq!(list.len(), 2);
-    let phone_entry = list.iter().find(|s| s["id"] == phone_session.as_str()).unwrap();
-    assert_eq!(phone_entry["latest_activity"]["ip_address"], "198.51.100.20");
+    let phone_entry = list
+        .iter()
+        .find(|s| s["id"] == phone_session.as_str())
+        .unwrap();
+    assert_eq!(
+        phone_entry["latest_activity"]["ip_address"],
+        "198.51.100.20"
+    );
     assert_eq!(phone_entry["latest_activity"]["object"], "session_activity");
 
     let r = laptop
-        .post(&format!("/v1/me/sessions/{phone_session}/revoke?_clerk_session_id={laptop_session}"), "")
+        .post(
+            &format!("/v1/me/sessions/{phone_session}/revoke?_clerk_session_id={laptop_session}"),
+            "",
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["response"]["status"], "revoked");
-    let r = phone.post(&format!("/v1/client/sessions/{phone_session}/tokens"), "").await;
+    let r = phone
+        .post(&format!("/v1/client/sessions/{phone_session}/tokens"), "")
+        .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(r.error_code(), Some("signed_out"));
-    assert_eq!(phone.get("/v1/client").await.body["client"]["sessions"], json!([]));
+    assert_eq!(
+        phone.get("/v1/client").await.body["client"]["sessions"],
+        json!([])
+    );
     let all = laptop.get("/v1/me/sessions").await;
     assert_eq!(all.body.as_array().unwrap().len(), 2);
-    assert_eq!(laptop.get("/v1/me/sessions/active").await.body.as_array().unwrap().len(), 1);
+    assert_eq!(
+        laptop
+            .get("/v1/me/sessions/active")
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     // Another user's session cannot be revoked.
     let mut stranger = Device::new(&t);
     signed_in(&mut stranger, "stranger+clerk_test@example.com").await;
-    let r = stranger.post(&format!("/v1/me/sessions/{laptop_session}/revoke"), "").await;
+    let r = stranger
+        .post(&format!("/v1/me/sessions/{laptop_session}/revoke"), "")
+        .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     // Without a session there is nobody to act for.
     let r = Device::new(&t).get("/v1/me/sessions").await;
@@ -241,7 +345,12 @@ async fn jwt_templates_add_claims_and_set_their_lifetime() {
     let t = TestApp::with_settings(settings).await;
     let mut d = Device::new(&t);
     let (user, session) = signed_in(&mut d, "tpl+clerk_test@example.com").await;
-    let r = d.post(&format!("/v1/client/sessions/{session}/tokens/supabase"), "").await;
+    let r = d
+        .post(
+            &format!("/v1/client/sessions/{session}/tokens/supabase"),
+            "",
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let c = claims(&t, r.body["jwt"].as_str().unwrap());
     assert_eq!(c["exp"], T0 / 1000 + 300);
@@ -249,7 +358,9 @@ async fn jwt_templates_add_claims_and_set_their_lifetime() {
     assert_eq!(c["email"], "tpl+clerk_test@example.com");
     assert_eq!(c["meta"]["uid"], user.as_str());
     assert_eq!(c["sub"], user.as_str());
-    let r = d.post(&format!("/v1/client/sessions/{session}/tokens/nope"), "").await;
+    let r = d
+        .post(&format!("/v1/client/sessions/{session}/tokens/nope"), "")
+        .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(r.error_code(), Some("resource_not_found"));
 }
@@ -260,7 +371,9 @@ async fn rotation_makes_new_tokens_carry_the_new_kid() {
     let mut d = Device::new(&t);
     let (_, session) = signed_in(&mut d, "kid+clerk_test@example.com").await;
     let kid = t.app.rotate_signing_key().await.unwrap();
-    let r = d.post(&format!("/v1/client/sessions/{session}/tokens"), "").await;
+    let r = d
+        .post(&format!("/v1/client/sessions/{session}/tokens"), "")
+        .await;
     let header = jsonwebtoken::decode_header(r.body["jwt"].as_str().unwrap()).unwrap();
     assert_eq!(header.kid.as_deref(), Some(kid.as_str()));
 }
@@ -279,11 +392,23 @@ async fn client_uat_follows_the_client_in_cookie_mode() {
         t.send(b.body(Body::from(body)).unwrap())
     };
     let email = format!("uat{}@example.com", 1);
-    let r = send(None, Method::POST, "/v1/client/sign_ups", form(&[("email_address", &email), ("password", PASSWORD)])).await;
+    let r = send(
+        None,
+        Method::POST,
+        "/v1/client/sign_ups",
+        form(&[("email_address", &email), ("password", PASSWORD)]),
+    )
+    .await;
     let mut cookie = r.cookie("__client").unwrap();
     assert_eq!(r.cookie("__client_uat").as_deref(), Some("0"));
     let id = r.body["response"]["id"].as_str().unwrap().to_owned();
-    send(Some(cookie.clone()), Method::POST, &format!("/v1/client/sign_ups/{id}/prepare_verification"), "strategy=email_code".into()).await;
+    send(
+        Some(cookie.clone()),
+        Method::POST,
+        &format!("/v1/client/sign_ups/{id}/prepare_verification"),
+        "strategy=email_code".into(),
+    )
+    .await;
     let code = t.outbox.last_code_for(&email).unwrap();
     let r = send(
         Some(cookie.clone()),
@@ -295,7 +420,13 @@ async fn client_uat_follows_the_client_in_cookie_mode() {
     assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
     assert_eq!(r.cookie("__client_uat"), Some((T0 / 1000).to_string()));
     cookie = r.cookie("__client").expect("signing in rotates the cookie");
-    let r = send(Some(cookie.clone()), Method::POST, "/v1/client/sessions?_method=DELETE", String::new()).await;
+    let r = send(
+        Some(cookie.clone()),
+        Method::POST,
+        "/v1/client/sessions?_method=DELETE",
+        String::new(),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.cookie("__client_uat").as_deref(), Some("0"));
     assert!(r.cookie("__client").is_some_and(|c| c != cookie));

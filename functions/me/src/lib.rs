@@ -18,7 +18,10 @@ pub fn routes() -> Router<App> {
         .route("/v1/me", get(show).patch(update).delete(delete_me))
         .route("/v1/me/metadata", axum::routing::patch(metadata))
         .route("/v1/me/email_addresses", get(list_emails).post(add_email))
-        .route("/v1/me/email_addresses/{id}", get(show_email).delete(delete_email))
+        .route(
+            "/v1/me/email_addresses/{id}",
+            get(show_email).delete(delete_email),
+        )
         .route(
             "/v1/me/email_addresses/{id}/prepare_verification",
             post(prepare_email),
@@ -81,12 +84,20 @@ async fn show(fapi: Fapi) -> Result<Reply, Error> {
 }
 
 async fn update(fapi: Fapi) -> Result<Reply, Error> {
-    let (a, ()) = change!(fapi, |a| me::update_profile(&fapi.app, &mut a, &fapi.params))?;
+    let (a, ()) = change!(fapi, |a| me::update_profile(
+        &fapi.app,
+        &mut a,
+        &fapi.params
+    ))?;
     answer(&fapi, &a, &user_json(&fapi, &a)).await
 }
 
 async fn metadata(fapi: Fapi) -> Result<Reply, Error> {
-    let (a, ()) = change!(fapi, |a| me::merge_metadata(&fapi.app, &mut a, &fapi.params))?;
+    let (a, ()) = change!(fapi, |a| me::merge_metadata(
+        &fapi.app,
+        &mut a,
+        &fapi.params
+    ))?;
     answer(&fapi, &a, &user_json(&fapi, &a)).await
 }
 
@@ -98,7 +109,12 @@ async fn delete_me(fapi: Fapi) -> Result<Reply, Error> {
 
 async fn list_emails(fapi: Fapi) -> Result<Reply, Error> {
     let a = fapi.acting().await?;
-    let list: Vec<_> = a.user.email_addresses.iter().map(render::email_address).collect();
+    let list: Vec<_> = a
+        .user
+        .email_addresses
+        .iter()
+        .map(render::email_address)
+        .collect();
     Ok(Reply::bare(&list))
 }
 
@@ -153,7 +169,12 @@ async fn attempt_email(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Erro
 
 async fn list_phones(fapi: Fapi) -> Result<Reply, Error> {
     let a = fapi.acting().await?;
-    let list: Vec<_> = a.user.phone_numbers.iter().map(render::phone_number).collect();
+    let list: Vec<_> = a
+        .user
+        .phone_numbers
+        .iter()
+        .map(render::phone_number)
+        .collect();
     Ok(Reply::bare(&list))
 }
 
@@ -169,7 +190,12 @@ async fn show_phone(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> 
 }
 
 async fn update_phone(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
-    let (a, ()) = change!(fapi, |a| me::update_phone(&fapi.app, &mut a, &id, &fapi.params))?;
+    let (a, ()) = change!(fapi, |a| me::update_phone(
+        &fapi.app,
+        &mut a,
+        &id,
+        &fapi.params
+    ))?;
     answer(&fapi, &a, &render::phone_number(me::phone(&a, &id)?)).await
 }
 
@@ -212,12 +238,20 @@ async fn attempt_phone(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Erro
 }
 
 async fn change_password(fapi: Fapi) -> Result<Reply, Error> {
-    let (a, ()) = change!(fapi, |a| me::change_password(&fapi.app, &mut a, &fapi.params))?;
+    let (a, ()) = change!(fapi, |a| me::change_password(
+        &fapi.app,
+        &mut a,
+        &fapi.params
+    ))?;
     answer(&fapi, &a, &user_json(&fapi, &a)).await
 }
 
 async fn remove_password(fapi: Fapi) -> Result<Reply, Error> {
-    let (a, ()) = change!(fapi, |a| me::remove_password(&fapi.app, &mut a, &fapi.params))?;
+    let (a, ()) = change!(fapi, |a| me::remove_password(
+        &fapi.app,
+        &mut a,
+        &fapi.params
+    ))?;
     answer(&fapi, &a, &user_json(&fapi, &a)).await
 }
 

@@ -140,7 +140,10 @@ pub async fn update_profile(app: &App, a: &mut Acting, params: &Params) -> Resul
                 return Err(Error::missing("username"));
             }
             if let Some(old) = a.user.username.take() {
-                guards.push(Repo::release_identifier_write(IdentifierKind::Username, &old));
+                guards.push(Repo::release_identifier_write(
+                    IdentifierKind::Username,
+                    &old,
+                ));
             }
         }
         Field::Value(raw) => {
@@ -153,7 +156,10 @@ pub async fn update_profile(app: &App, a: &mut Acting, params: &Params) -> Resul
                     &a.user.id,
                 )?);
                 if let Some(old) = a.user.username.replace(new) {
-                    guards.push(Repo::release_identifier_write(IdentifierKind::Username, &old));
+                    guards.push(Repo::release_identifier_write(
+                        IdentifierKind::Username,
+                        &old,
+                    ));
                 }
             }
         }
@@ -264,7 +270,11 @@ fn sign_in_identifiers(app: &App, u: &UserRecord) -> usize {
 pub async fn add_email(app: &App, a: &mut Acting, params: &Params) -> Result<EmailAddressRecord> {
     ensure_enabled(app, "email_address", "email_address")?;
     let email = identifiers::normalise_email(params.required("email_address")?, "email_address")?;
-    if a.user.email_addresses.iter().any(|e| e.email_address == email) {
+    if a.user
+        .email_addresses
+        .iter()
+        .any(|e| e.email_address == email)
+    {
         return Err(Error::new(Code::FormIdentifierExists).param("email_address"));
     }
     let now = app.now_ms();
@@ -340,7 +350,10 @@ fn verification_slot<'a>(
     a: &'a mut Acting,
     kind: Identification,
     id: &str,
-) -> Result<(String, &'a mut Option<crate::model::records::VerificationRecord>)> {
+) -> Result<(
+    String,
+    &'a mut Option<crate::model::records::VerificationRecord>,
+)> {
     match kind {
         Identification::Email => {
             let e = a
@@ -400,7 +413,8 @@ pub async fn attempt_identification(
     lockout::ensure_unlocked(&mut a.user, app.now_ms())?;
     let (_, slot) = verification_slot(a, kind, id)?;
     let v = slot.as_mut().ok_or_else(|| {
-        Error::new(Code::VerificationMissing).long("Request a code with prepare_verification first.")
+        Error::new(Code::VerificationMissing)
+            .long("Request a code with prepare_verification first.")
     })?;
     match verification::attempt(app, v, code) {
         Ok(verification::Attempt::Verified) => save(app, a, Vec::new(), "").await,
@@ -433,7 +447,9 @@ pub async fn delete_identification(
                     .find(|x| verified(x.verification.as_ref()))
                     .map(|x| x.id.clone());
             }
-            if app.settings.attributes.email_address.required && a.user.primary_email_address_id.is_none() {
+            if app.settings.attributes.email_address.required
+                && a.user.primary_email_address_id.is_none()
+            {
                 return Err(Error::new(Code::LastRequiredIdentificationDeletionFailed));
             }
             Repo::release_identifier_write(IdentifierKind::Email, &e.email_address)
@@ -449,7 +465,9 @@ pub async fn delete_identification(
                     .find(|x| verified(x.verification.as_ref()))
                     .map(|x| x.id.clone());
             }
-            if app.settings.attributes.phone_number.required && a.user.primary_phone_number_id.is_none() {
+            if app.settings.attributes.phone_number.required
+                && a.user.primary_phone_number_id.is_none()
+            {
                 return Err(Error::new(Code::LastRequiredIdentificationDeletionFailed));
             }
             if p.reserved_for_second_factor {
@@ -472,7 +490,10 @@ fn has_second_factor(u: &UserRecord) -> bool {
 fn note_mfa_change(app: &App, u: &mut UserRecord) {
     let now = app.now_ms();
     if has_second_factor(u) {
-        if u.mfa_enabled_at.is_none() || u.mfa_disabled_at.is_some_and(|d| d >= u.mfa_enabled_at.unwrap_or(0)) {
+        if u.mfa_enabled_at.is_none()
+            || u.mfa_disabled_at
+                .is_some_and(|d| d >= u.mfa_enabled_at.unwrap_or(0))
+        {
             u.mfa_enabled_at = Some(now);
         }
     } else {
@@ -523,21 +544,20 @@ pub async fn update_phone(app: &App, a: &mut Acting, id: &str, params: &Params) 
         for other in a.user.phone_numbers.iter_mut() {
             other.default_second_factor = other.id == id;
         }
-    } else if default == Some(false) {
-        if let Some(p) = a.user.phone_numbers.iter_mut().find(|p| p.id == id) {
-            p.default_second_factor = false;
-        }
+    } else if default == Some(false)
+        && let Some(p) = a.user.phone_numbers.iter_mut().find(|p| p.id == id)
+    {
+        p.default_second_factor = false;
     }
     // One reserved number is always the default.
-    if !a.user.phone_numbers.iter().any(|p| p.default_second_factor) {
-        if let Some(p) = a
+    if !a.user.phone_numbers.iter().any(|p| p.default_second_factor)
+        && let Some(p) = a
             .user
             .phone_numbers
             .iter_mut()
             .find(|p| p.reserved_for_second_factor)
-        {
-            p.default_second_factor = true;
-        }
+    {
+        p.default_second_factor = true;
     }
     note_mfa_change(app, &mut a.user);
     save(app, a, Vec::new(), "").await
@@ -570,7 +590,13 @@ async fn other_sessions_ended(app: &App, a: &mut Acting) -> Result<Vec<Write>> {
             s.status = SessionStatus::Revoked;
             s.updated_at = now;
             writes.push(Repo::session_write(&s)?);
-            if let Some(mine) = a.current.aggregate.sessions.iter_mut().find(|m| m.id == s.id) {
+            if let Some(mine) = a
+                .current
+                .aggregate
+                .sessions
+                .iter_mut()
+                .find(|m| m.id == s.id)
+            {
                 mine.status = SessionStatus::Revoked;
             }
         }
@@ -640,10 +666,20 @@ fn totp_enabled_here(app: &App) -> Result<()> {
     }
 }
 
-fn totp_object(app: &App, a: &Acting, secret: Option<&str>, verified: bool, codes: Option<Vec<String>>) -> Result<Value> {
+fn totp_object(
+    app: &App,
+    a: &Acting,
+    secret: Option<&str>,
+    verified: bool,
+    codes: Option<Vec<String>>,
+) -> Result<Value> {
     let account = render::display_identifier(&a.user);
     let uri = match secret {
-        Some(s) => Some(totp::uri(s, &app.settings.instance.application_name, &account)?),
+        Some(s) => Some(totp::uri(
+            s,
+            &app.settings.instance.application_name,
+            &account,
+        )?),
         None => None,
     };
     let now = app.now_ms();
@@ -695,11 +731,12 @@ pub async fn verify_totp(app: &App, a: &mut Acting, params: &Params) -> Result<V
     let pending = a.user.totp_pending_secret.clone().ok_or_else(|| {
         Error::new(Code::VerificationMissing).long("Start with POST /v1/me/totp.")
     })?;
-    if !totp::verify(&pending, code, app.clock.now_secs()) {
+    let Some(step) = totp::accept(&pending, code, app.clock.now_secs(), None) else {
         return fail(app, a, Error::new(Code::FormCodeIncorrect).param("code"))
             .await
             .map(|()| Value::Null);
-    }
+    };
+    a.user.totp_last_step = Some(step);
     a.user.totp_secret = Some(pending);
     a.user.totp_pending_secret = None;
     note_mfa_change(app, &mut a.user);
@@ -716,6 +753,7 @@ pub async fn delete_totp(app: &App, a: &mut Acting) -> Result<()> {
     }
     a.user.totp_secret = None;
     a.user.totp_pending_secret = None;
+    a.user.totp_last_step = None;
     note_mfa_change(app, &mut a.user);
     save(app, a, Vec::new(), "").await
 }
@@ -751,13 +789,22 @@ pub async fn delete_user(app: &App, a: &mut Acting) -> Result<()> {
     let u = &a.user;
     let mut writes = Vec::new();
     for e in &u.email_addresses {
-        writes.push(Repo::release_identifier_write(IdentifierKind::Email, &e.email_address));
+        writes.push(Repo::release_identifier_write(
+            IdentifierKind::Email,
+            &e.email_address,
+        ));
     }
     for p in &u.phone_numbers {
-        writes.push(Repo::release_identifier_write(IdentifierKind::Phone, &p.phone_number));
+        writes.push(Repo::release_identifier_write(
+            IdentifierKind::Phone,
+            &p.phone_number,
+        ));
     }
     if let Some(name) = &u.username {
-        writes.push(Repo::release_identifier_write(IdentifierKind::Username, name));
+        writes.push(Repo::release_identifier_write(
+            IdentifierKind::Username,
+            name,
+        ));
     }
     for mut s in app.repo.user_sessions(&u.id).await? {
         if s.status == SessionStatus::Active {

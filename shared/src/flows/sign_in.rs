@@ -725,13 +725,18 @@ pub async fn attempt_second_factor(
         }
         "totp" => {
             let secret = user.totp_secret.clone().unwrap_or_default();
-            let ok = totp::verify(&secret, code, app.clock.now_secs());
-            s.second_factor = Some(FactorVerification {
-                verification: verification::verified("totp"),
-                email_address_id: None,
-                phone_number_id: None,
-            });
-            ok
+            match totp::accept(&secret, code, app.clock.now_secs(), user.totp_last_step) {
+                Some(step) => {
+                    user.totp_last_step = Some(step);
+                    s.second_factor = Some(FactorVerification {
+                        verification: verification::verified("totp"),
+                        email_address_id: None,
+                        phone_number_id: None,
+                    });
+                    true
+                }
+                None => false,
+            }
         }
         "backup_code" => {
             let position = user

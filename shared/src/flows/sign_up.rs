@@ -186,6 +186,7 @@ fn user_from(app: &App, s: &SignUpRecord) -> UserRecord {
         password_last_updated_at: s.password_hash.as_ref().map(|_| now),
         totp_secret: None,
         totp_pending_secret: None,
+        totp_last_step: None,
         backup_code_hashes: Vec::new(),
         public_metadata: Map::new(),
         unsafe_metadata: s.unsafe_metadata.clone(),

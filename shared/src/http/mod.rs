@@ -70,17 +70,20 @@ impl tower::Service<Request<Body>> for FapiService {
     }
 }
 
-/// Removes any prefix before `/v1/` (proxy mode, API Gateway stages) and `/.well-known/`.
+/// Removes any prefix before `/v1/` (proxy mode, API Gateway stages) and `/.well-known/`, and
+/// a trailing slash (clerk-js writes collection paths as `/v1/me/email_addresses/`).
 fn strip_prefix(path: &str) -> &str {
+    let mut out = path;
     for marker in ["/v1/", "/.well-known/"] {
         if let Some(at) = path.find(marker) {
-            return &path[at..];
+            out = &path[at..];
+            break;
         }
     }
-    if path.ends_with("/v1") {
-        return "/v1";
+    if out.len() > 1 {
+        out = out.trim_end_matches('/');
     }
-    path
+    out
 }
 
 /// The method clerk-js meant: `_method` on a POST, else the wire method.
@@ -444,5 +447,9 @@ mod tests {
             "/.well-known/jwks.json"
         );
         assert_eq!(strip_prefix("/"), "/");
+        assert_eq!(
+            strip_prefix("/v1/me/email_addresses/"),
+            "/v1/me/email_addresses"
+        );
     }
 }

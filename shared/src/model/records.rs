@@ -150,6 +150,9 @@ pub struct UserRecord {
     /// TOTP secret (base32), present once verified; needed in clear to compute codes.
     pub totp_secret: Option<String>,
     pub totp_pending_secret: Option<String>,
+    /// The last TOTP time step accepted; a code is accepted once.
+    #[serde(default)]
+    pub totp_last_step: Option<u64>,
     /// SHA-256 hashes of the unused backup codes.
     pub backup_code_hashes: Vec<String>,
     pub public_metadata: Map<String, Value>,
