@@ -34,13 +34,21 @@ fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-/// The settings named by `FRONTDOOR_SETTINGS`, or the development default.
+/// The settings: `FRONTDOOR_SETTINGS_TOML` (the document itself, as a Lambda environment
+/// variable), else the file `FRONTDOOR_SETTINGS` names, else the development default — then the
+/// deployment overrides (`FRONTDOOR_FRONTEND_API_URL`, `FRONTDOOR_ALLOWED_ORIGINS`,
+/// `FRONTDOOR_COOKIE_DOMAIN`, `FRONTDOOR_EMAIL_FROM`, `FRONTDOOR_SMS_SENDER_ID`), then validation.
 pub fn load_settings() -> Result<Settings> {
-    let settings = match var("FRONTDOOR_SETTINGS") {
-        Some(path) => Settings::load(&PathBuf::from(path)),
-        None => Settings::development_default(),
+    let text = match (var("FRONTDOOR_SETTINGS_TOML"), var("FRONTDOOR_SETTINGS")) {
+        (Some(text), _) => text,
+        (None, Some(path)) => std::fs::read_to_string(&path)
+            .map_err(|e| Error::internal(format!("settings file {path}: {e}")))?,
+        (None, None) => crate::settings::DEVELOPMENT_SETTINGS.to_owned(),
     };
-    settings.map_err(|e| Error::internal(e.to_string()))
+    Settings::parse_unchecked(&text)
+        .map(|s| s.with_overrides(var))
+        .and_then(Settings::validated)
+        .map_err(|e| Error::internal(e.to_string()))
 }
 
 pub fn data_dir() -> PathBuf {

@@ -285,16 +285,54 @@ const UNSUPPORTED: &[&str] = &["web3_wallet", "ticket", "passkey"];
 impl Settings {
     /// Parses and validates a settings document.
     pub fn parse(text: &str) -> Result<Self, SettingsError> {
-        let settings: Settings = toml::from_str(text).map_err(|e| {
+        let settings = Self::parse_unchecked(text)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Parses without the semantic checks, so that deployment overrides can be applied first;
+    /// call [`Settings::validated`] afterwards.
+    pub fn parse_unchecked(text: &str) -> Result<Self, SettingsError> {
+        toml::from_str(text).map_err(|e| {
             let key = e
                 .span()
                 .and_then(|span| text.get(span))
                 .map(|s| s.trim().to_owned())
                 .unwrap_or_default();
             bad(key, e.message().to_owned())
-        })?;
-        settings.validate()?;
-        Ok(settings)
+        })
+    }
+
+    /// The settings, if they pass every semantic check.
+    pub fn validated(self) -> Result<Self, SettingsError> {
+        self.validate()?;
+        Ok(self)
+    }
+
+    /// Applies the deployment's overrides (template parameters arrive as environment variables),
+    /// each naming the settings key it replaces.
+    pub fn with_overrides(mut self, get: impl Fn(&str) -> Option<String>) -> Self {
+        if let Some(v) = get("FRONTDOOR_FRONTEND_API_URL") {
+            self.instance.frontend_api_url = v;
+        }
+        if let Some(v) = get("FRONTDOOR_ALLOWED_ORIGINS") {
+            self.instance.allowed_origins = v
+                .split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
+        if let Some(v) = get("FRONTDOOR_COOKIE_DOMAIN") {
+            self.instance.cookie_domain = Some(v);
+        }
+        if let Some(v) = get("FRONTDOOR_EMAIL_FROM") {
+            self.messages.email_from = v;
+        }
+        if let Some(v) = get("FRONTDOOR_SMS_SENDER_ID") {
+            self.messages.sms_sender_id = Some(v);
+        }
+        self
     }
 
     pub fn load(path: &Path) -> Result<Self, SettingsError> {
