@@ -1,16 +1,29 @@
 # Frontdoor: the two commands a newcomer runs are `make dev` and `make test`.
 
-.PHONY: dev test check fmt lint clean-tools
+.PHONY: dev test check fmt lint lambdas bench clean-tools
 
 ## make dev: the whole API on http://127.0.0.1:3000 (FRONTDOOR_ADDR to change it), embedded
-## store and development outbox under .frontdoor/ (FRONTDOOR_DATA_DIR to change it).
+## store and development outbox under .frontdoor/ (FRONTDOOR_DATA_DIR to change it), and the
+## demo page at / (Clerk's prebuilt components against Frontdoor).
 dev:
+	@bash scripts/demo-assets.sh || true
 	cargo run -p frontdoor-local
 
-## make test: installs what the tests need (moto server, the SDK's npm packages), starts moto,
-## runs every test (Rust on both store engines, then the official-SDK suite), stops moto.
+## make test: installs what the tests need (moto server, cfn-lint and SAM CLI, the SDKs' npm
+## packages), starts moto, runs every test (Rust on both store engines, the template lint, the
+## official-SDK suite), stops moto.
 test:
 	bash scripts/test.sh
+
+## make lambdas: one bootstrap zip per endpoint group for arm64 (provided.al2023), built with
+## cargo-lambda (installed from PyPI with zig); prints each zip's size.
+lambdas:
+	bash scripts/lambdas.sh
+
+## make bench: process start to first served request, and token refreshes per second, on a
+## release build of the local server.
+bench:
+	bash scripts/bench.sh
 
 ## make check: formatting and lints, as CI wants them.
 check: fmt lint

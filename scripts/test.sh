@@ -4,21 +4,27 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-TOOLS=${FRONTDOOR_TOOLS:-$ROOT/.tools}
-MOTO_VERSION=5.2.5
+# shellcheck source=tools.sh
+. scripts/tools.sh
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "tools: moto $MOTO_VERSION (Python venv in $TOOLS/moto)"
-if ! "$TOOLS/moto/bin/python" -c "import moto, flask" >/dev/null 2>&1 \
-   || [ "$("$TOOLS/moto/bin/python" -c 'import moto; print(moto.__version__)')" != "$MOTO_VERSION" ]; then
-  rm -rf "$TOOLS/moto"
-  python3 -m venv "$TOOLS/moto"
-  "$TOOLS/moto/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+step "tools: moto server, cfn-lint and SAM CLI (Python venvs in $TOOLS)"
+python_tool moto moto 'moto[server]==5.2.5'
+python_tool sam samcli 'aws-sam-cli==1.170.0' 'cfn-lint==1.58.0'
+
+step "tools: the official Clerk SDKs (npm ci in tests/sdk), Clerk's browser bundles, Debian's chromium"
+(cd tests/sdk && npm ci --no-audit --no-fund --loglevel=error)
+bash scripts/demo-assets.sh
+if ! command -v chromium >/dev/null 2>&1; then
+  SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
 
-step "tools: the official Clerk SDKs (npm ci in tests/sdk)"
-(cd tests/sdk && npm ci --no-audit --no-fund --loglevel=error)
+step "the SAM template: cfn-lint and sam validate --lint (offline)"
+"$TOOLS/sam/bin/cfn-lint" infra/template.yaml
+SAM_CLI_TELEMETRY=0 "$TOOLS/sam/bin/sam" validate --lint -t infra/template.yaml
 
 step "build"
 cargo build --workspace --locked
@@ -42,5 +48,5 @@ cargo test --workspace --locked
 step "Rust: the HTTP flow tests again, on DynamoDB (moto)"
 FRONTDOOR_TEST_STORE=dynamodb cargo test -p frontdoor-tests --locked
 
-step "SDK compatibility: unmodified @clerk/clerk-js in Node (native mode) against the local server"
-(cd tests/sdk && FRONTDOOR_BIN="$ROOT/target/debug/frontdoor-local" npm test --silent)
+step "SDK compatibility: unmodified clerk-js in Node and in Chromium, @clerk/backend, the spec's schemas"
+(cd tests/sdk && FRONTDOOR_BIN="$ROOT/target/debug/frontdoor-local" CHROMIUM="$(command -v chromium)" npm test --silent)

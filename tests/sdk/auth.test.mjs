@@ -3,6 +3,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, nativeClerk, outboxCode, exitWhenDone } from './harness.mjs';
+import { recorded } from './harness.mjs';
+import { assertWireFidelity } from './wire.mjs';
 
 const PASSWORD = 'correct horse battery staple';
 const EMAIL = 'sdk.user@example.com';
@@ -109,4 +111,9 @@ test('password reset with an email code', async () => {
   );
   const again = await fresh.clerk.client.signIn.create({ identifier: EMAIL, password: NEW_PASSWORD });
   assert.equal(again.status, 'complete');
+});
+
+test('every FAPI response seen in this file matches its schema in the spec', () => {
+  assert.ok(recorded.length > 0, 'responses were recorded');
+  assertWireFidelity(recorded);
 });

@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { createPublicKey } from 'node:crypto';
 import { verifyToken } from '@clerk/backend';
 import { startServer, nativeClerk, signUpActive, exitWhenDone } from './harness.mjs';
+import { recorded } from './harness.mjs';
+import { assertWireFidelity } from './wire.mjs';
 
 let server;
 let jwt;
@@ -80,4 +82,9 @@ test('a token signed by another key is refused', async () => {
   const [h, p] = jwt.split('.');
   const forged = `${h}.${p}.${Buffer.from('not our signature').toString('base64url')}`;
   await assert.rejects(verifyToken(forged, { jwtKey: pem }), /signature/i);
+});
+
+test('every FAPI response seen in this file matches its schema in the spec', () => {
+  assert.ok(recorded.length > 0, 'responses were recorded');
+  assertWireFidelity(recorded);
 });

@@ -26,8 +26,10 @@ function freePort() {
 
 // The development settings with text replaced, written to a temporary file. The SDK suites
 // run many flows from one address in seconds, so they raise the per-IP rate limits.
-export function settingsFile(replacements = []) {
+export function settingsFile(replacements = [], url = null) {
   let text = readFileSync(resolve(here, '../../settings/development.toml'), 'utf8');
+  // The server's own URL (the token issuer, the links Clerk's components follow).
+  if (url) text = text.replaceAll('http://127.0.0.1:3000', url);
   const all = [
     ['creates = 5 ', 'creates = 1000 '],
     ['attempts = 3 ', 'attempts = 1000 '],
@@ -43,11 +45,11 @@ export function settingsFile(replacements = []) {
   return path;
 }
 
-export async function startServer({ settings } = {}) {
-  settings ??= settingsFile();
+export async function startServer({ settings, replacements } = {}) {
   const bin = process.env.FRONTDOOR_BIN ?? resolve(here, '../../target/debug/frontdoor-local');
   if (!existsSync(bin)) throw new Error(`no server binary at ${bin}; build it first`);
   const port = await freePort();
+  settings ??= settingsFile(replacements ?? [], `http://127.0.0.1:${port}`);
   const dataDir = mkdtempSync(join(tmpdir(), 'frontdoor-sdk-'));
   const env = {
     ...process.env,
@@ -55,6 +57,7 @@ export async function startServer({ settings } = {}) {
     FRONTDOOR_DATA_DIR: dataDir,
     FRONTDOOR_STORE: 'sqlite',
     FRONTDOOR_LOG: process.env.FRONTDOOR_LOG ?? 'warn',
+    FRONTDOOR_DEMO_DIR: resolve(here, '../../demo'),
   };
   if (settings) env.FRONTDOOR_SETTINGS = settings;
   const child = spawn(bin, [], { env, stdio: ['ignore', 'inherit', 'inherit'] });
@@ -93,6 +96,27 @@ export function publishableKey(host, live = false) {
   const b64 = Buffer.from(`${host}$`).toString('base64').replace(/=+$/, '');
   return `${live ? 'pk_live_' : 'pk_test_'}${b64}`;
 }
+
+// Every FAPI response this process sees through fetch (what clerk-js and the tests send), for
+// the wire-fidelity check (wire.mjs).
+export const recorded = [];
+const realFetch = globalThis.fetch;
+globalThis.fetch = async (input, init) => {
+  const response = await realFetch(input, init);
+  const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+  if (/\/(v1|\.well-known)\//.test(new URL(url).pathname)) {
+    const method = init?.method ?? (typeof input === 'object' && 'method' in input ? input.method : 'GET');
+    const text = await response.clone().text();
+    let body;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      body = undefined;
+    }
+    recorded.push({ method, url, status: response.status, body });
+  }
+  return response;
+};
 
 // Node is treated like React Native: `window` exists, `document` does not.
 globalThis.window ??= globalThis;
@@ -189,4 +213,25 @@ export async function rawNativeSignIn(server, identifier, password) {
         })
       ).status,
   };
+}
+
+// Debian's Chromium, driven by playwright-core (never a downloaded browser).
+export async function launchBrowser() {
+  const { chromium } = await import('playwright-core');
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
+export function b64Key(prefix, host) {
+  return prefix + Buffer.from(`${host}$`).toString('base64').replace(/=+$/, '');
 }

@@ -3,6 +3,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { startServer, nativeClerk, exitWhenDone } from './harness.mjs';
+import { recorded } from './harness.mjs';
+import { assertWireFidelity } from './wire.mjs';
 
 let server;
 
@@ -44,4 +46,9 @@ test('a client created on the server is the one the SDK loads', async () => {
   const body = await created.json();
   await clerk.load({ standardBrowser: false, telemetry: false });
   assert.equal(clerk.client?.id, body.client.id);
+});
+
+test('every FAPI response seen in this file matches its schema in the spec', () => {
+  assert.ok(recorded.length > 0, 'responses were recorded');
+  assertWireFidelity(recorded);
 });

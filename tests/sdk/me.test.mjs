@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import {
   startServer, nativeClerk, outboxCode, signUpActive, signInActive, totpCode, rawNativeSignIn, exitWhenDone,
 } from './harness.mjs';
+import { recorded } from './harness.mjs';
+import { assertWireFidelity } from './wire.mjs';
 
 let server;
 before(async () => {
@@ -98,4 +100,9 @@ test('profile journey: names, emails, password, TOTP, backup codes, deletion', a
   assert.equal(clerk.user, null);
   const again = await clerk.client.signUp.create({ emailAddress: SECOND, password: PASSWORD });
   assert.equal(again.emailAddress, SECOND);
+});
+
+test('every FAPI response seen in this file matches its schema in the spec', () => {
+  assert.ok(recorded.length > 0, 'responses were recorded');
+  assertWireFidelity(recorded);
 });

@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { startServer, settingsFile, nativeClerk, signUpActive, signInActive, exitWhenDone } from './harness.mjs';
+import { startServer, nativeClerk, signUpActive, signInActive, exitWhenDone } from './harness.mjs';
+import { recorded } from './harness.mjs';
+import { assertWireFidelity } from './wire.mjs';
 
 const run = promisify(execFile);
 const secondDevice = fileURLToPath(new URL('./second-device.mjs', import.meta.url));
@@ -16,7 +18,7 @@ let multi;
 
 before(async () => {
   single = await startServer();
-  multi = await startServer({ settings: settingsFile([['mode = "single"', 'mode = "multi"']]) });
+  multi = await startServer({ replacements: [['mode = "single"', 'mode = "multi"']] });
 });
 
 after(async () => {
@@ -74,4 +76,9 @@ test('two users on one client, switching between them, then signing out of all',
   await clerk.signOut();
   assert.equal(clerk.session, null);
   assert.equal(clerk.client.sessions.length, 0);
+});
+
+test('every FAPI response seen in this file matches its schema in the spec', () => {
+  assert.ok(recorded.length > 0, 'responses were recorded');
+  assertWireFidelity(recorded);
 });

@@ -1,7 +1,8 @@
 //! `frontdoor-local`: the whole Frontend API in one process.
 //!
 //! Locally (`make dev`) it serves every group on `FRONTDOOR_ADDR` (default `127.0.0.1:3000`)
-//! over the embedded store, with the development outbox. Inside Lambda (when
+//! over the embedded store, with the development outbox, and the demo page (`FRONTDOOR_DEMO_DIR`,
+//! default `demo`) at `/`. Inside Lambda (when
 //! `AWS_LAMBDA_RUNTIME_API` is set) it runs as a single function serving every group.
 
 use std::net::SocketAddr;
@@ -18,8 +19,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .unwrap_or_else(|_| "127.0.0.1:3000".into())
         .parse()?;
     let app = runtime::build_app(StoreKind::Sqlite).await?;
-    let service = frontdoor_local::service(app);
-    let router = axum::Router::new().fallback_service(service);
+    let demo = std::env::var("FRONTDOOR_DEMO_DIR").unwrap_or_else(|_| "demo".into());
+    let router = frontdoor_local::local_router(app, std::path::Path::new(&demo));
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, "Frontdoor listening on http://{addr}");
     axum::serve(

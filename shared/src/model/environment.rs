@@ -237,9 +237,8 @@ pub fn environment(settings: &Settings) -> Value {
         },
         "commerce_settings": {
             "billing": {
-                "enabled": false,
-                "has_paid_user_plans": false,
-                "has_paid_org_plans": false,
+                "stripe_publishable_key": null,
+                "free_trial_requires_payment_method": false,
                 "user": { "enabled": false, "has_paid_plans": false },
                 "organization": { "enabled": false, "has_paid_plans": false },
             },

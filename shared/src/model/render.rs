@@ -86,6 +86,7 @@ pub fn user(u: &UserRecord, settings: &Settings, now: UnixMillis) -> wire::User 
         organization_memberships: Vec::new(),
         external_accounts: Vec::new(),
         saml_accounts: Vec::new(),
+        enterprise_accounts: Vec::new(),
         password_last_updated_at: u.password_last_updated_at,
         public_metadata: u.public_metadata.clone(),
         unsafe_metadata: u.unsafe_metadata.clone(),
@@ -97,7 +98,7 @@ pub fn user(u: &UserRecord, settings: &Settings, now: UnixMillis) -> wire::User 
         verification_attempts_remaining: None,
         delete_self_enabled: settings.actions.delete_self,
         create_organization_enabled: false,
-        create_organizations_limit: None,
+        create_organizations_limit: 0,
         last_active_at: u.last_active_at,
         mfa_enabled_at: u.mfa_enabled_at,
         mfa_disabled_at: u.mfa_disabled_at,
@@ -290,35 +291,16 @@ pub fn sign_up_unverified_fields(s: &SignUpRecord, settings: &Settings) -> Vec<S
     out
 }
 
-fn sign_up_verification(
-    v: Option<&VerificationRecord>,
-    supported: &[String],
-) -> wire::SignUpVerification {
-    let strategy = supported.first().cloned().unwrap_or_default();
-    match v {
-        Some(v) => {
-            let next_action = match v.status {
-                VerificationStatus::Verified => "",
-                VerificationStatus::Unverified => "needs_attempt",
-                VerificationStatus::Failed | VerificationStatus::Expired => "needs_prepare",
-            };
-            wire::SignUpVerification {
-                verification: verification(v),
-                next_action: next_action.to_owned(),
-                supported_strategies: supported.to_vec(),
-            }
-        }
-        None => wire::SignUpVerification {
-            verification: wire::Verification {
-                object: "verification_otp",
-                status: VerificationStatus::Unverified.as_str().to_owned(),
-                strategy,
-                attempts: None,
-                expire_at: None,
-            },
-            next_action: "needs_prepare".to_owned(),
-            supported_strategies: supported.to_vec(),
-        },
+fn sign_up_verification(v: &VerificationRecord, supported: &[String]) -> wire::SignUpVerification {
+    let next_action = match v.status {
+        VerificationStatus::Verified => "",
+        VerificationStatus::Unverified => "needs_attempt",
+        VerificationStatus::Failed | VerificationStatus::Expired => "needs_prepare",
+    };
+    wire::SignUpVerification {
+        verification: verification(v),
+        next_action: next_action.to_owned(),
+        supported_strategies: supported.to_vec(),
     }
 }
 
@@ -341,18 +323,17 @@ pub fn sign_up(s: &SignUpRecord, settings: &Settings) -> wire::SignUp {
             sign_up_unverified_fields(s, settings)
         },
         verifications: wire::SignUpVerifications {
-            email_address: s.email_address.as_ref().map(|_| {
-                sign_up_verification(
-                    s.email_verification.as_ref(),
-                    &attrs.email_address.verifications,
-                )
-            }),
-            phone_number: s.phone_number.as_ref().map(|_| {
-                sign_up_verification(
-                    s.phone_verification.as_ref(),
-                    &attrs.phone_number.verifications,
-                )
-            }),
+            // Null until a code is prepared: the spec's OTP verification needs an `expire_at`.
+            email_address: s
+                .email_verification
+                .as_ref()
+                .filter(|_| s.email_address.is_some())
+                .map(|v| sign_up_verification(v, &attrs.email_address.verifications)),
+            phone_number: s
+                .phone_verification
+                .as_ref()
+                .filter(|_| s.phone_number.is_some())
+                .map(|v| sign_up_verification(v, &attrs.phone_number.verifications)),
             web3_wallet: None,
             external_account: None,
         },
