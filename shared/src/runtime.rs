@@ -22,7 +22,6 @@ use crate::error::{Error, Result};
 use crate::settings::{Delivery, Settings};
 use crate::store::ItemStore;
 use crate::store::dynamodb::DynamoStore;
-use crate::store::sqlite::SqliteStore;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreKind {
@@ -70,11 +69,16 @@ pub fn store_kind(default: StoreKind) -> Result<StoreKind> {
 /// first request does not pay for the TLS handshake.
 pub async fn open_store(kind: StoreKind, clock: Arc<dyn Clock>) -> Result<Arc<dyn ItemStore>> {
     match kind {
+        #[cfg(feature = "embedded-store")]
         StoreKind::Sqlite => {
             let path = data_dir().join("frontdoor.sqlite3");
-            let store = SqliteStore::open(&path, clock)?;
+            let store = crate::store::sqlite::SqliteStore::open(&path, clock)?;
             Ok(Arc::new(store))
         }
+        #[cfg(not(feature = "embedded-store"))]
+        StoreKind::Sqlite => Err(Error::internal(
+            "this build has no embedded store (feature `embedded-store`); use FRONTDOOR_STORE=dynamodb",
+        )),
         StoreKind::DynamoDb => {
             let table = var("FRONTDOOR_TABLE").unwrap_or_else(|| "frontdoor".into());
             let store = DynamoStore::from_env(table, clock).await;

@@ -408,7 +408,9 @@ async fn unknown_paths_and_methods_get_clerk_error_bodies() {
         assert!(!e[field].is_null(), "error lacks {field}");
     }
     // A Clerk feature this server does not have answers the same way.
-    let r = t.post_form("/v1/organizations?_is_native=1", "name=acme").await;
+    let r = t
+        .post_form("/v1/organizations?_is_native=1", "name=acme")
+        .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(r.error_code(), Some("resource_not_found"));
 

@@ -74,13 +74,19 @@ impl<'a> Event<'a> {
 
     fn json(&self) -> Value {
         let mut headers = serde_json::Map::new();
-        headers.insert("host".into(), "abc123.execute-api.us-east-1.amazonaws.com".into());
+        headers.insert(
+            "host".into(),
+            "abc123.execute-api.us-east-1.amazonaws.com".into(),
+        );
         headers.insert("user-agent".into(), "Mozilla/5.0 Chrome/120.0".into());
         for (k, v) in &self.headers {
             headers.insert((*k).into(), v.clone().into());
         }
         if self.body.is_some() {
-            headers.insert("content-type".into(), "application/x-www-form-urlencoded".into());
+            headers.insert(
+                "content-type".into(),
+                "application/x-www-form-urlencoded".into(),
+            );
         }
         let raw_path = format!("/prod{}", self.path);
         let mut event = json!({
@@ -113,14 +119,17 @@ impl<'a> Event<'a> {
             event["cookies"] = json!(self.cookies);
         }
         if !self.query.is_empty() {
-            let params: serde_json::Map<String, Value> = form_urlencoded::parse(self.query.as_bytes())
-                .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
-                .collect();
+            let params: serde_json::Map<String, Value> =
+                form_urlencoded::parse(self.query.as_bytes())
+                    .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+                    .collect();
             event["queryStringParameters"] = Value::Object(params);
         }
         if let Some(body) = &self.body {
             event["body"] = if self.base64 {
-                base64::engine::general_purpose::STANDARD.encode(body).into()
+                base64::engine::general_purpose::STANDARD
+                    .encode(body)
+                    .into()
             } else {
                 body.clone().into()
             };
@@ -161,7 +170,8 @@ impl Lambdas {
         let v = serde_json::to_value(&response).unwrap();
         let body = v["body"].as_str().map(|b| {
             let text = if v["isBase64Encoded"] == true {
-                String::from_utf8(base64::engine::general_purpose::STANDARD.decode(b).unwrap()).unwrap()
+                String::from_utf8(base64::engine::general_purpose::STANDARD.decode(b).unwrap())
+                    .unwrap()
             } else {
                 b.to_owned()
             };
@@ -194,10 +204,21 @@ async fn sign_up_sign_in_and_token_through_the_group_lambdas_by_cookie_and_by_au
     let l = Lambdas::new(production_settings()).await;
 
     // Environment and JWKS answer under the stage prefix.
-    let env = l.invoke(fn_environment::routes, &Event::new("GET", "/v1/environment")).await;
+    let env = l
+        .invoke(
+            fn_environment::routes,
+            &Event::new("GET", "/v1/environment"),
+        )
+        .await;
     assert_eq!(env.status, 200);
-    assert_eq!(env.body["display_config"]["instance_environment_type"], "production");
-    assert_eq!(env.headers["access-control-allow-origin"], "https://app.example.test");
+    assert_eq!(
+        env.body["display_config"]["instance_environment_type"],
+        "production"
+    );
+    assert_eq!(
+        env.headers["access-control-allow-origin"],
+        "https://app.example.test"
+    );
 
     // Sign-up (cookie mode): the client cookie leaves in the `cookies` array, not in headers.
     let mut create = Event::new("POST", "/v1/client/sign_ups");
@@ -207,7 +228,11 @@ async fn sign_up_sign_in_and_token_through_the_group_lambdas_by_cookie_and_by_au
     assert!(r.headers.get("set-cookie").is_none());
     let client_cookie = r.cookie("__client").expect("__client in cookies");
     assert_eq!(r.cookie("__client_uat").as_deref(), Some("0"));
-    assert!(r.cookies.iter().any(|c| c.starts_with("__client=") && c.contains("HttpOnly") && c.contains("Secure")));
+    assert!(
+        r.cookies
+            .iter()
+            .any(|c| c.starts_with("__client=") && c.contains("HttpOnly") && c.contains("Secure"))
+    );
     let sign_up = r.body["response"]["id"].as_str().unwrap().to_owned();
 
     // The cookie comes back in the event's `cookies`; the body is base64 as API Gateway may send it.
@@ -225,7 +250,10 @@ async fn sign_up_sign_in_and_token_through_the_group_lambdas_by_cookie_and_by_au
     attempt.body = Some(form(&[("strategy", "email_code"), ("code", &code)]));
     let r = l.invoke(fn_sign_ups::routes, &attempt).await;
     assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
-    let session = r.body["response"]["created_session_id"].as_str().unwrap().to_owned();
+    let session = r.body["response"]["created_session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let rotated = r.cookie("__client").expect("signing in rotates the cookie");
     assert_ne!(rotated, client_cookie);
     assert_eq!(r.cookie("__client_uat"), Some((T0 / 1000).to_string()));
@@ -256,7 +284,10 @@ async fn sign_up_sign_in_and_token_through_the_group_lambdas_by_cookie_and_by_au
     assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
     assert!(r.cookies.is_empty(), "native mode sets no cookies");
     let native_token = r.headers["authorization"].as_str().unwrap().to_owned();
-    let native_session = r.body["response"]["created_session_id"].as_str().unwrap().to_owned();
+    let native_session = r.body["response"]["created_session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let path = format!("/v1/client/sessions/{native_session}/tokens");
     let mut token = Event::new("POST", &path);
     token.query = "_is_native=1";
@@ -269,20 +300,28 @@ async fn sign_up_sign_in_and_token_through_the_group_lambdas_by_cookie_and_by_au
     me.query = "_is_native=1";
     me.headers = vec![("authorization", native_token.clone())];
     let r = l.invoke(fn_me::routes, &me).await;
-    assert_eq!(r.body["response"]["email_addresses"][0]["email_address"], EMAIL);
+    assert_eq!(
+        r.body["response"]["email_addresses"][0]["email_address"],
+        EMAIL
+    );
 
     // The client Lambda renders the client.
     let mut client = Event::new("GET", "/v1/client");
     client.query = "_is_native=1";
     client.headers = vec![("authorization", native_token)];
     let r = l.invoke(fn_client::routes, &client).await;
-    assert_eq!(r.body["client"]["sessions"][0]["id"], native_session.as_str());
+    assert_eq!(
+        r.body["client"]["sessions"][0]["id"],
+        native_session.as_str()
+    );
 }
 
 #[tokio::test]
 async fn routes_outside_a_group_are_clerk_404s_and_the_source_ip_feeds_rate_limits() {
     let l = Lambdas::new(production_settings()).await;
-    let r = l.invoke(fn_sessions::routes, &Event::new("GET", "/v1/environment")).await;
+    let r = l
+        .invoke(fn_sessions::routes, &Event::new("GET", "/v1/environment"))
+        .await;
     assert_eq!(r.status, 404);
     assert_eq!(r.body["errors"][0]["code"], "resource_not_found");
 

@@ -34,7 +34,10 @@ pub fn local_router(app: App, demo_dir: &Path) -> Router {
     }
     Router::new()
         .route_service("/", ServeFile::new(demo_dir.join("index.html")))
-        .nest_service("/demo", ServeDir::new(demo_dir).append_index_html_on_directories(false))
+        .nest_service(
+            "/demo",
+            ServeDir::new(demo_dir).append_index_html_on_directories(false),
+        )
         .nest_service("/npm/@clerk", ServeDir::new(demo_dir.join("vendor/@clerk")))
         .merge(api)
 }

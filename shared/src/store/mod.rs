@@ -24,6 +24,7 @@
 pub mod counting;
 pub mod dynamodb;
 pub mod keys;
+#[cfg(feature = "embedded-store")]
 pub mod sqlite;
 
 use async_trait::async_trait;
