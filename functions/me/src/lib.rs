@@ -129,28 +129,53 @@ async fn show_email(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> 
     answer(&fapi, &a, &e).await
 }
 
-async fn delete_email(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
-    let (a, ()) = change!(fapi, |a| me::delete_identification(
-        &fapi.app,
-        &mut a,
-        Identification::Email,
-        &id
-    ))?;
-    answer(&fapi, &a, &deleted("email_address", &id)).await
+/// The identification `id` of either kind, rendered.
+fn identification(a: &Acting, kind: Identification, id: &str) -> Result<Value, Error> {
+    let rendered = match kind {
+        Identification::Email => serde_json::to_value(render::email_address(me::email(a, id)?)),
+        Identification::Phone => serde_json::to_value(render::phone_number(me::phone(a, id)?)),
+    };
+    rendered.map_err(|e| Error::internal(e.to_string()))
 }
 
-async fn prepare_email(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
+fn object_name(kind: Identification) -> &'static str {
+    match kind {
+        Identification::Email => "email_address",
+        Identification::Phone => "phone_number",
+    }
+}
+
+async fn delete_identification(
+    fapi: Fapi,
+    kind: Identification,
+    id: String,
+) -> Result<Reply, Error> {
+    let (a, ()) = change!(fapi, |a| me::delete_identification(
+        &fapi.app, &mut a, kind, &id
+    ))?;
+    answer(&fapi, &a, &deleted(object_name(kind), &id)).await
+}
+
+async fn prepare_identification(
+    fapi: Fapi,
+    kind: Identification,
+    id: String,
+) -> Result<Reply, Error> {
     let (a, ()) = change!(fapi, |a| me::prepare_identification(
         &fapi.app,
         &mut a,
-        Identification::Email,
+        kind,
         &id,
         &fapi.params
     ))?;
-    answer(&fapi, &a, &render::email_address(me::email(&a, &id)?)).await
+    answer(&fapi, &a, &identification(&a, kind, &id)?).await
 }
 
-async fn attempt_email(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
+async fn attempt_identification(
+    fapi: Fapi,
+    kind: Identification,
+    id: String,
+) -> Result<Reply, Error> {
     frontdoor::flows::rate_limit::hit(
         &fapi.app,
         frontdoor::flows::rate_limit::Bucket::Attempt,
@@ -160,11 +185,23 @@ async fn attempt_email(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Erro
     let (a, ()) = change!(fapi, |a| me::attempt_identification(
         &fapi.app,
         &mut a,
-        Identification::Email,
+        kind,
         &id,
         &fapi.params
     ))?;
-    answer(&fapi, &a, &render::email_address(me::email(&a, &id)?)).await
+    answer(&fapi, &a, &identification(&a, kind, &id)?).await
+}
+
+async fn delete_email(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
+    delete_identification(fapi, Identification::Email, id).await
+}
+
+async fn prepare_email(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
+    prepare_identification(fapi, Identification::Email, id).await
+}
+
+async fn attempt_email(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
+    attempt_identification(fapi, Identification::Email, id).await
 }
 
 async fn list_phones(fapi: Fapi) -> Result<Reply, Error> {
@@ -200,41 +237,15 @@ async fn update_phone(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error
 }
 
 async fn delete_phone(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
-    let (a, ()) = change!(fapi, |a| me::delete_identification(
-        &fapi.app,
-        &mut a,
-        Identification::Phone,
-        &id
-    ))?;
-    answer(&fapi, &a, &deleted("phone_number", &id)).await
+    delete_identification(fapi, Identification::Phone, id).await
 }
 
 async fn prepare_phone(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
-    let (a, ()) = change!(fapi, |a| me::prepare_identification(
-        &fapi.app,
-        &mut a,
-        Identification::Phone,
-        &id,
-        &fapi.params
-    ))?;
-    answer(&fapi, &a, &render::phone_number(me::phone(&a, &id)?)).await
+    prepare_identification(fapi, Identification::Phone, id).await
 }
 
 async fn attempt_phone(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
-    frontdoor::flows::rate_limit::hit(
-        &fapi.app,
-        frontdoor::flows::rate_limit::Bucket::Attempt,
-        fapi.caller.ip.as_deref(),
-    )
-    .await?;
-    let (a, ()) = change!(fapi, |a| me::attempt_identification(
-        &fapi.app,
-        &mut a,
-        Identification::Phone,
-        &id,
-        &fapi.params
-    ))?;
-    answer(&fapi, &a, &render::phone_number(me::phone(&a, &id)?)).await
+    attempt_identification(fapi, Identification::Phone, id).await
 }
 
 async fn change_password(fapi: Fapi) -> Result<Reply, Error> {

@@ -345,61 +345,36 @@ pub async fn prepare_verification(
     let mut s = current_sign_up(current, id)?.clone();
     ensure_open(&s)?;
     let strategy = params.required("strategy")?;
-    match strategy {
-        "email_code" => {
-            let to = s.email_address.clone().ok_or_else(|| {
-                Error::new(Code::VerificationMissing)
-                    .param("strategy")
-                    .long("Add an email address before verifying it.")
-            })?;
-            if !app
-                .settings
-                .attributes
-                .email_address
-                .verifications
-                .iter()
-                .any(|v| v == strategy)
-            {
-                return Err(Error::new(Code::VerificationStrategyInvalid).param("strategy"));
-            }
-            let v = verification::prepare(
-                app,
-                strategy,
-                &Destination::email(&to),
-                Purpose::Verify,
-                s.email_verification.as_ref(),
-            )
-            .await?;
-            s.email_verification = Some(v);
-        }
-        "phone_code" => {
-            let to = s.phone_number.clone().ok_or_else(|| {
-                Error::new(Code::VerificationMissing)
-                    .param("strategy")
-                    .long("Add a phone number before verifying it.")
-            })?;
-            if !app
-                .settings
-                .attributes
-                .phone_number
-                .verifications
-                .iter()
-                .any(|v| v == strategy)
-            {
-                return Err(Error::new(Code::VerificationStrategyInvalid).param("strategy"));
-            }
-            let v = verification::prepare(
-                app,
-                strategy,
-                &Destination::sms(&to),
-                Purpose::Verify,
-                s.phone_verification.as_ref(),
-            )
-            .await?;
-            s.phone_verification = Some(v);
-        }
-        _ => return Err(Error::new(Code::VerificationStrategyInvalid).param("strategy")),
+    let attrs = &app.settings.attributes;
+    let (address, slot, dest, attribute, what): (_, _, fn(&str) -> Destination, _, _) =
+        match strategy {
+            "email_code" => (
+                s.email_address.clone(),
+                &mut s.email_verification,
+                Destination::email,
+                &attrs.email_address,
+                "an email address",
+            ),
+            "phone_code" => (
+                s.phone_number.clone(),
+                &mut s.phone_verification,
+                Destination::sms,
+                &attrs.phone_number,
+                "a phone number",
+            ),
+            _ => return Err(Error::new(Code::VerificationStrategyInvalid).param("strategy")),
+        };
+    let to = address.ok_or_else(|| {
+        Error::new(Code::VerificationMissing)
+            .param("strategy")
+            .long(format!("Add {what} before verifying it."))
+    })?;
+    if !attribute.verifications.iter().any(|v| v == strategy) {
+        return Err(Error::new(Code::VerificationStrategyInvalid).param("strategy"));
     }
+    let v =
+        verification::prepare(app, strategy, &dest(&to), Purpose::Verify, slot.as_ref()).await?;
+    *slot = Some(v);
     s.updated_at = app.now_ms();
     commit_sign_up(app, current, s).await
 }
