@@ -435,43 +435,27 @@ pub async fn delete_identification(
     id: &str,
 ) -> Result<()> {
     let before = sign_in_identifiers(app, &a.user);
+    let attrs = &app.settings.attributes;
+    let u = &mut a.user;
     let release = match kind {
         Identification::Email => {
-            let e = email(a, id)?.clone();
-            a.user.email_addresses.retain(|x| x.id != id);
-            if a.user.primary_email_address_id.as_deref() == Some(id) {
-                a.user.primary_email_address_id = a
-                    .user
-                    .email_addresses
-                    .iter()
-                    .find(|x| verified(x.verification.as_ref()))
-                    .map(|x| x.id.clone());
-            }
-            if app.settings.attributes.email_address.required
-                && a.user.primary_email_address_id.is_none()
-            {
-                return Err(Error::new(Code::LastRequiredIdentificationDeletionFailed));
-            }
+            let e = remove_identification(
+                &mut u.email_addresses,
+                &mut u.primary_email_address_id,
+                id,
+                attrs.email_address.required,
+            )?;
             Repo::release_identifier_write(IdentifierKind::Email, &e.email_address)
         }
         Identification::Phone => {
-            let p = phone(a, id)?.clone();
-            a.user.phone_numbers.retain(|x| x.id != id);
-            if a.user.primary_phone_number_id.as_deref() == Some(id) {
-                a.user.primary_phone_number_id = a
-                    .user
-                    .phone_numbers
-                    .iter()
-                    .find(|x| verified(x.verification.as_ref()))
-                    .map(|x| x.id.clone());
-            }
-            if app.settings.attributes.phone_number.required
-                && a.user.primary_phone_number_id.is_none()
-            {
-                return Err(Error::new(Code::LastRequiredIdentificationDeletionFailed));
-            }
+            let p = remove_identification(
+                &mut u.phone_numbers,
+                &mut u.primary_phone_number_id,
+                id,
+                attrs.phone_number.required,
+            )?;
             if p.reserved_for_second_factor {
-                note_mfa_change(app, &mut a.user);
+                note_mfa_change(app, u);
             }
             Repo::release_identifier_write(IdentifierKind::Phone, &p.phone_number)
         }
@@ -480,6 +464,58 @@ pub async fn delete_identification(
         return Err(Error::new(Code::LastRequiredIdentificationDeletionFailed));
     }
     save(app, a, vec![release], "").await
+}
+
+/// An email address or phone number on a user.
+trait IdentificationRecord: Clone {
+    fn id(&self) -> &str;
+    fn is_verified(&self) -> bool;
+}
+
+impl IdentificationRecord for EmailAddressRecord {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn is_verified(&self) -> bool {
+        verified(self.verification.as_ref())
+    }
+}
+
+impl IdentificationRecord for PhoneNumberRecord {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn is_verified(&self) -> bool {
+        verified(self.verification.as_ref())
+    }
+}
+
+/// Takes identification `id` out of `list`; a removed primary passes to another verified one,
+/// and a required kind keeps at least one primary.
+fn remove_identification<T: IdentificationRecord>(
+    list: &mut Vec<T>,
+    primary: &mut Option<String>,
+    id: &str,
+    required: bool,
+) -> Result<T> {
+    let removed = list
+        .iter()
+        .find(|x| x.id() == id)
+        .cloned()
+        .ok_or_else(Error::not_found)?;
+    list.retain(|x| x.id() != id);
+    if primary.as_deref() == Some(id) {
+        *primary = list
+            .iter()
+            .find(|x| x.is_verified())
+            .map(|x| x.id().to_owned());
+    }
+    if required && primary.is_none() {
+        return Err(Error::new(Code::LastRequiredIdentificationDeletionFailed));
+    }
+    Ok(removed)
 }
 
 fn has_second_factor(u: &UserRecord) -> bool {
