@@ -3,12 +3,13 @@
 
 use std::sync::{Arc, RwLock};
 
+use crate::capabilities::Capabilities;
 use crate::client_token::ClientTokens;
 use crate::clock::{Clock, SystemClock};
+use crate::codes::CodeHasher;
 use crate::courier::Courier;
 use crate::courier::NoCourier;
 use crate::error::{Error, Result};
-use crate::flows::verification::CodeHasher;
 use crate::keys::{KeyRing, SigningKey, StoredKey};
 use crate::password::Passwords;
 use crate::random::{OsRandom, Random};
@@ -22,6 +23,8 @@ const CLIENT_TOKEN_SECRET: &str = "CLIENT_TOKEN_SECRET";
 
 pub struct AppInner {
     pub settings: Settings,
+    /// What the settings allow, computed once: every flow and the environment ask this.
+    pub capabilities: Capabilities,
     pub repo: Repo,
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn Random>,
@@ -121,6 +124,7 @@ impl AppBuilder {
             codes: CodeHasher::new(secret.as_bytes())?,
             passwords: Passwords::new(),
             keys: RwLock::new(Arc::new(KeyRing::new(keys, grace)?)),
+            capabilities: Capabilities::from_settings(&self.settings),
             settings: self.settings,
             repo,
             clock: self.clock,

@@ -6,7 +6,7 @@
 //! lower-cased and limited to letters, digits, `_` and `-`.
 
 use crate::error::{Code, Error, Result};
-use crate::store::keys::IdentifierKind;
+use crate::vocabulary::IdentifierKind;
 
 /// Clerk's username bounds (`user_settings.username_settings`).
 pub const USERNAME_MIN: usize = 4;
@@ -102,6 +102,18 @@ pub fn normalise(kind: IdentifierKind, raw: &str, param: &str) -> Result<String>
         IdentifierKind::Phone => normalise_phone(raw, param),
         IdentifierKind::Username => normalise_username(raw, param),
     }
+}
+
+/// Longest first or last name accepted.
+pub const NAME_MAX_CHARS: usize = 256;
+
+/// A first or last name as given: trimmed, empty meaning none.
+pub fn person_name(raw: &str, param: &str) -> Result<Option<String>> {
+    let v = raw.trim();
+    if v.chars().count() > NAME_MAX_CHARS {
+        return Err(Error::new(Code::FormParamMaxLengthExceeded).param(param));
+    }
+    Ok(Some(v.to_owned()).filter(|v| !v.is_empty()))
 }
 
 #[cfg(test)]

@@ -5,8 +5,10 @@
 //! Dependencies point one way: `http` → `flows` → ports (`store`, `courier`, keys) ← adapters.
 
 pub mod app;
+pub mod capabilities;
 pub mod client_token;
 pub mod clock;
+pub mod codes;
 pub mod courier;
 pub mod error;
 pub mod flows;
@@ -23,6 +25,7 @@ pub mod security;
 pub mod settings;
 pub mod store;
 pub mod totp;
+pub mod vocabulary;
 
 pub use app::App;
 pub use error::{Code, Error, Result};

@@ -13,8 +13,9 @@ use crate::clock::duration_secs;
 use crate::error::{Error, Result};
 use crate::model::records::{ClientRecord, SessionRecord, SignInRecord, SignUpRecord, UserRecord};
 use crate::security;
-use crate::store::keys::{self, IdentifierKind, SESSION_PREFIX, SIGN_IN_PREFIX, SIGN_UP_PREFIX};
+use crate::store::keys::{self, SESSION_PREFIX, SIGN_IN_PREFIX, SIGN_UP_PREFIX};
 use crate::store::{Condition, Item, ItemStore, Key, Query, StoreError, Write};
+use crate::vocabulary::IdentifierKind;
 
 /// A client with everything its partition holds: its sessions, newest first, and its current
 /// sign-in and sign-up attempts.

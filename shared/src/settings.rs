@@ -14,6 +14,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::security;
+use crate::vocabulary::{FirstFactor, SecondFactor, VerificationStrategy};
 
 /// The development default shipped with the repository.
 pub const DEVELOPMENT_SETTINGS: &str = include_str!("../../settings/development.toml");
@@ -127,10 +128,10 @@ pub struct Attribute {
     pub enabled: bool,
     pub required: bool,
     pub used_for_first_factor: bool,
-    pub first_factors: Vec<String>,
+    pub first_factors: Vec<FirstFactor>,
     pub used_for_second_factor: bool,
-    pub second_factors: Vec<String>,
-    pub verifications: Vec<String>,
+    pub second_factors: Vec<SecondFactor>,
+    pub verifications: Vec<VerificationStrategy>,
     pub verify_at_sign_up: bool,
     pub immutable: bool,
 }
@@ -263,21 +264,22 @@ fn bad(key: impl Into<String>, problem: impl Into<String>) -> SettingsError {
     }
 }
 
-/// Strategies each attribute may offer, as this server implements them.
-const ALLOWED_FIRST_FACTORS: &[(&str, &[&str])] = &[
-    ("email_address", &["email_code"]),
-    ("phone_number", &["phone_code"]),
+/// Strategies each attribute may offer, as this server implements them. (The reset strategies
+/// are never listed: they follow from password and the identifier, see `capabilities`.)
+const ALLOWED_FIRST_FACTORS: &[(&str, &[FirstFactor])] = &[
+    ("email_address", &[FirstFactor::EmailCode]),
+    ("phone_number", &[FirstFactor::PhoneCode]),
     ("username", &[]),
-    ("password", &["password"]),
+    ("password", &[FirstFactor::Password]),
 ];
-const ALLOWED_VERIFICATIONS: &[(&str, &[&str])] = &[
-    ("email_address", &["email_code"]),
-    ("phone_number", &["phone_code"]),
+const ALLOWED_VERIFICATIONS: &[(&str, &[VerificationStrategy])] = &[
+    ("email_address", &[VerificationStrategy::EmailCode]),
+    ("phone_number", &[VerificationStrategy::PhoneCode]),
 ];
-const ALLOWED_SECOND_FACTORS: &[(&str, &[&str])] = &[
-    ("phone_number", &["phone_code"]),
-    ("authenticator_app", &["totp"]),
-    ("backup_code", &["backup_code"]),
+const ALLOWED_SECOND_FACTORS: &[(&str, &[SecondFactor])] = &[
+    ("phone_number", &[SecondFactor::PhoneCode]),
+    ("authenticator_app", &[SecondFactor::Totp]),
+    ("backup_code", &[SecondFactor::BackupCode]),
 ];
 /// Attributes this server does not implement; they must stay off.
 const UNSUPPORTED: &[&str] = &["web3_wallet", "ticket", "passkey"];
@@ -533,22 +535,23 @@ impl Settings {
     }
 }
 
-fn check_subset(
+fn check_subset<T: PartialEq + std::fmt::Display + 'static>(
     attribute: &str,
     field: &str,
-    values: &[String],
-    allowed: &[(&str, &[&str])],
+    values: &[T],
+    allowed: &[(&str, &'static [T])],
 ) -> Result<(), SettingsError> {
-    let permitted: &[&str] = allowed
+    let permitted: &[T] = allowed
         .iter()
         .find(|(a, _)| *a == attribute)
         .map(|(_, v)| *v)
         .unwrap_or(&[]);
     for v in values {
-        if !permitted.contains(&v.as_str()) {
+        if !permitted.contains(v) {
+            let names: Vec<String> = permitted.iter().map(ToString::to_string).collect();
             return Err(bad(
                 format!("attributes.{attribute}.{field}"),
-                format!("`{v}` is not supported here (allowed: {permitted:?})"),
+                format!("`{v}` is not supported here (allowed: {names:?})"),
             ));
         }
     }

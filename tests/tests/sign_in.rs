@@ -342,14 +342,18 @@ async fn second_factors_sms_totp_and_single_use_backup_codes() {
     let mut u = user(&t, &user_id).await;
     let now = t.app.now_ms();
     u.phone_numbers
-        .push(frontdoor::model::records::PhoneNumberRecord {
-            id: "idn_phone2fa".into(),
-            phone_number: "+14155550000".into(),
-            verification: Some(frontdoor::flows::verification::verified("phone_code")),
+        .push(frontdoor::model::records::IdentificationRecord {
+            verification: Some(frontdoor::flows::verification::verified(
+                frontdoor::vocabulary::Strategy::PhoneCode,
+            )),
             reserved_for_second_factor: true,
             default_second_factor: true,
-            created_at: now,
-            updated_at: now,
+            ..frontdoor::model::records::IdentificationRecord::new(
+                frontdoor::vocabulary::IdentificationKind::PhoneNumber,
+                "idn_phone2fa".into(),
+                "+14155550000".into(),
+                now,
+            )
         });
     let secret = frontdoor::totp::secret_from_bytes(&[9u8; 20]);
     u.totp_secret = Some(secret.clone());

@@ -20,6 +20,21 @@ pub fn routes() -> Router<App> {
         .merge(fn_me::routes())
 }
 
+/// Every group's route table, in one list: what the API serves.
+pub fn table() -> Vec<frontdoor::http::Route> {
+    [
+        fn_environment::table(),
+        fn_client::table(),
+        fn_sign_ins::table(),
+        fn_sign_ups::table(),
+        fn_sessions::table(),
+        fn_me::table(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
 /// The whole API as one service.
 pub fn service(app: App) -> FapiService {
     http::service(app, routes())

@@ -1,20 +1,23 @@
 //! The client group: `/v1/client` — get, create (POST or PUT), end (DELETE).
 
 use axum::Router;
-use axum::routing::get;
 use frontdoor::flows::client;
-use frontdoor::http::{Fapi, Reply, TokenUpdate};
+use frontdoor::http::{Fapi, Operation, Reply, Route, TokenUpdate, route_table};
 use frontdoor::{App, Error};
 use serde_json::Value;
 
 pub fn routes() -> Router<App> {
-    Router::new().route(
-        "/v1/client",
-        get(get_client)
-            .post(create_client)
-            .put(create_client)
-            .delete(end_client),
-    )
+    route_table(table())
+}
+
+/// The group's route table: each operation with its handler.
+pub fn table() -> Vec<Route> {
+    vec![
+        Operation::GetClient.to(get_client),
+        Operation::CreateClient.to(create_client),
+        Operation::PutClient.to(create_client),
+        Operation::EndClient.to(end_client),
+    ]
 }
 
 async fn get_client(fapi: Fapi) -> Result<Reply, Error> {

@@ -1,22 +1,25 @@
 //! The environment group: `/v1/environment`, `/v1/dev_browser`, the JWKS, `/v1/health`.
 
 use axum::Router;
-use axum::routing::{get, post};
 use frontdoor::flows::environment;
-use frontdoor::http::{Fapi, Reply};
+use frontdoor::http::{Fapi, Operation, Reply, Route, route_table};
 use frontdoor::{App, Error};
 use serde_json::json;
 
 pub fn routes() -> Router<App> {
-    Router::new()
-        .route(
-            "/v1/environment",
-            get(get_environment).patch(patch_environment),
-        )
-        .route("/v1/dev_browser", post(create_dev_browser))
-        .route("/.well-known/jwks.json", get(jwks))
-        .route("/v1/jwks", get(jwks))
-        .route("/v1/health", get(health))
+    route_table(table())
+}
+
+/// The group's route table: each operation with its handler.
+pub fn table() -> Vec<Route> {
+    vec![
+        Operation::GetEnvironment.to(get_environment),
+        Operation::TouchEnvironment.to(patch_environment),
+        Operation::CreateDevBrowser.to(create_dev_browser),
+        Operation::WellKnownJwks.to(jwks),
+        Operation::Jwks.to(jwks),
+        Operation::Health.to(health),
+    ]
 }
 
 async fn get_environment(fapi: Fapi) -> Reply {

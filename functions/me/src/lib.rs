@@ -1,53 +1,51 @@
 //! The me group: `/v1/me/**` except sessions — profile, metadata, email addresses, phone
-//! numbers, password, TOTP, backup codes, account deletion. Parse → flow → render; the rules
-//! live in `frontdoor::flows::me`.
+//! numbers, password, TOTP, backup codes, account deletion. A route table; each handler parses
+//! its typed command and runs the flow (`frontdoor::flows::me`) as one unit of work for the
+//! acting user.
 
 use axum::Router;
 use axum::extract::Path;
-use axum::routing::{get, post};
-use frontdoor::flows::client::with_retry;
-use frontdoor::flows::me::{self, Acting, Identification};
-use frontdoor::http::{Fapi, Reply};
+use frontdoor::flows::me::{
+    self, Acting, AddIdentification, AttemptIdentification, ChangePassword, PrepareIdentification,
+    RemovePassword, UpdatePhone, UpdateProfile, VerifyTotp,
+};
+use frontdoor::http::{Fapi, Field, Operation, Params, Reply, Route, route_table};
 use frontdoor::model::render;
+use frontdoor::vocabulary::{IdentificationKind, parse_strategy};
 use frontdoor::{App, Error};
 use serde::Serialize;
 use serde_json::{Value, json};
 
 pub fn routes() -> Router<App> {
-    Router::new()
-        .route("/v1/me", get(show).patch(update).delete(delete_me))
-        .route("/v1/me/metadata", axum::routing::patch(metadata))
-        .route("/v1/me/email_addresses", get(list_emails).post(add_email))
-        .route(
-            "/v1/me/email_addresses/{id}",
-            get(show_email).delete(delete_email),
-        )
-        .route(
-            "/v1/me/email_addresses/{id}/prepare_verification",
-            post(prepare_email),
-        )
-        .route(
-            "/v1/me/email_addresses/{id}/attempt_verification",
-            post(attempt_email),
-        )
-        .route("/v1/me/phone_numbers", get(list_phones).post(add_phone))
-        .route(
-            "/v1/me/phone_numbers/{id}",
-            get(show_phone).patch(update_phone).delete(delete_phone),
-        )
-        .route(
-            "/v1/me/phone_numbers/{id}/prepare_verification",
-            post(prepare_phone),
-        )
-        .route(
-            "/v1/me/phone_numbers/{id}/attempt_verification",
-            post(attempt_phone),
-        )
-        .route("/v1/me/change_password", post(change_password))
-        .route("/v1/me/remove_password", post(remove_password))
-        .route("/v1/me/totp", post(start_totp).delete(delete_totp))
-        .route("/v1/me/totp/attempt_verification", post(verify_totp))
-        .route("/v1/me/backup_codes", post(backup_codes))
+    route_table(table())
+}
+
+/// The group's route table: each operation with its handler.
+pub fn table() -> Vec<Route> {
+    let mut table = vec![
+        Operation::GetMe.to(show),
+        Operation::UpdateMe.to(update),
+        Operation::DeleteMe.to(delete_me),
+        Operation::UpdateMetadata.to(metadata),
+        Operation::UpdatePhoneNumber.to(update_phone),
+        Operation::ChangePassword.to(change_password),
+        Operation::RemovePassword.to(remove_password),
+        Operation::StartTotp.to(start_totp),
+        Operation::VerifyTotp.to(verify_totp),
+        Operation::DeleteTotp.to(delete_totp),
+        Operation::RegenerateBackupCodes.to(backup_codes),
+    ];
+    for kind in IdentificationKind::ALL.iter().copied() {
+        table.extend([
+            Operation::ListIdentifications(kind).to(move |fapi| list(fapi, kind)),
+            Operation::AddIdentification(kind).to(move |fapi| add(fapi, kind)),
+            Operation::GetIdentification(kind).to(move |id, fapi| show_one(id, fapi, kind)),
+            Operation::DeleteIdentification(kind).to(move |id, fapi| delete(id, fapi, kind)),
+            Operation::PrepareIdentification(kind).to(move |id, fapi| prepare(id, fapi, kind)),
+            Operation::AttemptIdentification(kind).to(move |id, fapi| attempt(id, fapi, kind)),
+        ]);
+    }
+    table
 }
 
 /// `{response, client}` with the (updated) user in hand, so the client is rendered from it.
@@ -55,233 +53,260 @@ async fn answer<T: Serialize>(fapi: &Fapi, a: &Acting, response: &T) -> Result<R
     fapi.envelope(response, &a.current, &[&a.user]).await
 }
 
-fn user_json(fapi: &Fapi, a: &Acting) -> frontdoor::model::wire::User {
-    render::user(&a.user, &fapi.app.settings, fapi.app.now_ms())
+async fn answer_user(fapi: &Fapi, a: &Acting) -> Result<Reply, Error> {
+    let user = render::user(&a.user, &fapi.app.settings, fapi.app.now_ms());
+    answer(fapi, a, &user).await
 }
 
 fn deleted(object: &str, id: &str) -> Value {
     json!({ "object": object, "id": id, "deleted": true })
 }
 
-/// Runs a change to the acting user, retried on lost races, and answers with `respond`.
-macro_rules! change {
-    ($fapi:ident, |$a:ident| $flow:expr) => {
-        with_retry(|| async {
-            let mut $a = $fapi.acting().await?;
-            #[allow(clippy::redundant_closure_call)]
-            let out = $flow;
-            let out = out.await?;
-            Ok(($a, out))
-        })
-        .await
-    };
+/// A value that may be cleared: absent (unchanged), null (cleared) or given.
+fn patch(p: &Params, name: &str) -> Option<Option<String>> {
+    match p.field(name) {
+        Field::Absent => None,
+        Field::Null => Some(None),
+        Field::Value(v) => Some(Some(v.to_owned())),
+    }
+}
+
+fn text(p: &Params, name: &str) -> Option<String> {
+    p.str(name).map(str::to_owned)
 }
 
 async fn show(fapi: Fapi) -> Result<Reply, Error> {
     let a = fapi.acting().await?;
-    let user = user_json(&fapi, &a);
-    answer(&fapi, &a, &user).await
+    answer_user(&fapi, &a).await
 }
 
 async fn update(fapi: Fapi) -> Result<Reply, Error> {
-    let (a, ()) = change!(fapi, |a| me::update_profile(
-        &fapi.app,
-        &mut a,
-        &fapi.params
-    ))?;
-    answer(&fapi, &a, &user_json(&fapi, &a)).await
+    let p = &fapi.params;
+    let cmd = &UpdateProfile {
+        first_name: patch(p, "first_name"),
+        last_name: patch(p, "last_name"),
+        username: patch(p, "username"),
+        primary_email_address_id: text(p, "primary_email_address_id"),
+        primary_phone_number_id: text(p, "primary_phone_number_id"),
+        unsafe_metadata: p.object("unsafe_metadata")?,
+    };
+    let app = &fapi.app;
+    let (a, ()) = fapi
+        .as_user(|mut a| async move {
+            me::update_profile(app, &mut a, cmd).await?;
+            Ok((a, ()))
+        })
+        .await?;
+    answer_user(&fapi, &a).await
 }
 
 async fn metadata(fapi: Fapi) -> Result<Reply, Error> {
-    let (a, ()) = change!(fapi, |a| me::merge_metadata(
-        &fapi.app,
-        &mut a,
-        &fapi.params
-    ))?;
-    answer(&fapi, &a, &user_json(&fapi, &a)).await
+    let patch = &fapi
+        .params
+        .object("unsafe_metadata")?
+        .ok_or_else(|| Error::missing("unsafe_metadata"))?;
+    let app = &fapi.app;
+    let (a, ()) = fapi
+        .as_user(|mut a| async move {
+            me::merge_metadata(app, &mut a, patch).await?;
+            Ok((a, ()))
+        })
+        .await?;
+    answer_user(&fapi, &a).await
 }
 
 async fn delete_me(fapi: Fapi) -> Result<Reply, Error> {
-    let (a, ()) = change!(fapi, |a| me::delete_user(&fapi.app, &mut a))?;
+    let app = &fapi.app;
+    let (a, ()) = fapi
+        .as_user(|mut a| async move {
+            me::delete_user(app, &mut a).await?;
+            Ok((a, ()))
+        })
+        .await?;
     fapi.envelope(&deleted("user", &a.user.id), &a.current, &[])
         .await
 }
 
-async fn list_emails(fapi: Fapi) -> Result<Reply, Error> {
+async fn list(fapi: Fapi, kind: IdentificationKind) -> Result<Reply, Error> {
     let a = fapi.acting().await?;
     let list: Vec<_> = a
         .user
-        .email_addresses
+        .identifications(kind)
         .iter()
-        .map(render::email_address)
+        .map(render::identification)
         .collect();
     Ok(Reply::bare(&list))
 }
 
-async fn add_email(fapi: Fapi) -> Result<Reply, Error> {
-    let (a, e) = change!(fapi, |a| me::add_email(&fapi.app, &mut a, &fapi.params))?;
-    answer(&fapi, &a, &render::email_address(&e)).await
-}
-
-async fn show_email(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
-    let a = fapi.acting().await?;
-    let e = render::email_address(me::email(&a, &id)?);
-    answer(&fapi, &a, &e).await
-}
-
-/// The identification `id` of either kind, rendered.
-fn identification(a: &Acting, kind: Identification, id: &str) -> Result<Value, Error> {
-    let rendered = match kind {
-        Identification::Email => serde_json::to_value(render::email_address(me::email(a, id)?)),
-        Identification::Phone => serde_json::to_value(render::phone_number(me::phone(a, id)?)),
+async fn add(fapi: Fapi, kind: IdentificationKind) -> Result<Reply, Error> {
+    let cmd = &AddIdentification {
+        kind,
+        value: fapi.params.required(kind.as_str())?.to_owned(),
     };
-    rendered.map_err(|e| Error::internal(e.to_string()))
+    let app = &fapi.app;
+    let (a, added) = fapi
+        .as_user(|mut a| async move {
+            let added = me::add_identification(app, &mut a, cmd).await?;
+            Ok((a, added))
+        })
+        .await?;
+    answer(&fapi, &a, &render::identification(&added)).await
 }
 
-fn object_name(kind: Identification) -> &'static str {
-    match kind {
-        Identification::Email => "email_address",
-        Identification::Phone => "phone_number",
-    }
-}
-
-async fn delete_identification(
+async fn show_one(
+    Path(id): Path<String>,
     fapi: Fapi,
-    kind: Identification,
-    id: String,
+    kind: IdentificationKind,
 ) -> Result<Reply, Error> {
-    let (a, ()) = change!(fapi, |a| me::delete_identification(
-        &fapi.app, &mut a, kind, &id
-    ))?;
-    answer(&fapi, &a, &deleted(object_name(kind), &id)).await
-}
-
-async fn prepare_identification(
-    fapi: Fapi,
-    kind: Identification,
-    id: String,
-) -> Result<Reply, Error> {
-    let (a, ()) = change!(fapi, |a| me::prepare_identification(
-        &fapi.app,
-        &mut a,
-        kind,
-        &id,
-        &fapi.params
-    ))?;
-    answer(&fapi, &a, &identification(&a, kind, &id)?).await
-}
-
-async fn attempt_identification(
-    fapi: Fapi,
-    kind: Identification,
-    id: String,
-) -> Result<Reply, Error> {
-    frontdoor::flows::rate_limit::hit(
-        &fapi.app,
-        frontdoor::flows::rate_limit::Bucket::Attempt,
-        fapi.caller.ip.as_deref(),
-    )
-    .await?;
-    let (a, ()) = change!(fapi, |a| me::attempt_identification(
-        &fapi.app,
-        &mut a,
-        kind,
-        &id,
-        &fapi.params
-    ))?;
-    answer(&fapi, &a, &identification(&a, kind, &id)?).await
-}
-
-async fn delete_email(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
-    delete_identification(fapi, Identification::Email, id).await
-}
-
-async fn prepare_email(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
-    prepare_identification(fapi, Identification::Email, id).await
-}
-
-async fn attempt_email(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
-    attempt_identification(fapi, Identification::Email, id).await
-}
-
-async fn list_phones(fapi: Fapi) -> Result<Reply, Error> {
     let a = fapi.acting().await?;
-    let list: Vec<_> = a
-        .user
-        .phone_numbers
-        .iter()
-        .map(render::phone_number)
-        .collect();
-    Ok(Reply::bare(&list))
+    let rendered = render::identification(me::identification(&a, kind, &id)?);
+    answer(&fapi, &a, &rendered).await
 }
 
-async fn add_phone(fapi: Fapi) -> Result<Reply, Error> {
-    let (a, p) = change!(fapi, |a| me::add_phone(&fapi.app, &mut a, &fapi.params))?;
-    answer(&fapi, &a, &render::phone_number(&p)).await
+async fn delete(
+    Path(id): Path<String>,
+    fapi: Fapi,
+    kind: IdentificationKind,
+) -> Result<Reply, Error> {
+    let (app, id) = (&fapi.app, &id);
+    let (a, ()) = fapi
+        .as_user(|mut a| async move {
+            me::delete_identification(app, &mut a, kind, id).await?;
+            Ok((a, ()))
+        })
+        .await?;
+    answer(&fapi, &a, &deleted(kind.as_str(), id)).await
 }
 
-async fn show_phone(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
-    let a = fapi.acting().await?;
-    let p = render::phone_number(me::phone(&a, &id)?);
-    answer(&fapi, &a, &p).await
+async fn prepare(
+    Path(id): Path<String>,
+    fapi: Fapi,
+    kind: IdentificationKind,
+) -> Result<Reply, Error> {
+    let cmd = &PrepareIdentification {
+        strategy: parse_strategy("strategy", fapi.params.required("strategy")?)?,
+    };
+    let (app, id) = (&fapi.app, &id);
+    let (a, ()) = fapi
+        .as_user(|mut a| async move {
+            me::prepare_identification(app, &mut a, kind, id, cmd).await?;
+            Ok((a, ()))
+        })
+        .await?;
+    let rendered = render::identification(me::identification(&a, kind, id)?);
+    answer(&fapi, &a, &rendered).await
+}
+
+async fn attempt(
+    Path(id): Path<String>,
+    fapi: Fapi,
+    kind: IdentificationKind,
+) -> Result<Reply, Error> {
+    let cmd = &AttemptIdentification {
+        code: fapi.params.required("code")?.to_owned(),
+    };
+    let (app, id) = (&fapi.app, &id);
+    let (a, ()) = fapi
+        .as_user(|mut a| async move {
+            me::attempt_identification(app, &mut a, kind, id, cmd).await?;
+            Ok((a, ()))
+        })
+        .await?;
+    let rendered = render::identification(me::identification(&a, kind, id)?);
+    answer(&fapi, &a, &rendered).await
 }
 
 async fn update_phone(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
-    let (a, ()) = change!(fapi, |a| me::update_phone(
-        &fapi.app,
-        &mut a,
-        &id,
-        &fapi.params
-    ))?;
-    answer(&fapi, &a, &render::phone_number(me::phone(&a, &id)?)).await
-}
-
-async fn delete_phone(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
-    delete_identification(fapi, Identification::Phone, id).await
-}
-
-async fn prepare_phone(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
-    prepare_identification(fapi, Identification::Phone, id).await
-}
-
-async fn attempt_phone(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
-    attempt_identification(fapi, Identification::Phone, id).await
+    let p = &fapi.params;
+    let cmd = &UpdatePhone {
+        reserved_for_second_factor: p.bool("reserved_for_second_factor")?,
+        default_second_factor: p.bool("default_second_factor")?,
+    };
+    let (app, id) = (&fapi.app, &id);
+    let (a, ()) = fapi
+        .as_user(|mut a| async move {
+            me::update_phone(app, &mut a, id, cmd).await?;
+            Ok((a, ()))
+        })
+        .await?;
+    let phone = me::identification(&a, IdentificationKind::PhoneNumber, id)?;
+    answer(&fapi, &a, &render::phone_number(phone)).await
 }
 
 async fn change_password(fapi: Fapi) -> Result<Reply, Error> {
-    let (a, ()) = change!(fapi, |a| me::change_password(
-        &fapi.app,
-        &mut a,
-        &fapi.params
-    ))?;
-    answer(&fapi, &a, &user_json(&fapi, &a)).await
+    let p = &fapi.params;
+    let cmd = &ChangePassword {
+        new_password: p.required("new_password")?.to_owned(),
+        current_password: text(p, "current_password"),
+        sign_out_of_other_sessions: p.bool("sign_out_of_other_sessions")?.unwrap_or(false),
+    };
+    let app = &fapi.app;
+    let (a, ()) = fapi
+        .as_user(|mut a| async move {
+            me::change_password(app, &mut a, cmd).await?;
+            Ok((a, ()))
+        })
+        .await?;
+    answer_user(&fapi, &a).await
 }
 
 async fn remove_password(fapi: Fapi) -> Result<Reply, Error> {
-    let (a, ()) = change!(fapi, |a| me::remove_password(
-        &fapi.app,
-        &mut a,
-        &fapi.params
-    ))?;
-    answer(&fapi, &a, &user_json(&fapi, &a)).await
+    let cmd = &RemovePassword {
+        current_password: text(&fapi.params, "current_password"),
+    };
+    let app = &fapi.app;
+    let (a, ()) = fapi
+        .as_user(|mut a| async move {
+            me::remove_password(app, &mut a, cmd).await?;
+            Ok((a, ()))
+        })
+        .await?;
+    answer_user(&fapi, &a).await
 }
 
 async fn start_totp(fapi: Fapi) -> Result<Reply, Error> {
-    let (a, totp) = change!(fapi, |a| me::start_totp(&fapi.app, &mut a))?;
+    let app = &fapi.app;
+    let (a, totp) = fapi
+        .as_user(|mut a| async move {
+            let totp = me::start_totp(app, &mut a).await?;
+            Ok((a, totp))
+        })
+        .await?;
     answer(&fapi, &a, &totp).await
 }
 
 async fn verify_totp(fapi: Fapi) -> Result<Reply, Error> {
-    let (a, totp) = change!(fapi, |a| me::verify_totp(&fapi.app, &mut a, &fapi.params))?;
+    let cmd = &VerifyTotp {
+        code: fapi.params.required("code")?.to_owned(),
+    };
+    let app = &fapi.app;
+    let (a, totp) = fapi
+        .as_user(|mut a| async move {
+            let totp = me::verify_totp(app, &mut a, cmd).await?;
+            Ok((a, totp))
+        })
+        .await?;
     answer(&fapi, &a, &totp).await
 }
 
 async fn delete_totp(fapi: Fapi) -> Result<Reply, Error> {
-    let (a, ()) = change!(fapi, |a| me::delete_totp(&fapi.app, &mut a))?;
+    let app = &fapi.app;
+    let (a, ()) = fapi
+        .as_user(|mut a| async move {
+            me::delete_totp(app, &mut a).await?;
+            Ok((a, ()))
+        })
+        .await?;
     answer(&fapi, &a, &deleted("totp", "totp")).await
 }
 
 async fn backup_codes(fapi: Fapi) -> Result<Reply, Error> {
-    let (a, codes) = change!(fapi, |a| me::regenerate_backup_codes(&fapi.app, &mut a))?;
+    let app = &fapi.app;
+    let (a, codes) = fapi
+        .as_user(|mut a| async move {
+            let codes = me::regenerate_backup_codes(app, &mut a).await?;
+            Ok((a, codes))
+        })
+        .await?;
     answer(&fapi, &a, &codes).await
 }

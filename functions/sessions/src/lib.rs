@@ -3,31 +3,33 @@
 
 use axum::Router;
 use axum::extract::Path;
-use axum::routing::{delete, get, post};
 use frontdoor::flows::client::{self, with_retry};
 use frontdoor::flows::session;
 use frontdoor::flows::tokens;
-use frontdoor::http::{Fapi, Reply, TokenUpdate};
+use frontdoor::http::{ClientNeed, Fapi, Operation, Reply, Route, TokenUpdate, route_table};
 use frontdoor::model::records::SessionStatus;
 use frontdoor::model::render;
 use frontdoor::{App, Error};
 use serde_json::{Value, json};
 
 pub fn routes() -> Router<App> {
-    Router::new()
-        .route("/v1/client/sessions", delete(end_all))
-        .route("/v1/client/sessions/{id}", get(show))
-        .route("/v1/client/sessions/{id}/touch", post(touch))
-        .route("/v1/client/sessions/{id}/end", post(end))
-        .route("/v1/client/sessions/{id}/remove", post(remove))
-        .route("/v1/client/sessions/{id}/tokens", post(token))
-        .route(
-            "/v1/client/sessions/{id}/tokens/{template}",
-            post(template_token),
-        )
-        .route("/v1/me/sessions", get(my_sessions))
-        .route("/v1/me/sessions/active", get(my_active_sessions))
-        .route("/v1/me/sessions/{id}/revoke", post(revoke))
+    route_table(table())
+}
+
+/// The group's route table: each operation with its handler.
+pub fn table() -> Vec<Route> {
+    vec![
+        Operation::EndAllSessions.to(end_all),
+        Operation::GetSession.to(show),
+        Operation::TouchSession.to(touch),
+        Operation::EndSession.to(end),
+        Operation::RemoveSession.to(remove),
+        Operation::CreateSessionToken.to(token),
+        Operation::CreateTemplateToken.to(template_token),
+        Operation::ListMySessions.to(my_sessions),
+        Operation::ListMyActiveSessions.to(my_active_sessions),
+        Operation::RevokeSession.to(revoke),
+    ]
 }
 
 /// The session as the response, with its user, and the whole client.
@@ -64,22 +66,24 @@ async fn show(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
 }
 
 async fn touch(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
-    let (current, s) = with_retry(|| async {
-        let mut current = fapi.existing_client().await?;
-        let s = session::touch(&fapi.app, &mut current, &id).await?;
-        Ok((current, s))
-    })
-    .await?;
+    let (app, id) = (&fapi.app, &id);
+    let (current, s) = fapi
+        .on_client(ClientNeed::Existing, |mut c| async move {
+            let s = session::touch(app, &mut c, id).await?;
+            Ok((c, s))
+        })
+        .await?;
     answer(&fapi, &current, &s).await
 }
 
 async fn finish(fapi: Fapi, id: String, status: SessionStatus) -> Result<Reply, Error> {
-    let (current, s) = with_retry(|| async {
-        let mut current = fapi.existing_client().await?;
-        let s = session::finish(&fapi.app, &mut current, &id, status).await?;
-        Ok((current, s))
-    })
-    .await?;
+    let (app, id) = (&fapi.app, &id);
+    let (current, s) = fapi
+        .on_client(ClientNeed::Existing, |mut c| async move {
+            let s = session::finish(app, &mut c, id, status).await?;
+            Ok((c, s))
+        })
+        .await?;
     answer(&fapi, &current, &s).await
 }
 
@@ -93,12 +97,13 @@ async fn remove(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
 
 /// Sign out of every session on this client; clerk-js feeds `response` to `Client.fromJSON`.
 async fn end_all(fapi: Fapi) -> Result<Reply, Error> {
-    let current = with_retry(|| async {
-        let mut current = fapi.existing_client().await?;
-        session::end_all(&fapi.app, &mut current).await?;
-        Ok(current)
-    })
-    .await?;
+    let app = &fapi.app;
+    let (current, ()) = fapi
+        .on_client(ClientNeed::Existing, |mut c| async move {
+            session::end_all(app, &mut c).await?;
+            Ok((c, ()))
+        })
+        .await?;
     let rendered = client::render(&fapi.app, &current.aggregate, &[]).await?;
     Ok(
         Reply::envelope(&rendered, Some(&rendered)).token(TokenUpdate {
@@ -163,7 +168,7 @@ async fn my_active_sessions(fapi: Fapi) -> Result<Reply, Error> {
     let list: Vec<Value> = session::of_user(&fapi.app, &user_id)
         .await?
         .iter()
-        .filter(|s| render::effective_status(s, now) == SessionStatus::Active)
+        .filter(|s| s.is_active_at(now))
         .map(|s| render::active_session(s, now))
         .collect();
     Ok(Reply::bare(&list))

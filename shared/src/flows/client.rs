@@ -52,7 +52,7 @@ impl Current {
         self.aggregate
             .sessions
             .iter()
-            .filter(move |s| render::effective_status(s, now) == SessionStatus::Active)
+            .filter(move |s| s.is_active_at(now))
     }
 
     /// `__client_uat`: the client's last update while it has an active session, else 0.
@@ -153,25 +153,41 @@ pub async fn commit(app: &App, writes: Vec<Write>) -> Result<()> {
 /// How many times a flow that lost an optimistic-concurrency race is run (on fresh state).
 pub const CONFLICT_RETRIES: u32 = 10;
 
-/// Runs `flow` until it does not lose a race, backing off a few jittered milliseconds between
-/// tries so contenders spread out. After [`CONFLICT_RETRIES`] lost races it answers
+/// The retry policy of a unit of work that lost an optimistic-concurrency race: back off a few
+/// jittered milliseconds so contenders spread out; after [`CONFLICT_RETRIES`] lost races answer
 /// `concurrent_update` (409): nothing was written, the caller may try again.
+#[derive(Debug, Default)]
+pub struct Retry {
+    lost: u32,
+}
+
+impl Retry {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Waits before the next try, or gives up.
+    pub async fn after_conflict(&mut self) -> Result<()> {
+        self.lost += 1;
+        if self.lost >= CONFLICT_RETRIES {
+            return Err(Error::new(Code::ConcurrentUpdate));
+        }
+        let jitter = rand::Rng::random_range(&mut rand::rng(), 0..=u64::from(self.lost) * 3);
+        tokio::time::sleep(std::time::Duration::from_millis(1 + jitter)).await;
+        Ok(())
+    }
+}
+
+/// Runs `flow` until it does not lose a race (see [`Retry`]).
 pub async fn with_retry<T, F, Fut>(mut flow: F) -> Result<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T>>,
 {
-    let mut tries = 0;
+    let mut retry = Retry::new();
     loop {
         match flow().await {
-            Err(e) if e.conflict => {
-                tries += 1;
-                if tries >= CONFLICT_RETRIES {
-                    return Err(Error::new(Code::ConcurrentUpdate));
-                }
-                let jitter = rand::Rng::random_range(&mut rand::rng(), 0..=u64::from(tries) * 3);
-                tokio::time::sleep(std::time::Duration::from_millis(1 + jitter)).await;
-            }
+            Err(e) if e.conflict => retry.after_conflict().await?,
             other => return other,
         }
     }
@@ -188,7 +204,7 @@ pub async fn render(
     let active: Vec<_> = aggregate
         .sessions
         .iter()
-        .filter(|s| render::effective_status(s, now) == SessionStatus::Active)
+        .filter(|s| s.is_active_at(now))
         .cloned()
         .collect();
     let mut users: HashMap<String, UserRecord> = known_users
@@ -210,11 +226,11 @@ pub async fn render(
         aggregate
             .sign_in
             .as_ref()
-            .map(|s| render::sign_in(s, &app.settings)),
+            .map(|s| render::sign_in(s, &app.capabilities)),
         aggregate
             .sign_up
             .as_ref()
-            .map(|s| render::sign_up(s, &app.settings)),
+            .map(|s| render::sign_up(s, &app.capabilities)),
         &app.settings,
         now,
     ))

@@ -11,7 +11,7 @@ use crate::error::{Code, Error, Result};
 use crate::model::environment;
 
 pub fn environment(app: &App) -> Value {
-    environment::environment(&app.settings)
+    environment::environment(&app.settings, &app.capabilities)
 }
 
 /// Creates a development browser: a fresh client whose token the browser sends as

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //!   failures < 10 ──wrong password / code──► failures + 1 ──(10th)──► locked for 1 h
-//!   any success ──► failures = 0            locked ──(1 h passes)──► unlocked, failures = 0
+//!   success (record_success) ──► failures = 0   locked ──(1 h passes)──► unlocked, failures = 0
 //! ```
 
 use crate::clock::{UnixMillis, duration_ms};
@@ -44,4 +44,58 @@ pub fn record_failure(user: &mut UserRecord, now: UnixMillis, on_failure: Error)
         return locked_error(until, now);
     }
     on_failure
+}
+
+/// A success: the failure count starts again. The one place failures are forgiven.
+pub fn record_success(user: &mut UserRecord) {
+    user.failed_attempts = 0;
+    user.locked_until = None;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Code;
+
+    fn user() -> UserRecord {
+        let doc = serde_json::json!({
+            "id": "user_1", "username": null, "first_name": null, "last_name": null,
+            "email_addresses": [], "phone_numbers": [],
+            "primary_email_address_id": null, "primary_phone_number_id": null,
+            "password_hash": null, "password_last_updated_at": null,
+            "totp_secret": null, "totp_pending_secret": null, "backup_code_hashes": [],
+            "public_metadata": {}, "unsafe_metadata": {}, "failed_attempts": 0,
+            "locked_until": null, "last_sign_in_at": null, "last_active_at": null,
+            "mfa_enabled_at": null, "mfa_disabled_at": null, "legal_accepted_at": null,
+            "created_at": 0, "updated_at": 0,
+        });
+        match serde_json::from_value(doc) {
+            Ok(u) => u,
+            Err(e) => panic!("user: {e}"),
+        }
+    }
+
+    #[test]
+    fn the_tenth_failure_locks_for_an_hour() {
+        let mut u = user();
+        let now = 1_000_000;
+        for _ in 1..security::LOCKOUT_MAX_ATTEMPTS {
+            let e = record_failure(&mut u, now, Error::new(Code::FormCodeIncorrect));
+            assert_eq!(e.code, Code::FormCodeIncorrect);
+        }
+        let e = record_failure(&mut u, now, Error::new(Code::FormCodeIncorrect));
+        assert_eq!(e.code, Code::UserLocked);
+        assert_eq!(e.meta.get("lockout_expires_in_seconds"), Some(&3600.into()));
+        assert!(ensure_unlocked(&mut u, now + 3_599_000).is_err());
+        assert!(ensure_unlocked(&mut u, now + 3_600_000).is_ok());
+        assert_eq!((u.failed_attempts, u.locked_until), (0, None));
+    }
+
+    #[test]
+    fn success_forgives_failures() {
+        let mut u = user();
+        let _ = record_failure(&mut u, 0, Error::new(Code::FormCodeIncorrect));
+        record_success(&mut u);
+        assert_eq!(u.failed_attempts, 0);
+    }
 }

@@ -18,6 +18,7 @@ use crate::random;
 use crate::repo::Repo;
 use crate::settings::SessionMode;
 use crate::store::Write;
+use crate::vocabulary::Strategy;
 
 use super::client::Current;
 
@@ -94,7 +95,7 @@ pub fn start(
     app: &App,
     current: &mut Current,
     user: &mut UserRecord,
-    strategy: &str,
+    strategy: Strategy,
     first_factor_at: Option<UnixMillis>,
     second_factor_at: Option<UnixMillis>,
     origin: &Origin,
@@ -121,13 +122,12 @@ pub fn start(
     current.aggregate.sessions.insert(0, session.clone());
     let client = &mut current.aggregate.client;
     client.last_active_session_id = Some(session.id.clone());
-    client.last_authentication_strategy = Some(strategy.to_owned());
+    client.last_authentication_strategy = Some(strategy.as_str().to_owned());
     client.updated_at = now;
     current.rotate_token(app)?;
     user.last_sign_in_at = Some(now);
     user.last_active_at = Some(now);
-    user.failed_attempts = 0;
-    user.locked_until = None;
+    super::lockout::record_success(user);
     Ok((session, write))
 }
 
@@ -151,7 +151,7 @@ pub fn signed_out() -> Error {
 pub async fn touch(app: &App, current: &mut Current, id: &str) -> Result<SessionRecord> {
     let now = app.now_ms();
     let session = on_client(current, id)?;
-    if crate::model::render::effective_status(session, now) != SessionStatus::Active {
+    if !session.is_active_at(now) {
         return Err(signed_out());
     }
     session.last_active_at = now;
@@ -272,4 +272,28 @@ pub async fn revoke(app: &App, user_id: &str, id: &str) -> Result<SessionRecord>
         super::client::commit(app, vec![Repo::session_write(&session)?]).await?;
     }
     Ok(session)
+}
+
+/// Revokes the user's active sessions on every device except `keep`, returning the writes for
+/// the caller's transaction; the caller's own client sees the change at once.
+pub async fn revoke_others(
+    app: &App,
+    current: &mut Current,
+    user_id: &str,
+    keep: Option<&str>,
+) -> Result<Vec<Write>> {
+    let now = app.now_ms();
+    let mut writes = Vec::new();
+    for mut s in app.repo.user_sessions(user_id).await? {
+        if Some(s.id.as_str()) == keep || !s.is_active_at(now) {
+            continue;
+        }
+        s.status = SessionStatus::Revoked;
+        s.updated_at = now;
+        writes.push(Repo::session_write(&s)?);
+        if let Some(mine) = current.aggregate.sessions.iter_mut().find(|m| m.id == s.id) {
+            mine.status = SessionStatus::Revoked;
+        }
+    }
+    Ok(writes)
 }

@@ -15,28 +15,51 @@
 use serde_json::Map;
 
 use crate::app::App;
+use crate::capabilities::Field;
 use crate::clock::duration_ms;
 use crate::error::{Code, Error, Result};
-use crate::http::Params;
 use crate::identifiers;
 use crate::model::records::{
-    EmailAddressRecord, PhoneNumberRecord, SignUpRecord, SignUpStatus, UserRecord,
+    IdentificationRecord, SignUpRecord, SignUpStatus, UserRecord, VerificationRecord,
 };
-use crate::model::render;
 use crate::password;
 use crate::random;
 use crate::repo::Repo;
 use crate::security;
 use crate::settings::SignUpMode;
-use crate::store::keys::IdentifierKind;
 use crate::store::{StoreError, Write};
+use crate::vocabulary::{IdentificationKind, IdentifierKind, Strategy, VerificationStrategy};
 
 use super::client::{Current, commit};
 use super::session::{self, Origin};
 use super::verification::{self, Destination, Purpose};
 
-/// Longest first or last name accepted.
-const NAME_MAX_CHARS: usize = 256;
+/// The fields a create or update gives (`None`: not given). Names distinguish "not given" from
+/// "cleared" (`Some(None)`).
+#[derive(Debug, Clone, Default)]
+pub struct SignUpFields {
+    pub email_address: Option<String>,
+    pub phone_number: Option<String>,
+    pub username: Option<String>,
+    pub first_name: Option<Option<String>>,
+    pub last_name: Option<Option<String>>,
+    pub password: Option<String>,
+    pub unsafe_metadata: Option<Map<String, serde_json::Value>>,
+    pub legal_accepted: Option<bool>,
+}
+
+/// `POST …/prepare_verification`.
+#[derive(Debug, Clone)]
+pub struct PrepareVerification {
+    pub strategy: VerificationStrategy,
+}
+
+/// `POST …/attempt_verification`.
+#[derive(Debug, Clone)]
+pub struct AttemptVerification {
+    pub strategy: VerificationStrategy,
+    pub code: String,
+}
 
 /// What a completed sign-up created, for rendering.
 #[derive(Debug, Clone)]
@@ -54,14 +77,14 @@ fn current_sign_up<'a>(current: &'a Current, id: &str) -> Result<&'a SignUpRecor
 }
 
 /// Parameters an instance has switched off are refused, not silently dropped.
-fn ensure_enabled(app: &App, field: &str) -> Result<()> {
-    if app.settings.attribute(field).is_some_and(|a| a.enabled) {
-        Ok(())
-    } else {
-        Err(Error::new(Code::FormParamUnknown)
-            .param(field)
-            .long(format!("{field} is not enabled for this application.")))
+fn ensure_enabled(app: &App, field: Field) -> Result<()> {
+    if app.capabilities.enabled(field) {
+        return Ok(());
     }
+    let name = field.as_str();
+    Err(Error::new(Code::FormParamUnknown)
+        .param(name)
+        .long(format!("{name} is not enabled for this application.")))
 }
 
 async fn ensure_identifier_free(
@@ -76,103 +99,85 @@ async fn ensure_identifier_free(
     Ok(())
 }
 
-fn name_param(params: &Params, field: &str) -> Result<Option<Option<String>>> {
-    use crate::http::Field;
-    match params.field(field) {
-        Field::Absent => Ok(None),
-        Field::Null => Ok(Some(None)),
-        Field::Value(v) => {
-            let v = v.trim();
-            if v.chars().count() > NAME_MAX_CHARS {
-                return Err(Error::new(Code::FormParamMaxLengthExceeded).param(field));
-            }
-            Ok(Some(Some(v.to_owned()).filter(|v| !v.is_empty())))
+/// Applies the given fields to `s`.
+async fn apply(app: &App, s: &mut SignUpRecord, fields: &SignUpFields) -> Result<()> {
+    for (kind, raw) in [
+        (IdentificationKind::EmailAddress, &fields.email_address),
+        (IdentificationKind::PhoneNumber, &fields.phone_number),
+    ] {
+        let Some(raw) = raw else { continue };
+        let param = kind.as_str();
+        ensure_enabled(app, field_of(kind))?;
+        let value = identifiers::normalise(kind.identifier(), raw, param)?;
+        ensure_identifier_free(app, kind.identifier(), &value, param).await?;
+        let (held, _) = s.identification(kind);
+        if held != Some(&value) {
+            *s.verification_mut(kind) = None;
+        }
+        match kind {
+            IdentificationKind::EmailAddress => s.email_address = Some(value),
+            IdentificationKind::PhoneNumber => s.phone_number = Some(value),
         }
     }
-}
-
-/// Applies the sign-up parameters present in `params` to `s`.
-async fn apply(app: &App, s: &mut SignUpRecord, params: &Params) -> Result<()> {
-    if let Some(strategy) = params.str("strategy") {
-        // OAuth, SAML, tickets and Web3 need providers this server does not run.
-        return Err(Error::new(Code::FormParamValueInvalid)
-            .param("strategy")
-            .long(format!(
-                "The {strategy} strategy is not supported by this application."
-            )));
-    }
-    if let Some(raw) = params.str("email_address") {
-        ensure_enabled(app, "email_address")?;
-        let email = identifiers::normalise_email(raw, "email_address")?;
-        ensure_identifier_free(app, IdentifierKind::Email, &email, "email_address").await?;
-        if s.email_address.as_deref() != Some(email.as_str()) {
-            s.email_verification = None;
-        }
-        s.email_address = Some(email);
-    }
-    if let Some(raw) = params.str("phone_number") {
-        ensure_enabled(app, "phone_number")?;
-        let phone = identifiers::normalise_phone(raw, "phone_number")?;
-        ensure_identifier_free(app, IdentifierKind::Phone, &phone, "phone_number").await?;
-        if s.phone_number.as_deref() != Some(phone.as_str()) {
-            s.phone_verification = None;
-        }
-        s.phone_number = Some(phone);
-    }
-    if let Some(raw) = params.str("username") {
-        ensure_enabled(app, "username")?;
+    if let Some(raw) = &fields.username {
+        ensure_enabled(app, Field::Username)?;
         let username = identifiers::normalise_username(raw, "username")?;
         ensure_identifier_free(app, IdentifierKind::Username, &username, "username").await?;
         s.username = Some(username);
     }
-    for field in ["first_name", "last_name"] {
-        if let Some(value) = name_param(params, field)? {
-            ensure_enabled(app, field)?;
-            match field {
-                "first_name" => s.first_name = value,
-                _ => s.last_name = value,
-            }
+    for (field, given) in [
+        (Field::FirstName, &fields.first_name),
+        (Field::LastName, &fields.last_name),
+    ] {
+        let Some(given) = given else { continue };
+        let value = match given {
+            Some(raw) => identifiers::person_name(raw, field.as_str())?,
+            None => None,
+        };
+        ensure_enabled(app, field)?;
+        match field {
+            Field::FirstName => s.first_name = value,
+            _ => s.last_name = value,
         }
     }
-    if let Some(metadata) = params.object("unsafe_metadata")? {
-        s.unsafe_metadata = metadata;
+    if let Some(metadata) = &fields.unsafe_metadata {
+        s.unsafe_metadata = metadata.clone();
     }
-    if params.bool("legal_accepted")? == Some(true) {
+    if fields.legal_accepted == Some(true) {
         s.legal_accepted_at = Some(app.now_ms());
     }
-    if let Some(pw) = params.str("password") {
-        ensure_enabled(app, "password")?;
+    if let Some(pw) = &fields.password {
+        ensure_enabled(app, Field::Password)?;
         password::validate(pw, &app.settings.password_settings, "password")?;
         s.password_hash = Some(app.passwords.hash(pw).await?);
     }
     Ok(())
 }
 
-/// Whether nothing stands between the sign-up and a user.
-fn ready(app: &App, s: &SignUpRecord) -> bool {
-    render::sign_up_missing_fields(s, &app.settings).is_empty()
-        && render::sign_up_unverified_fields(s, &app.settings).is_empty()
+fn field_of(kind: IdentificationKind) -> Field {
+    match kind {
+        IdentificationKind::EmailAddress => Field::EmailAddress,
+        IdentificationKind::PhoneNumber => Field::PhoneNumber,
+    }
 }
 
 /// Builds the user a finished sign-up describes.
 fn user_from(app: &App, s: &SignUpRecord) -> UserRecord {
     let now = app.now_ms();
-    let email = s.email_address.as_ref().map(|address| EmailAddressRecord {
-        id: random::object_id(app.random.as_ref(), "idn"),
-        email_address: address.clone(),
-        verification: s.email_verification.clone(),
-        created_at: now,
-        updated_at: now,
-    });
-    let phone = s.phone_number.as_ref().map(|number| PhoneNumberRecord {
-        id: random::object_id(app.random.as_ref(), "idn"),
-        phone_number: number.clone(),
-        verification: s.phone_verification.clone(),
-        reserved_for_second_factor: false,
-        default_second_factor: false,
-        created_at: now,
-        updated_at: now,
-    });
+    let identification = |kind| {
+        let (value, verification) = s.identification(kind);
+        value.map(|v| IdentificationRecord {
+            verification: verification.cloned(),
+            ..IdentificationRecord::new(
+                kind,
+                random::object_id(app.random.as_ref(), "idn"),
+                v.clone(),
+                now,
+            )
+        })
+    };
+    let email = identification(IdentificationKind::EmailAddress);
+    let phone = identification(IdentificationKind::PhoneNumber);
     UserRecord {
         id: random::object_id(app.random.as_ref(), "user"),
         username: s.username.clone(),
@@ -215,7 +220,7 @@ async fn save(
     let mut writes: Vec<Write> = Vec::new();
     let mut guards: Vec<(IdentifierKind, &'static str)> = Vec::new();
     let mut created = None;
-    if ready(app, &s) {
+    if s.is_ready(&app.capabilities) {
         let mut user = user_from(app, &s);
         for (kind, value, param) in [
             (
@@ -236,11 +241,11 @@ async fn save(
             }
         }
         let strategy = if s.email_verification.is_some() {
-            "email_code"
+            Strategy::EmailCode
         } else if s.phone_verification.is_some() {
-            "phone_code"
+            Strategy::PhoneCode
         } else {
-            "password"
+            Strategy::Password
         };
         let (session, session_write) = session::start(
             app,
@@ -278,7 +283,7 @@ async fn save(
 pub async fn create(
     app: &App,
     current: &mut Current,
-    params: &Params,
+    fields: &SignUpFields,
     origin: &Origin,
 ) -> Result<Option<Created>> {
     if app.settings.sign_up.mode == SignUpMode::Restricted {
@@ -307,7 +312,7 @@ pub async fn create(
         updated_at: now,
         version: 0,
     };
-    apply(app, &mut s, params).await?;
+    apply(app, &mut s, fields).await?;
     save(app, current, s, origin).await
 }
 
@@ -325,14 +330,22 @@ pub async fn update(
     app: &App,
     current: &mut Current,
     id: &str,
-    params: &Params,
+    fields: &SignUpFields,
     origin: &Origin,
 ) -> Result<Option<Created>> {
     let mut s = current_sign_up(current, id)?.clone();
     ensure_open(&s)?;
     session::ensure_can_sign_in(app, current)?;
-    apply(app, &mut s, params).await?;
+    apply(app, &mut s, fields).await?;
     save(app, current, s, origin).await
+}
+
+/// The identification kind a verification strategy proves.
+fn proves(strategy: VerificationStrategy) -> IdentificationKind {
+    match strategy {
+        VerificationStrategy::EmailCode => IdentificationKind::EmailAddress,
+        VerificationStrategy::PhoneCode => IdentificationKind::PhoneNumber,
+    }
 }
 
 /// `POST …/prepare_verification`: sends a code to the email address or phone number.
@@ -340,41 +353,28 @@ pub async fn prepare_verification(
     app: &App,
     current: &mut Current,
     id: &str,
-    params: &Params,
+    cmd: &PrepareVerification,
 ) -> Result<()> {
     let mut s = current_sign_up(current, id)?.clone();
     ensure_open(&s)?;
-    let strategy = params.required("strategy")?;
-    let attrs = &app.settings.attributes;
-    let (address, slot, dest, attribute, what): (_, _, fn(&str) -> Destination, _, _) =
-        match strategy {
-            "email_code" => (
-                s.email_address.clone(),
-                &mut s.email_verification,
-                Destination::email,
-                &attrs.email_address,
-                "an email address",
-            ),
-            "phone_code" => (
-                s.phone_number.clone(),
-                &mut s.phone_verification,
-                Destination::sms,
-                &attrs.phone_number,
-                "a phone number",
-            ),
-            _ => return Err(Error::new(Code::VerificationStrategyInvalid).param("strategy")),
+    let kind = proves(cmd.strategy);
+    let (value, previous) = s.identification(kind);
+    let to = value.cloned().ok_or_else(|| {
+        let what = match kind {
+            IdentificationKind::EmailAddress => "an email address",
+            IdentificationKind::PhoneNumber => "a phone number",
         };
-    let to = address.ok_or_else(|| {
         Error::new(Code::VerificationMissing)
             .param("strategy")
             .long(format!("Add {what} before verifying it."))
     })?;
-    if !attribute.verifications.iter().any(|v| v == strategy) {
+    if !app.capabilities.verification(kind, cmd.strategy) {
         return Err(Error::new(Code::VerificationStrategyInvalid).param("strategy"));
     }
+    let dest = Destination::new(kind, &to);
     let v =
-        verification::prepare(app, strategy, &dest(&to), Purpose::Verify, slot.as_ref()).await?;
-    *slot = Some(v);
+        verification::prepare(app, cmd.strategy.into(), &dest, Purpose::Verify, previous).await?;
+    *s.verification_mut(kind) = Some(v);
     s.updated_at = app.now_ms();
     commit_sign_up(app, current, s).await
 }
@@ -394,23 +394,19 @@ pub async fn attempt_verification(
     app: &App,
     current: &mut Current,
     id: &str,
-    params: &Params,
+    cmd: &AttemptVerification,
     origin: &Origin,
 ) -> Result<Option<Created>> {
     let mut s = current_sign_up(current, id)?.clone();
     ensure_open(&s)?;
-    let strategy = params.required("strategy")?;
-    let code = params.required("code")?;
-    let slot = match strategy {
-        "email_code" => &mut s.email_verification,
-        "phone_code" => &mut s.phone_verification,
-        _ => return Err(Error::new(Code::VerificationStrategyInvalid).param("strategy")),
-    };
-    let v = slot.as_mut().ok_or_else(|| {
-        Error::new(Code::VerificationMissing)
-            .long("Request a code with prepare_verification first.")
-    })?;
-    let outcome = verification::attempt(app, v, code);
+    let v: &mut VerificationRecord = s
+        .verification_mut(proves(cmd.strategy))
+        .as_mut()
+        .ok_or_else(|| {
+            Error::new(Code::VerificationMissing)
+                .long("Request a code with prepare_verification first.")
+        })?;
+    let outcome = verification::attempt(app, v, &cmd.code);
     match outcome {
         Ok(verification::Attempt::Verified) => save(app, current, s, origin).await,
         Ok(other) => {

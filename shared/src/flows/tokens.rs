@@ -14,9 +14,10 @@ use serde_json::{Map, Value, json};
 use crate::app::App;
 use crate::clock::duration_secs;
 use crate::error::{Code, Error, Result};
-use crate::model::records::{SessionStatus, UserRecord};
+use crate::model::records::UserRecord;
 use crate::model::render;
 use crate::security;
+use crate::vocabulary::IdentificationKind;
 
 use super::client::Current;
 use super::session::signed_out;
@@ -36,7 +37,7 @@ pub async fn mint(
         .iter()
         .find(|s| s.id == id)
         .ok_or_else(|| Error::new(Code::SessionNotFound))?;
-    if render::effective_status(session, now) != SessionStatus::Active {
+    if !session.is_active_at(now) {
         return Err(signed_out());
     }
     let (lifetime, extra) = match template {
@@ -53,7 +54,7 @@ pub async fn mint(
                 .ok_or_else(signed_out)?;
             let claims = serde_json::to_value(&t.claims)
                 .map_err(|e| Error::internal(format!("template claims: {e}")))?;
-            let filled = match fill(claims, &user, app) {
+            let filled = match fill(claims, &user) {
                 Value::Object(m) => m,
                 _ => Map::new(),
             };
@@ -86,38 +87,27 @@ pub async fn mint(
 }
 
 /// Replaces `{{user.<field>}}` strings with the user's values.
-fn fill(value: Value, user: &UserRecord, app: &App) -> Value {
+fn fill(value: Value, user: &UserRecord) -> Value {
     match value {
         Value::String(s) => match s
             .strip_prefix("{{user.")
             .and_then(|rest| rest.strip_suffix("}}"))
         {
-            Some(field) => user_field(user, field.trim(), app),
+            Some(field) => user_field(user, field.trim()),
             None => Value::String(s),
         },
-        Value::Array(items) => {
-            Value::Array(items.into_iter().map(|v| fill(v, user, app)).collect())
+        Value::Array(items) => Value::Array(items.into_iter().map(|v| fill(v, user)).collect()),
+        Value::Object(map) => {
+            Value::Object(map.into_iter().map(|(k, v)| (k, fill(v, user))).collect())
         }
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| (k, fill(v, user, app)))
-                .collect(),
-        ),
         other => other,
     }
 }
 
-fn user_field(user: &UserRecord, field: &str, app: &App) -> Value {
-    let primary_email = user
-        .email_addresses
-        .iter()
-        .find(|e| Some(&e.id) == user.primary_email_address_id.as_ref())
-        .map(|e| e.email_address.clone());
-    let primary_phone = user
-        .phone_numbers
-        .iter()
-        .find(|p| Some(&p.id) == user.primary_phone_number_id.as_ref())
-        .map(|p| p.phone_number.clone());
+fn user_field(user: &UserRecord, field: &str) -> Value {
+    let primary = |kind| user.primary(kind).map(|r| r.value.clone());
+    let primary_email = primary(IdentificationKind::EmailAddress);
+    let primary_phone = primary(IdentificationKind::PhoneNumber);
     match field {
         "id" => user.id.clone().into(),
         "first_name" => user.first_name.clone().into(),
@@ -127,9 +117,7 @@ fn user_field(user: &UserRecord, field: &str, app: &App) -> Value {
         "primary_phone_number" => primary_phone.into(),
         "public_metadata" => Value::Object(user.public_metadata.clone()),
         "unsafe_metadata" => Value::Object(user.unsafe_metadata.clone()),
-        "two_factor_enabled" => render::user(user, &app.settings, app.now_ms())
-            .two_factor_enabled
-            .into(),
+        "two_factor_enabled" => user.has_second_factor().into(),
         "created_at" => user.created_at.into(),
         _ => Value::Null,
     }

@@ -12,10 +12,6 @@
 //! Clerk's test identifiers on development instances get the fixed code `424242` and nothing is
 //! sent.
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-use subtle::ConstantTimeEq;
-
 use crate::app::App;
 use crate::clock::duration_ms;
 use crate::courier::{Channel, Message};
@@ -24,47 +20,7 @@ use crate::identifiers;
 use crate::model::records::{VerificationRecord, VerificationStatus};
 use crate::random;
 use crate::security;
-
-/// Keys code hashes; derived from the instance secret.
-#[derive(Clone)]
-pub struct CodeHasher {
-    key: Vec<u8>,
-}
-
-impl std::fmt::Debug for CodeHasher {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("CodeHasher")
-    }
-}
-
-impl CodeHasher {
-    pub fn new(instance_secret: &[u8]) -> Result<Self> {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(instance_secret)
-            .map_err(|e| Error::internal(format!("code key: {e}")))?;
-        mac.update(b"frontdoor one-time codes v1");
-        Ok(Self {
-            key: mac.finalize().into_bytes().to_vec(),
-        })
-    }
-
-    /// The stored form of a code: HMAC-SHA-256, hex.
-    pub fn hash(&self, code: &str) -> String {
-        let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(&self.key) else {
-            return String::new();
-        };
-        mac.update(code.as_bytes());
-        mac.finalize()
-            .into_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
-    }
-
-    pub fn matches(&self, code: &str, stored: &str) -> bool {
-        let presented = self.hash(code.trim());
-        !stored.is_empty() && bool::from(presented.as_bytes().ct_eq(stored.as_bytes()))
-    }
-}
+use crate::vocabulary::{IdentificationKind, Strategy};
 
 /// Why a code is being sent, for the message text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +40,14 @@ pub struct Destination {
 }
 
 impl Destination {
+    /// The address or number of an identification of `kind`.
+    pub fn new(kind: IdentificationKind, to: &str) -> Self {
+        match kind {
+            IdentificationKind::EmailAddress => Self::email(to),
+            IdentificationKind::PhoneNumber => Self::sms(to),
+        }
+    }
+
     pub fn email(to: &str) -> Self {
         Self {
             channel: Channel::Email,
@@ -151,7 +115,7 @@ fn html_escape(s: &str) -> String {
 /// Refuses while the previous code is younger than the resend cooldown.
 pub async fn prepare(
     app: &App,
-    strategy: &str,
+    strategy: Strategy,
     dest: &Destination,
     purpose: Purpose,
     previous: Option<&VerificationRecord>,
@@ -191,7 +155,7 @@ pub async fn prepare(
             })?;
     }
     Ok(VerificationRecord {
-        strategy: strategy.to_owned(),
+        strategy,
         status: VerificationStatus::Unverified,
         code_hash: Some(app.codes.hash(&code)),
         attempts: 0,
@@ -251,9 +215,9 @@ pub fn attempt_error(outcome: Attempt) -> Error {
 }
 
 /// A verification marked verified without a code (e.g. an identifier proven another way).
-pub fn verified(strategy: &str) -> VerificationRecord {
+pub fn verified(strategy: Strategy) -> VerificationRecord {
     VerificationRecord {
-        strategy: strategy.to_owned(),
+        strategy,
         status: VerificationStatus::Verified,
         code_hash: None,
         attempts: 0,

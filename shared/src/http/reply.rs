@@ -99,7 +99,7 @@ pub fn render_error(error: &Error, trace_id: &str) -> Response {
 }
 
 pub async fn not_found() -> Error {
-    Error::not_found()
+    Error::not_found().long("No route matches this request.")
 }
 
 pub async fn method_not_allowed() -> Error {

@@ -1,13 +1,16 @@
 //! The Environment object (`GET /v1/environment`), rendered from the instance settings.
 //!
 //! clerk-js and Clerk's UI components decide which fields and strategies to offer from this
-//! object, so it must say exactly what the endpoints accept. Remote-code features (captcha,
+//! object, so it must say exactly what the endpoints accept: the strategies come from the
+//! capability policy (`crate::capabilities`) that the flows ask too. Remote-code features (captcha,
 //! Protect loaders) are always off: a self-hosted instance must not make browsers load
 //! third-party scripts.
 
 use serde_json::{Value, json};
 
+use crate::capabilities::Capabilities;
 use crate::settings::{EnvironmentType, SessionMode, Settings, SignUpMode};
+use crate::vocabulary::{FirstFactor, IdentificationKind};
 
 /// Stable ids for the singleton config objects (Clerk gives them ids; nothing refers to them).
 const AUTH_CONFIG_ID: &str = "aac_frontdoor";
@@ -21,40 +24,18 @@ fn on_off(enabled: bool, required: bool) -> &'static str {
     }
 }
 
-pub fn environment(settings: &Settings) -> Value {
+pub fn environment(settings: &Settings, caps: &Capabilities) -> Value {
     let a = &settings.attributes;
     let i = &settings.instance;
-    let mut identification_strategies = Vec::new();
-    let mut first_factors = Vec::new();
-    let mut second_factors = Vec::new();
-    for name in Settings::ATTRIBUTE_NAMES {
-        let Some(attr) = settings.attribute(name) else {
-            continue;
-        };
-        if attr.used_for_first_factor
-            && matches!(name, "email_address" | "phone_number" | "username")
-        {
-            identification_strategies.push(name.to_owned());
-        }
-        if attr.used_for_first_factor {
-            first_factors.extend(attr.first_factors.iter().cloned());
-        }
-        if attr.used_for_second_factor {
-            second_factors.extend(attr.second_factors.iter().cloned());
-        }
-    }
-    first_factors.dedup();
-    second_factors.dedup();
-    if a.password.enabled && a.email_address.used_for_first_factor {
-        first_factors.push("reset_password_email_code".into());
-    }
-    if a.password.enabled && a.phone_number.used_for_first_factor {
-        first_factors.push("reset_password_phone_code".into());
-    }
-    let identification_requirements: Vec<Vec<String>> = identification_strategies
+    let identification_strategies: Vec<&str> = caps
+        .sign_in_identifiers
         .iter()
-        .map(|s| vec![s.clone()])
+        .map(|k| k.as_str())
         .collect();
+    let first_factors: Vec<&str> = caps.first_factors.iter().map(|f| f.as_str()).collect();
+    let second_factors: Vec<&str> = caps.second_factors.iter().map(|f| f.as_str()).collect();
+    let identification_requirements: Vec<Vec<&str>> =
+        identification_strategies.iter().map(|s| vec![*s]).collect();
     let home = i
         .home_url
         .clone()
@@ -90,7 +71,8 @@ pub fn environment(settings: &Settings) -> Value {
             "identification_strategies": identification_strategies,
             "first_factors": first_factors,
             "second_factors": second_factors,
-            "email_address_verification_strategies": a.email_address.verifications,
+            "email_address_verification_strategies":
+                caps.verifications(IdentificationKind::EmailAddress),
             "single_session_mode": settings.sessions.mode == SessionMode::Single,
             "enhanced_email_deliverability": false,
             "test_mode": settings.is_development(),
@@ -112,7 +94,8 @@ pub fn environment(settings: &Settings) -> Value {
             "instance_environment_type": environment_type,
             "application_name": i.application_name,
             "theme": {},
-            "preferred_sign_in_strategy": if a.password.enabled { "password" } else { "otp" },
+            "preferred_sign_in_strategy":
+                if caps.first_factor(FirstFactor::Password) { "password" } else { "otp" },
             "logo_image_url": null,
             "favicon_image_url": null,
             "home_url": home,

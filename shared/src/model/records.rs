@@ -7,7 +7,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::capabilities::{Capabilities, Field};
 use crate::clock::UnixMillis;
+use crate::vocabulary::{IdentificationKind, Strategy};
 
 /// A client: one browser or app installation.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -105,7 +107,7 @@ impl VerificationStatus {
 /// A verification in progress or done. The code is kept only as a hash.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct VerificationRecord {
-    pub strategy: String,
+    pub strategy: Strategy,
     pub status: VerificationStatus,
     pub code_hash: Option<String>,
     pub attempts: u32,
@@ -113,24 +115,78 @@ pub struct VerificationRecord {
     pub sent_at: Option<UnixMillis>,
 }
 
+/// An email address or a phone number a user holds: one record for both kinds, rendered to
+/// the two wire objects (`email_address`, `phone_number`).
+///
+/// ```text
+///   added (unverified) ──prepare──► code sent ──attempt ok──► verified ──► may be primary,
+///                                                                         may sign in, (phone) may be a second factor
+/// ```
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct EmailAddressRecord {
+pub struct IdentificationRecord {
     pub id: String,
-    pub email_address: String,
+    /// Set from the list the record is stored in (see [`UserRecord`]).
+    #[serde(skip_serializing, default = "default_kind")]
+    pub kind: IdentificationKind,
+    /// The normalised address or E.164 number. (Documents written before the two kinds shared
+    /// one record name it `email_address` / `phone_number`.)
+    #[serde(alias = "email_address", alias = "phone_number")]
+    pub value: String,
     pub verification: Option<VerificationRecord>,
+    #[serde(default)]
+    pub reserved_for_second_factor: bool,
+    #[serde(default)]
+    pub default_second_factor: bool,
     pub created_at: UnixMillis,
     pub updated_at: UnixMillis,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct PhoneNumberRecord {
-    pub id: String,
-    pub phone_number: String,
-    pub verification: Option<VerificationRecord>,
-    pub reserved_for_second_factor: bool,
-    pub default_second_factor: bool,
-    pub created_at: UnixMillis,
-    pub updated_at: UnixMillis,
+fn default_kind() -> IdentificationKind {
+    IdentificationKind::EmailAddress
+}
+
+impl IdentificationRecord {
+    pub fn new(kind: IdentificationKind, id: String, value: String, now: UnixMillis) -> Self {
+        Self {
+            id,
+            kind,
+            value,
+            verification: None,
+            reserved_for_second_factor: false,
+            default_second_factor: false,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    pub fn is_verified(&self) -> bool {
+        self.verification
+            .as_ref()
+            .is_some_and(|v| v.status == VerificationStatus::Verified)
+    }
+}
+
+fn of_kind<'de, D: serde::Deserializer<'de>>(
+    d: D,
+    kind: IdentificationKind,
+) -> Result<Vec<IdentificationRecord>, D::Error> {
+    let mut list = Vec::<IdentificationRecord>::deserialize(d)?;
+    for r in &mut list {
+        r.kind = kind;
+    }
+    Ok(list)
+}
+
+fn email_list<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<IdentificationRecord>, D::Error> {
+    of_kind(d, IdentificationKind::EmailAddress)
+}
+
+fn phone_list<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<IdentificationRecord>, D::Error> {
+    of_kind(d, IdentificationKind::PhoneNumber)
 }
 
 /// A user: one document with everything about them.
@@ -140,8 +196,11 @@ pub struct UserRecord {
     pub username: Option<String>,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
-    pub email_addresses: Vec<EmailAddressRecord>,
-    pub phone_numbers: Vec<PhoneNumberRecord>,
+    /// Identifications by kind; each list holds records of its own kind only.
+    #[serde(deserialize_with = "email_list")]
+    pub email_addresses: Vec<IdentificationRecord>,
+    #[serde(deserialize_with = "phone_list")]
+    pub phone_numbers: Vec<IdentificationRecord>,
     pub primary_email_address_id: Option<String>,
     pub primary_phone_number_id: Option<String>,
     /// PHC-format argon2id hash.
@@ -270,4 +329,166 @@ pub struct SignInRecord {
     pub updated_at: UnixMillis,
     #[serde(skip)]
     pub version: u64,
+}
+
+impl SessionRecord {
+    /// The status as of `now`: an active session past its lifetime has expired, and one idle
+    /// past the inactivity timeout has been abandoned, whether or not anyone wrote that down.
+    pub fn status_at(&self, now: UnixMillis) -> SessionStatus {
+        if self.status != SessionStatus::Active {
+            return self.status;
+        }
+        if now >= self.expire_at {
+            return SessionStatus::Expired;
+        }
+        if now >= self.abandon_at {
+            return SessionStatus::Abandoned;
+        }
+        SessionStatus::Active
+    }
+
+    pub fn is_active_at(&self, now: UnixMillis) -> bool {
+        self.status_at(now) == SessionStatus::Active
+    }
+}
+
+impl UserRecord {
+    /// The user's identifications of one kind.
+    pub fn identifications(&self, kind: IdentificationKind) -> &[IdentificationRecord] {
+        match kind {
+            IdentificationKind::EmailAddress => &self.email_addresses,
+            IdentificationKind::PhoneNumber => &self.phone_numbers,
+        }
+    }
+
+    pub fn identifications_mut(
+        &mut self,
+        kind: IdentificationKind,
+    ) -> &mut Vec<IdentificationRecord> {
+        match kind {
+            IdentificationKind::EmailAddress => &mut self.email_addresses,
+            IdentificationKind::PhoneNumber => &mut self.phone_numbers,
+        }
+    }
+
+    /// The identification `id` of this kind.
+    pub fn identification(
+        &self,
+        kind: IdentificationKind,
+        id: &str,
+    ) -> Option<&IdentificationRecord> {
+        self.identifications(kind).iter().find(|r| r.id == id)
+    }
+
+    pub fn identification_mut(
+        &mut self,
+        kind: IdentificationKind,
+        id: &str,
+    ) -> Option<&mut IdentificationRecord> {
+        self.identifications_mut(kind)
+            .iter_mut()
+            .find(|r| r.id == id)
+    }
+
+    /// The id of the primary identification of this kind.
+    pub fn primary_id(&self, kind: IdentificationKind) -> Option<&String> {
+        match kind {
+            IdentificationKind::EmailAddress => self.primary_email_address_id.as_ref(),
+            IdentificationKind::PhoneNumber => self.primary_phone_number_id.as_ref(),
+        }
+    }
+
+    pub fn primary_id_mut(&mut self, kind: IdentificationKind) -> &mut Option<String> {
+        match kind {
+            IdentificationKind::EmailAddress => &mut self.primary_email_address_id,
+            IdentificationKind::PhoneNumber => &mut self.primary_phone_number_id,
+        }
+    }
+
+    /// The primary identification of this kind, when there is one.
+    pub fn primary(&self, kind: IdentificationKind) -> Option<&IdentificationRecord> {
+        let id = self.primary_id(kind)?;
+        self.identification(kind, id)
+    }
+
+    pub fn is_primary(&self, r: &IdentificationRecord) -> bool {
+        self.primary_id(r.kind) == Some(&r.id)
+    }
+
+    /// Whether the user has set up a factor that makes a second step (TOTP or an SMS number).
+    pub fn has_second_factor(&self) -> bool {
+        self.totp_secret.is_some()
+            || self
+                .phone_numbers
+                .iter()
+                .any(|p| p.reserved_for_second_factor)
+    }
+}
+
+impl SignUpRecord {
+    /// The identifier of this kind the sign-up holds, and its verification slot.
+    pub fn identification(
+        &self,
+        kind: IdentificationKind,
+    ) -> (Option<&String>, Option<&VerificationRecord>) {
+        match kind {
+            IdentificationKind::EmailAddress => (
+                self.email_address.as_ref(),
+                self.email_verification.as_ref(),
+            ),
+            IdentificationKind::PhoneNumber => {
+                (self.phone_number.as_ref(), self.phone_verification.as_ref())
+            }
+        }
+    }
+
+    pub fn verification_mut(
+        &mut self,
+        kind: IdentificationKind,
+    ) -> &mut Option<VerificationRecord> {
+        match kind {
+            IdentificationKind::EmailAddress => &mut self.email_verification,
+            IdentificationKind::PhoneNumber => &mut self.phone_verification,
+        }
+    }
+
+    fn has(&self, field: Field) -> bool {
+        match field {
+            Field::EmailAddress => self.email_address.is_some(),
+            Field::PhoneNumber => self.phone_number.is_some(),
+            Field::Username => self.username.is_some(),
+            Field::Password => self.password_hash.is_some(),
+            Field::FirstName => self.first_name.is_some(),
+            Field::LastName => self.last_name.is_some(),
+            Field::LegalAccepted => self.legal_accepted_at.is_some(),
+        }
+    }
+
+    /// Required fields the sign-up does not have yet.
+    pub fn missing_fields(&self, caps: &Capabilities) -> Vec<Field> {
+        caps.sign_up_required
+            .iter()
+            .copied()
+            .filter(|f| !self.has(*f))
+            .collect()
+    }
+
+    /// Identifiers given that the instance wants verified and that are not yet.
+    pub fn unverified_fields(&self, caps: &Capabilities) -> Vec<IdentificationKind> {
+        IdentificationKind::ALL
+            .iter()
+            .copied()
+            .filter(|kind| {
+                let (value, verification) = self.identification(*kind);
+                value.is_some()
+                    && caps.verify_at_sign_up(*kind)
+                    && !verification.is_some_and(|v| v.status == VerificationStatus::Verified)
+            })
+            .collect()
+    }
+
+    /// Whether nothing stands between the sign-up and a user.
+    pub fn is_ready(&self, caps: &Capabilities) -> bool {
+        self.missing_fields(caps).is_empty() && self.unverified_fields(caps).is_empty()
+    }
 }

@@ -3,37 +3,49 @@
 use std::collections::HashMap;
 
 use super::records::{
-    ClientRecord, EmailAddressRecord, PhoneNumberRecord, SessionRecord, SessionStatus,
-    SignInRecord, SignInStatus, SignUpRecord, SignUpStatus, UserRecord, VerificationRecord,
-    VerificationStatus,
+    ClientRecord, IdentificationRecord, SessionRecord, SignInRecord, SignInStatus, SignUpRecord,
+    SignUpStatus, UserRecord, VerificationRecord, VerificationStatus,
 };
 use super::wire;
+use crate::capabilities::{Capabilities, Field};
 use crate::clock::UnixMillis;
 use crate::settings::Settings;
+use crate::vocabulary::{IdentificationKind, Strategy, VerificationStrategy};
 
 /// Clerk serves a default avatar when a user has none; we serve none and say so.
 const NO_IMAGE: &str = "";
 
 pub fn verification(v: &VerificationRecord) -> wire::Verification {
     wire::Verification {
-        object: match v.strategy.as_str() {
-            "password" => "verification_password",
-            "totp" => "verification_totp",
-            "backup_code" => "verification_backup_code",
-            _ => "verification_otp",
+        object: match v.strategy {
+            Strategy::Password => "verification_password",
+            Strategy::Totp => "verification_totp",
+            Strategy::BackupCode => "verification_backup_code",
+            Strategy::EmailCode
+            | Strategy::PhoneCode
+            | Strategy::ResetPasswordEmailCode
+            | Strategy::ResetPasswordPhoneCode => "verification_otp",
         },
         status: v.status.as_str().to_owned(),
-        strategy: v.strategy.clone(),
+        strategy: v.strategy,
         attempts: Some(v.attempts),
         expire_at: v.expire_at,
     }
 }
 
-pub fn email_address(e: &EmailAddressRecord) -> wire::EmailAddress {
+/// An identification as the wire object of its kind.
+pub fn identification(r: &IdentificationRecord) -> wire::Identification {
+    match r.kind {
+        IdentificationKind::EmailAddress => wire::Identification::EmailAddress(email_address(r)),
+        IdentificationKind::PhoneNumber => wire::Identification::PhoneNumber(phone_number(r)),
+    }
+}
+
+pub fn email_address(e: &IdentificationRecord) -> wire::EmailAddress {
     wire::EmailAddress {
         object: "email_address",
         id: e.id.clone(),
-        email_address: e.email_address.clone(),
+        email_address: e.value.clone(),
         reserved: false,
         verification: e.verification.as_ref().map(verification),
         linked_to: Vec::new(),
@@ -43,11 +55,11 @@ pub fn email_address(e: &EmailAddressRecord) -> wire::EmailAddress {
     }
 }
 
-pub fn phone_number(p: &PhoneNumberRecord) -> wire::PhoneNumber {
+pub fn phone_number(p: &IdentificationRecord) -> wire::PhoneNumber {
     wire::PhoneNumber {
         object: "phone_number",
         id: p.id.clone(),
-        phone_number: p.phone_number.clone(),
+        phone_number: p.value.clone(),
         reserved_for_second_factor: p.reserved_for_second_factor,
         default_second_factor: p.default_second_factor,
         reserved: false,
@@ -111,18 +123,9 @@ pub fn user(u: &UserRecord, settings: &Settings, now: UnixMillis) -> wire::User 
 
 /// The identifier Clerk shows for a user: primary email, else primary phone, else username.
 pub fn display_identifier(u: &UserRecord) -> String {
-    let email = u
-        .email_addresses
-        .iter()
-        .find(|e| Some(&e.id) == u.primary_email_address_id.as_ref())
-        .map(|e| e.email_address.clone());
-    let phone = u
-        .phone_numbers
-        .iter()
-        .find(|p| Some(&p.id) == u.primary_phone_number_id.as_ref())
-        .map(|p| p.phone_number.clone());
-    email
-        .or(phone)
+    u.primary(IdentificationKind::EmailAddress)
+        .or_else(|| u.primary(IdentificationKind::PhoneNumber))
+        .map(|r| r.value.clone())
         .or_else(|| u.username.clone())
         .unwrap_or_default()
 }
@@ -148,21 +151,6 @@ pub fn factor_verification_age(s: &SessionRecord, now: UnixMillis) -> [i64; 2] {
     ]
 }
 
-/// A session's status as of `now`: an active session past its lifetime has expired, and one
-/// idle past the inactivity timeout has been abandoned, whether or not anyone wrote that down.
-pub fn effective_status(s: &SessionRecord, now: UnixMillis) -> SessionStatus {
-    if s.status != SessionStatus::Active {
-        return s.status;
-    }
-    if now >= s.expire_at {
-        return SessionStatus::Expired;
-    }
-    if now >= s.abandon_at {
-        return SessionStatus::Abandoned;
-    }
-    SessionStatus::Active
-}
-
 pub fn session(
     s: &SessionRecord,
     user: Option<&UserRecord>,
@@ -172,7 +160,7 @@ pub fn session(
     wire::Session {
         object: "session",
         id: s.id.clone(),
-        status: effective_status(s, now).as_str().to_owned(),
+        status: s.status_at(now).as_str().to_owned(),
         expire_at: s.expire_at,
         abandon_at: s.abandon_at,
         last_active_at: s.last_active_at,
@@ -215,83 +203,14 @@ pub fn client(
     }
 }
 
-/// The sign-up fields an instance requires and offers, in Clerk's names.
-pub const SIGN_UP_FIELDS: [&str; 6] = [
-    "email_address",
-    "phone_number",
-    "username",
-    "password",
-    "first_name",
-    "last_name",
-];
-
-pub fn sign_up_required_fields(settings: &Settings) -> Vec<String> {
-    let mut out: Vec<String> = SIGN_UP_FIELDS
-        .iter()
-        .filter(|f| settings.attribute(f).is_some_and(|a| a.required))
-        .map(|f| (*f).to_owned())
-        .collect();
-    if settings.sign_up.legal_consent_enabled {
-        out.push("legal_accepted".into());
-    }
-    out
+fn field_names(fields: &[Field]) -> Vec<String> {
+    fields.iter().map(|f| f.as_str().to_owned()).collect()
 }
 
-pub fn sign_up_optional_fields(settings: &Settings) -> Vec<String> {
-    SIGN_UP_FIELDS
-        .iter()
-        .filter(|f| {
-            settings
-                .attribute(f)
-                .is_some_and(|a| a.enabled && !a.required)
-        })
-        .map(|f| (*f).to_owned())
-        .collect()
-}
-
-fn sign_up_has(s: &SignUpRecord, field: &str) -> bool {
-    match field {
-        "email_address" => s.email_address.is_some(),
-        "phone_number" => s.phone_number.is_some(),
-        "username" => s.username.is_some(),
-        "password" => s.password_hash.is_some(),
-        "first_name" => s.first_name.is_some(),
-        "last_name" => s.last_name.is_some(),
-        "legal_accepted" => s.legal_accepted_at.is_some(),
-        _ => false,
-    }
-}
-
-pub fn sign_up_missing_fields(s: &SignUpRecord, settings: &Settings) -> Vec<String> {
-    sign_up_required_fields(settings)
-        .into_iter()
-        .filter(|f| !sign_up_has(s, f))
-        .collect()
-}
-
-fn is_verified(v: Option<&VerificationRecord>) -> bool {
-    v.is_some_and(|v| v.status == VerificationStatus::Verified)
-}
-
-/// Identifiers given at sign-up that the instance wants verified and that are not yet.
-pub fn sign_up_unverified_fields(s: &SignUpRecord, settings: &Settings) -> Vec<String> {
-    let mut out = Vec::new();
-    if s.email_address.is_some()
-        && settings.attributes.email_address.verify_at_sign_up
-        && !is_verified(s.email_verification.as_ref())
-    {
-        out.push("email_address".to_owned());
-    }
-    if s.phone_number.is_some()
-        && settings.attributes.phone_number.verify_at_sign_up
-        && !is_verified(s.phone_verification.as_ref())
-    {
-        out.push("phone_number".to_owned());
-    }
-    out
-}
-
-fn sign_up_verification(v: &VerificationRecord, supported: &[String]) -> wire::SignUpVerification {
+fn sign_up_verification(
+    v: &VerificationRecord,
+    supported: &[VerificationStrategy],
+) -> wire::SignUpVerification {
     let next_action = match v.status {
         VerificationStatus::Verified => "",
         VerificationStatus::Unverified => "needs_attempt",
@@ -300,27 +219,30 @@ fn sign_up_verification(v: &VerificationRecord, supported: &[String]) -> wire::S
     wire::SignUpVerification {
         verification: verification(v),
         next_action: next_action.to_owned(),
-        supported_strategies: supported.to_vec(),
+        supported_strategies: supported.iter().map(|v| v.as_str().to_owned()).collect(),
     }
 }
 
-pub fn sign_up(s: &SignUpRecord, settings: &Settings) -> wire::SignUp {
-    let attrs = &settings.attributes;
+pub fn sign_up(s: &SignUpRecord, caps: &Capabilities) -> wire::SignUp {
+    let open = s.status != SignUpStatus::Complete;
     wire::SignUp {
         object: "sign_up_attempt",
         id: s.id.clone(),
         status: s.status.as_str().to_owned(),
-        required_fields: sign_up_required_fields(settings),
-        optional_fields: sign_up_optional_fields(settings),
-        missing_fields: if s.status == SignUpStatus::Complete {
-            Vec::new()
+        required_fields: field_names(&caps.sign_up_required),
+        optional_fields: field_names(&caps.sign_up_optional),
+        missing_fields: if open {
+            field_names(&s.missing_fields(caps))
         } else {
-            sign_up_missing_fields(s, settings)
+            Vec::new()
         },
-        unverified_fields: if s.status == SignUpStatus::Complete {
-            Vec::new()
+        unverified_fields: if open {
+            s.unverified_fields(caps)
+                .iter()
+                .map(|k| k.as_str().to_owned())
+                .collect()
         } else {
-            sign_up_unverified_fields(s, settings)
+            Vec::new()
         },
         verifications: wire::SignUpVerifications {
             // Null until a code is prepared: the spec's OTP verification needs an `expire_at`.
@@ -328,12 +250,16 @@ pub fn sign_up(s: &SignUpRecord, settings: &Settings) -> wire::SignUp {
                 .email_verification
                 .as_ref()
                 .filter(|_| s.email_address.is_some())
-                .map(|v| sign_up_verification(v, &attrs.email_address.verifications)),
+                .map(|v| {
+                    sign_up_verification(v, caps.verifications(IdentificationKind::EmailAddress))
+                }),
             phone_number: s
                 .phone_verification
                 .as_ref()
                 .filter(|_| s.phone_number.is_some())
-                .map(|v| sign_up_verification(v, &attrs.phone_number.verifications)),
+                .map(|v| {
+                    sign_up_verification(v, caps.verifications(IdentificationKind::PhoneNumber))
+                }),
             web3_wallet: None,
             external_account: None,
         },
@@ -356,19 +282,14 @@ pub fn sign_up(s: &SignUpRecord, settings: &Settings) -> wire::SignUp {
 }
 
 /// The identifier kinds an instance lets people sign in with.
-pub fn supported_identifiers(settings: &Settings) -> Vec<String> {
-    ["email_address", "phone_number", "username"]
+pub fn supported_identifiers(caps: &Capabilities) -> Vec<String> {
+    caps.sign_in_identifiers
         .iter()
-        .filter(|f| {
-            settings
-                .attribute(f)
-                .is_some_and(|a| a.used_for_first_factor)
-        })
-        .map(|f| (*f).to_owned())
+        .map(|k| k.as_str().to_owned())
         .collect()
 }
 
-pub fn sign_in(s: &SignInRecord, settings: &Settings) -> wire::SignIn {
+pub fn sign_in(s: &SignInRecord, caps: &Capabilities) -> wire::SignIn {
     let second_factors_shown = matches!(
         s.status,
         SignInStatus::NeedsSecondFactor | SignInStatus::Complete
@@ -377,7 +298,7 @@ pub fn sign_in(s: &SignInRecord, settings: &Settings) -> wire::SignIn {
         object: "sign_in_attempt",
         id: s.id.clone(),
         status: s.status.as_str().to_owned(),
-        supported_identifiers: supported_identifiers(settings),
+        supported_identifiers: supported_identifiers(caps),
         supported_first_factors: (s.status != SignInStatus::NeedsIdentifier)
             .then(|| s.supported_first_factors.clone()),
         supported_second_factors: second_factors_shown.then(|| s.supported_second_factors.clone()),
@@ -418,7 +339,7 @@ pub fn active_session(s: &SessionRecord, now: UnixMillis) -> serde_json::Value {
     serde_json::json!({
         "object": "session",
         "id": s.id,
-        "status": effective_status(s, now).as_str(),
+        "status": s.status_at(now).as_str(),
         "expire_at": s.expire_at,
         "abandon_at": s.abandon_at,
         "last_active_at": s.last_active_at,

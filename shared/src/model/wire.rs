@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::clock::UnixMillis;
+use crate::vocabulary::Strategy;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Client {
@@ -65,7 +66,7 @@ pub struct PublicUserData {
 pub struct Verification {
     pub object: &'static str,
     pub status: String,
-    pub strategy: String,
+    pub strategy: Strategy,
     pub attempts: Option<u32>,
     pub expire_at: Option<UnixMillis>,
 }
@@ -152,9 +153,9 @@ pub struct User {
 
 /// One way to complete a sign-in factor (`Stubs.SignInFactor`). Also kept in sign-in records
 /// as a snapshot, hence `Deserialize`; it holds nothing secret.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct SignInFactor {
-    pub strategy: String,
+    pub strategy: Strategy,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub safe_identifier: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -165,6 +166,28 @@ pub struct SignInFactor {
     pub primary: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub default: Option<bool>,
+}
+
+impl SignInFactor {
+    /// A factor of `strategy` with no identification attached (password, TOTP, backup codes).
+    pub fn of(strategy: impl Into<Strategy>) -> Self {
+        Self {
+            strategy: strategy.into(),
+            safe_identifier: None,
+            email_address_id: None,
+            phone_number_id: None,
+            primary: None,
+            default: None,
+        }
+    }
+}
+
+/// An email address or a phone number, as its own wire object.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum Identification {
+    EmailAddress(EmailAddress),
+    PhoneNumber(PhoneNumber),
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]

@@ -82,23 +82,7 @@ pub fn session_gsi1(user_id: &str, session_id: &str) -> (String, String) {
     (user_pk(user_id), format!("{SESSION_PREFIX}{session_id}"))
 }
 
-/// What kind of identifier a guard item protects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IdentifierKind {
-    Email,
-    Phone,
-    Username,
-}
-
-impl IdentifierKind {
-    fn tag(self) -> &'static str {
-        match self {
-            IdentifierKind::Email => "email",
-            IdentifierKind::Phone => "phone",
-            IdentifierKind::Username => "username",
-        }
-    }
-}
+pub use crate::vocabulary::IdentifierKind;
 
 /// The guard item for an identifier; `normalised` must already be normalised (lower-cased
 /// email, E.164 phone, lower-cased username).

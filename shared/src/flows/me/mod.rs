@@ -1,0 +1,41 @@
+//! The user's own requests (`/v1/me`): profile, identifications, password, second factors,
+//! account deletion — acting for the session named by `_clerk_session_id`, else the client's
+//! last active one.
+//!
+//! ```text
+//!   identification: add (guard claimed) ──prepare──► code sent ──attempt ok──► verified ──► may be primary
+//!                    └──────────────── delete (guard released; never the last sign-in identifier)
+//!   TOTP:        POST /totp ──► pending secret ──attempt ok──► enabled (+ backup codes) ──DELETE──► off
+//!   password:    change (current required, optionally sign out elsewhere) / remove (another factor must remain)
+//! ```
+//!
+//! - [`acting`] — who the request acts for, and the save / fail transitions every change ends with;
+//! - [`profile`] — names, username, primaries, metadata;
+//! - [`identifications`] — email addresses and phone numbers, one code path for both kinds;
+//! - [`password`] — change and remove;
+//! - [`second_factors`] — SMS second factor, TOTP, backup codes;
+//! - [`account`] — deletion of the account.
+//!
+//! Every change is one transaction guarded by the user's version; a lost race is retried on fresh
+//! state by the unit of work, so concurrent edits of different fields all land. Wrong current
+//! passwords and wrong codes count toward the lockout.
+
+pub mod account;
+pub mod acting;
+pub mod identifications;
+pub mod password;
+pub mod profile;
+pub mod second_factors;
+
+pub use account::delete_user;
+pub use acting::{Acting, acting};
+pub use identifications::{
+    AddIdentification, AttemptIdentification, PrepareIdentification, add_identification,
+    attempt_identification, delete_identification, identification, prepare_identification,
+};
+pub use password::{ChangePassword, RemovePassword, change_password, remove_password};
+pub use profile::{UpdateProfile, merge_metadata, merge_patch, update_profile};
+pub use second_factors::{
+    UpdatePhone, VerifyTotp, delete_totp, regenerate_backup_codes, start_totp, update_phone,
+    verify_totp,
+};

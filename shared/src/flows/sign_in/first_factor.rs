@@ -1,0 +1,310 @@
+//! The first step of a sign-in: create the attempt for an identifier, then prove the first
+//! factor with a password or a code (or verify a reset code, which leads to `reset`).
+
+use crate::app::App;
+use crate::clock::duration_ms;
+use crate::error::{Code, Error, Result};
+use crate::identifiers;
+use crate::model::records::{FactorVerification, SignInRecord, SignInStatus, UserRecord};
+use crate::random;
+use crate::security;
+use crate::vocabulary::{FirstFactor, IdentificationKind, IdentifierKind};
+
+use super::state::{self, SignedIn};
+use crate::flows::client::Current;
+use crate::flows::lockout;
+use crate::flows::session::{self, Origin};
+use crate::flows::verification::{self, Destination, Purpose};
+
+/// Which identification a code factor goes to, when the caller names one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FactorTarget {
+    pub email_address_id: Option<String>,
+    pub phone_number_id: Option<String>,
+}
+
+/// `POST /v1/client/sign_ins`.
+#[derive(Debug, Clone, Default)]
+pub struct CreateSignIn {
+    pub identifier: Option<String>,
+    pub strategy: Option<FirstFactor>,
+    pub password: Option<String>,
+    pub target: FactorTarget,
+}
+
+/// `POST …/prepare_first_factor`.
+#[derive(Debug, Clone)]
+pub struct PrepareFirstFactor {
+    pub strategy: FirstFactor,
+    pub target: FactorTarget,
+}
+
+/// What an attempt at the first factor presents.
+#[derive(Debug, Clone)]
+pub enum FirstFactorProof {
+    Password(String),
+    /// A code for a code strategy (sign-in or reset).
+    Code(FirstFactor, String),
+}
+
+/// `POST …/attempt_first_factor`.
+#[derive(Debug, Clone)]
+pub struct AttemptFirstFactor {
+    pub proof: FirstFactorProof,
+}
+
+impl AttemptFirstFactor {
+    fn strategy(&self) -> FirstFactor {
+        match &self.proof {
+            FirstFactorProof::Password(_) => FirstFactor::Password,
+            FirstFactorProof::Code(strategy, _) => *strategy,
+        }
+    }
+}
+
+fn ensure_enabled(app: &App, strategy: FirstFactor) -> Result<()> {
+    if app.capabilities.first_factor(strategy) {
+        return Ok(());
+    }
+    Err(Error::new(Code::FormParamValueInvalid)
+        .param("strategy")
+        .long(format!(
+            "The {strategy} strategy is not enabled for this application."
+        )))
+}
+
+/// Whether the user holds `identifier` in a state that signs in: verified, or on an instance
+/// that does not verify that kind at all.
+fn identifier_signs_in(app: &App, u: &UserRecord, kind: IdentifierKind, identifier: &str) -> bool {
+    let identification = match kind {
+        IdentifierKind::Email => IdentificationKind::EmailAddress,
+        IdentifierKind::Phone => IdentificationKind::PhoneNumber,
+        IdentifierKind::Username => return u.username.as_deref() == Some(identifier),
+    };
+    let unverified_counts = !app.capabilities.verify_at_sign_up(identification);
+    u.identifications(identification)
+        .iter()
+        .any(|r| r.value == identifier && (r.is_verified() || unverified_counts))
+}
+
+/// Prepares a code factor on `s`, sending the code to the identification it names.
+async fn prepare_code(
+    app: &App,
+    s: &mut SignInRecord,
+    strategy: FirstFactor,
+    target: &FactorTarget,
+) -> Result<()> {
+    let Some(kind) = strategy.code_destination() else {
+        return Ok(()); // Passwords need no preparation.
+    };
+    let factor = s
+        .supported_first_factors
+        .iter()
+        .filter(|f| f.strategy == strategy.into())
+        .find(|f| match kind {
+            IdentificationKind::EmailAddress => target
+                .email_address_id
+                .as_ref()
+                .is_none_or(|id| f.email_address_id.as_ref() == Some(id)),
+            IdentificationKind::PhoneNumber => target
+                .phone_number_id
+                .as_ref()
+                .is_none_or(|id| f.phone_number_id.as_ref() == Some(id)),
+        })
+        .cloned()
+        .ok_or_else(|| Error::new(Code::StrategyForUserInvalid).param("strategy"))?;
+    let to = factor.safe_identifier.as_deref().unwrap_or_default();
+    let purpose = if strategy.is_reset() {
+        Purpose::ResetPassword
+    } else {
+        Purpose::SignIn
+    };
+    let previous = s.first_factor.as_ref().map(|f| &f.verification);
+    let v = verification::prepare(
+        app,
+        strategy.into(),
+        &Destination::new(kind, to),
+        purpose,
+        previous,
+    )
+    .await?;
+    s.first_factor = Some(FactorVerification {
+        verification: v,
+        email_address_id: factor.email_address_id.clone(),
+        phone_number_id: factor.phone_number_id.clone(),
+    });
+    Ok(())
+}
+
+/// Checks a password against the user's; a wrong one (or none) is a failure counted toward
+/// the lockout.
+async fn check_password(
+    app: &App,
+    current: &mut Current,
+    s: SignInRecord,
+    user: UserRecord,
+    password: &str,
+    origin: &Origin,
+    no_password_param: &str,
+) -> Result<Option<SignedIn>> {
+    let Some(hash) = user.password_hash.clone() else {
+        return Err(Error::new(Code::StrategyForUserInvalid).param(no_password_param));
+    };
+    if !app.passwords.verify(&hash, password).await? {
+        let err = Error::new(Code::FormPasswordIncorrect).param("password");
+        return state::fail(app, current, s, user, err).await;
+    }
+    state::first_factor_passed(app, current, s, user, FirstFactor::Password, origin).await
+}
+
+/// `POST /v1/client/sign_ins`: starts a sign-in, and goes as far as the parameters allow.
+pub async fn create(
+    app: &App,
+    current: &mut Current,
+    cmd: &CreateSignIn,
+    origin: &Origin,
+) -> Result<Option<SignedIn>> {
+    session::ensure_can_sign_in(app, current)?;
+    let now = app.now_ms();
+    let mut s = SignInRecord {
+        id: random::object_id(app.random.as_ref(), "sia"),
+        client_id: current.client().id.clone(),
+        status: SignInStatus::NeedsIdentifier,
+        identifier: None,
+        user_id: None,
+        first_factor: None,
+        second_factor: None,
+        first_factor_verified_at: None,
+        second_factor_verified_at: None,
+        supported_first_factors: Vec::new(),
+        supported_second_factors: Vec::new(),
+        user_data: None,
+        created_session_id: None,
+        abandon_at: now + duration_ms(security::ATTEMPT_ABANDON_AFTER),
+        created_at: now,
+        updated_at: now,
+        version: 0,
+    };
+    if let Some(strategy) = cmd.strategy {
+        ensure_enabled(app, strategy)?;
+    }
+    let password = cmd.password.as_deref();
+    if password.is_some() && !app.capabilities.first_factor(FirstFactor::Password) {
+        return Err(Error::new(Code::FormParamValueInvalid)
+            .param("password")
+            .long("Passwords are not enabled for this application."));
+    }
+    let Some(raw) = cmd.identifier.as_deref() else {
+        if password.is_some() || cmd.strategy.is_some() {
+            return Err(Error::missing("identifier"));
+        }
+        state::store(app, current, s, None, Vec::new()).await?;
+        return Ok(None);
+    };
+    let kind = identifiers::classify(raw);
+    if !app.capabilities.signs_in_with(kind) {
+        return Err(Error::new(Code::FormParamValueInvalid)
+            .param("identifier")
+            .long(format!(
+                "Signing in with {} is not enabled for this application.",
+                kind.as_str().replace('_', " ")
+            )));
+    }
+    let identifier = identifiers::normalise(kind, raw, "identifier")?;
+    let owner = app.repo.identifier_owner(kind, &identifier).await?;
+    let user = match owner {
+        Some(id) => app.repo.load_user(&id).await?,
+        None => None,
+    };
+    // An identifier waiting for its code (added in the profile) does not sign anyone in yet.
+    let user = user.filter(|u| identifier_signs_in(app, u, kind, &identifier));
+    let Some(mut user) = user else {
+        if let Some(pw) = password {
+            // Same cost as a wrong password, so timing does not reveal unknown accounts.
+            app.passwords.verify_dummy(pw).await?;
+        }
+        return Err(Error::new(Code::FormIdentifierNotFound).param("identifier"));
+    };
+    lockout::ensure_unlocked(&mut user, now)?;
+    s.identifier = Some(identifier);
+    s.status = SignInStatus::NeedsFirstFactor;
+    state::snapshot(app, &mut s, &user);
+
+    if let Some(pw) = password {
+        return check_password(app, current, s, user, pw, origin, "password").await;
+    }
+    if let Some(strategy) = cmd.strategy {
+        prepare_code(app, &mut s, strategy, &cmd.target).await?;
+    }
+    state::store(app, current, s, None, Vec::new()).await?;
+    Ok(None)
+}
+
+/// `POST …/prepare_first_factor`.
+pub async fn prepare_first_factor(
+    app: &App,
+    current: &mut Current,
+    id: &str,
+    cmd: &PrepareFirstFactor,
+) -> Result<()> {
+    let mut s = state::at_step(current, id, SignInStatus::NeedsFirstFactor)?;
+    ensure_enabled(app, cmd.strategy)?;
+    if cmd.strategy.code_destination().is_none() {
+        return Ok(()); // Passwords need no preparation.
+    }
+    let mut user = state::load_user(app, &s).await?;
+    lockout::ensure_unlocked(&mut user, app.now_ms())?;
+    state::snapshot(app, &mut s, &user);
+    prepare_code(app, &mut s, cmd.strategy, &cmd.target).await?;
+    s.updated_at = app.now_ms();
+    state::store(app, current, s, None, Vec::new()).await
+}
+
+/// `POST …/attempt_first_factor`.
+pub async fn attempt_first_factor(
+    app: &App,
+    current: &mut Current,
+    id: &str,
+    cmd: &AttemptFirstFactor,
+    origin: &Origin,
+) -> Result<Option<SignedIn>> {
+    let mut s = state::at_step(current, id, SignInStatus::NeedsFirstFactor)?;
+    let strategy = cmd.strategy();
+    ensure_enabled(app, strategy)?;
+    let mut user = state::load_user(app, &s).await?;
+    let now = app.now_ms();
+    lockout::ensure_unlocked(&mut user, now)?;
+    s.updated_at = now;
+    let code = match &cmd.proof {
+        FirstFactorProof::Password(pw) => {
+            return check_password(app, current, s, user, pw, origin, "strategy").await;
+        }
+        FirstFactorProof::Code(_, code) => code,
+    };
+    let factor = s
+        .first_factor
+        .as_mut()
+        .filter(|f| f.verification.strategy == strategy.into())
+        .ok_or_else(|| {
+            Error::new(Code::VerificationMissing)
+                .param("strategy")
+                .long("Prepare this strategy before attempting it.")
+        })?;
+    match verification::attempt(app, &mut factor.verification, code) {
+        Ok(verification::Attempt::Verified) if strategy.is_reset() => {
+            s.status = SignInStatus::NeedsNewPassword;
+            s.first_factor_verified_at = Some(now);
+            lockout::record_success(&mut user);
+            state::store(app, current, s, Some(&user), Vec::new()).await?;
+            Ok(None)
+        }
+        Ok(verification::Attempt::Verified) => {
+            state::first_factor_passed(app, current, s, user, strategy, origin).await
+        }
+        Ok(other) => state::fail(app, current, s, user, verification::attempt_error(other)).await,
+        Err(e) => {
+            state::store(app, current, s, None, Vec::new()).await?;
+            Err(e)
+        }
+    }
+}

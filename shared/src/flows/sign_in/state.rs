@@ -1,0 +1,235 @@
+//! The sign-in attempt as stored, the factors a user may use, and the transitions every step
+//! shares: storing the attempt, counting a failure, passing the first factor, completing.
+
+use serde_json::json;
+
+use crate::app::App;
+use crate::error::{Code, Error, Result};
+use crate::model::records::{IdentificationRecord, SignInRecord, SignInStatus, UserRecord};
+use crate::model::wire::SignInFactor;
+use crate::repo::Repo;
+use crate::store::Write;
+use crate::vocabulary::{FirstFactor, IdentificationKind, SecondFactor, Strategy};
+
+use crate::flows::client::{Current, commit};
+use crate::flows::lockout;
+use crate::flows::session::{self, Origin};
+
+/// What a completed sign-in needs for rendering: the user it signed in.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub user: UserRecord,
+}
+
+/// A code factor sent to one identification.
+fn code_factor(
+    user: &UserRecord,
+    strategy: impl Into<Strategy>,
+    r: &IdentificationRecord,
+) -> SignInFactor {
+    let mut f = SignInFactor::of(strategy);
+    f.safe_identifier = Some(r.value.clone());
+    match r.kind {
+        IdentificationKind::EmailAddress => f.email_address_id = Some(r.id.clone()),
+        IdentificationKind::PhoneNumber => f.phone_number_id = Some(r.id.clone()),
+    }
+    f.primary = Some(user.is_primary(r));
+    f
+}
+
+/// The first factors this user can use here, as Clerk lists them.
+pub fn first_factors(app: &App, user: &UserRecord) -> Vec<SignInFactor> {
+    let caps = &app.capabilities;
+    let mut out = Vec::new();
+    let has_password = user.password_hash.is_some() && caps.first_factor(FirstFactor::Password);
+    if has_password {
+        out.push(SignInFactor::of(FirstFactor::Password));
+    }
+    for (kind, code, reset) in [
+        (
+            IdentificationKind::EmailAddress,
+            FirstFactor::EmailCode,
+            FirstFactor::ResetPasswordEmailCode,
+        ),
+        (
+            IdentificationKind::PhoneNumber,
+            FirstFactor::PhoneCode,
+            FirstFactor::ResetPasswordPhoneCode,
+        ),
+    ] {
+        for r in user
+            .identifications(kind)
+            .iter()
+            .filter(|r| r.is_verified())
+        {
+            if caps.first_factor(code) {
+                out.push(code_factor(user, code, r));
+            }
+            if has_password && caps.first_factor(reset) {
+                out.push(code_factor(user, reset, r));
+            }
+        }
+    }
+    out
+}
+
+/// The second factors this user has set up and the instance allows.
+pub fn second_factors(app: &App, user: &UserRecord) -> Vec<SignInFactor> {
+    let caps = &app.capabilities;
+    let mut out = Vec::new();
+    if user.totp_secret.is_some() && caps.second_factor(SecondFactor::Totp) {
+        out.push(SignInFactor::of(SecondFactor::Totp));
+    }
+    if caps.second_factor(SecondFactor::PhoneCode) {
+        for p in user
+            .phone_numbers
+            .iter()
+            .filter(|p| p.reserved_for_second_factor)
+        {
+            let mut f = code_factor(user, SecondFactor::PhoneCode, p);
+            f.default = Some(p.default_second_factor);
+            out.push(f);
+        }
+    }
+    if !user.backup_code_hashes.is_empty() && caps.second_factor(SecondFactor::BackupCode) {
+        out.push(SignInFactor::of(SecondFactor::BackupCode));
+    }
+    out
+}
+
+/// Whether the user must pass a second factor (backup codes alone do not make 2FA).
+pub fn needs_second_factor(app: &App, user: &UserRecord) -> bool {
+    second_factors(app, user)
+        .iter()
+        .any(|f| f.strategy != Strategy::BackupCode)
+}
+
+/// Records who the attempt is for and what they may use.
+pub fn snapshot(app: &App, s: &mut SignInRecord, user: &UserRecord) {
+    s.user_id = Some(user.id.clone());
+    s.supported_first_factors = first_factors(app, user);
+    s.supported_second_factors = second_factors(app, user);
+    s.user_data = Some(json!({
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "image_url": "",
+        "has_image": false,
+    }));
+}
+
+/// `GET /v1/client/sign_ins/{id}`: the sign-in, if it is the client's current one.
+pub fn get<'a>(current: &'a Current, id: &str) -> Result<&'a SignInRecord> {
+    current
+        .aggregate
+        .sign_in
+        .as_ref()
+        .filter(|s| s.id == id)
+        .ok_or_else(Error::not_found)
+}
+
+/// The client's current sign-in `id`, which must be at step `wanted`.
+pub fn at_step(current: &Current, id: &str, wanted: SignInStatus) -> Result<SignInRecord> {
+    let s = get(current, id)?;
+    if s.status != wanted {
+        return Err(Error::new(Code::BadRequest).long(format!(
+            "This sign-in is {}, not {}.",
+            s.status.as_str(),
+            wanted.as_str()
+        )));
+    }
+    Ok(s.clone())
+}
+
+/// The user the attempt is for.
+pub async fn load_user(app: &App, s: &SignInRecord) -> Result<UserRecord> {
+    let not_found = || Error::new(Code::FormIdentifierNotFound).param("identifier");
+    let id = s.user_id.as_deref().ok_or_else(not_found)?;
+    app.repo.load_user(id).await?.ok_or_else(not_found)
+}
+
+/// Writes the sign-in, plus the user when it changed and the client when it is new or changed.
+pub async fn store(
+    app: &App,
+    current: &mut Current,
+    s: SignInRecord,
+    user: Option<&UserRecord>,
+    extra: Vec<Write>,
+) -> Result<()> {
+    let mut writes = extra;
+    writes.push(Repo::sign_in_write(&s)?);
+    if let Some(u) = user {
+        writes.push(Repo::user_write(u)?);
+    }
+    let client_changed = current.is_new()
+        || current.aggregate.client.sign_in_id.as_deref() != Some(s.id.as_str())
+        || s.status == SignInStatus::Complete;
+    if client_changed {
+        current.aggregate.client.sign_in_id = Some(s.id.clone());
+        current.aggregate.client.updated_at = app.now_ms();
+        writes.push(current.client_write()?);
+    }
+    commit(app, writes).await?;
+    current.aggregate.sign_in = Some(s);
+    Ok(())
+}
+
+/// Stores a failed attempt (the user's failure count, and the sign-in's verification), then
+/// answers with `error` (or `user_locked`).
+pub async fn fail<T>(
+    app: &App,
+    current: &mut Current,
+    s: SignInRecord,
+    mut user: UserRecord,
+    error: Error,
+) -> Result<T> {
+    let answer = lockout::record_failure(&mut user, app.now_ms(), error);
+    store(app, current, s, Some(&user), Vec::new()).await?;
+    Err(answer)
+}
+
+/// The first factor passed: on to the second, or done.
+pub async fn first_factor_passed(
+    app: &App,
+    current: &mut Current,
+    mut s: SignInRecord,
+    mut user: UserRecord,
+    strategy: FirstFactor,
+    origin: &Origin,
+) -> Result<Option<SignedIn>> {
+    s.first_factor_verified_at = Some(app.now_ms());
+    if needs_second_factor(app, &user) {
+        s.status = SignInStatus::NeedsSecondFactor;
+        lockout::record_success(&mut user);
+        store(app, current, s, Some(&user), Vec::new()).await?;
+        return Ok(None);
+    }
+    complete(app, current, s, user, strategy.into(), Vec::new(), origin)
+        .await
+        .map(Some)
+}
+
+/// The sign-in is done: a session starts, in the same transaction as `extra`.
+pub async fn complete(
+    app: &App,
+    current: &mut Current,
+    mut s: SignInRecord,
+    mut user: UserRecord,
+    strategy: Strategy,
+    mut extra: Vec<Write>,
+    origin: &Origin,
+) -> Result<SignedIn> {
+    let (session, write) = session::start(
+        app,
+        current,
+        &mut user,
+        strategy,
+        s.first_factor_verified_at,
+        s.second_factor_verified_at,
+        origin,
+    )?;
+    extra.push(write);
+    s.status = SignInStatus::Complete;
+    s.created_session_id = Some(session.id);
+    store(app, current, s, Some(&user), extra).await?;
+    Ok(SignedIn { user })
+}

@@ -1,0 +1,135 @@
+//! The request as a handler sees it: the application, the operation, the caller, the
+//! parameters — and the helpers that find the caller's client and acting user and wrap an
+//! answer in the `{response, client}` envelope.
+
+use axum::body::Body;
+use axum::extract::FromRequest;
+use http::{Request, header};
+
+use super::caller::Caller;
+use super::caller::Transport;
+use super::operation::Operation;
+use super::params::Params;
+use super::reply::{Reply, TokenUpdate};
+use crate::app::App;
+use crate::error::{Code, Error};
+use crate::security;
+
+/// A FAPI request as a handler sees it: the application, the operation, the caller, and the
+/// parameters. Extracting it applies the operation's abuse policy.
+pub struct Fapi {
+    pub app: App,
+    pub operation: Operation,
+    pub caller: Caller,
+    /// Body parameters (form or JSON).
+    pub params: Params,
+    pub query: Params,
+}
+
+impl FromRequest<App> for Fapi {
+    type Rejection = Error;
+
+    async fn from_request(req: Request<Body>, app: &App) -> Result<Self, Error> {
+        let caller = req
+            .extensions()
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| Error::internal("request reached a handler without a caller"))?;
+        let operation = req
+            .extensions()
+            .get::<Operation>()
+            .copied()
+            .ok_or_else(|| Error::internal("a route outside the operation table"))?;
+        if let Some(bucket) = operation.policy().bucket {
+            crate::flows::rate_limit::hit(app, bucket, caller.ip.as_deref()).await?;
+        }
+        let query = Params::from_query(req.uri().query());
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if declared.is_some_and(|n| n > security::MAX_REQUEST_BODY_BYTES) {
+            return Err(Error::new(Code::RequestBodyTooLarge));
+        }
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = axum::body::to_bytes(req.into_body(), security::MAX_REQUEST_BODY_BYTES)
+            .await
+            .map_err(|_| Error::new(Code::RequestBodyTooLarge))?;
+        let params = Params::from_body(content_type.as_deref(), &bytes)?;
+        Ok(Self {
+            app: app.clone(),
+            operation,
+            caller,
+            params,
+            query,
+        })
+    }
+}
+
+impl Fapi {
+    /// The caller's client, if its token reaches one. A development browser's token must:
+    /// clerk-js answers `dev_browser_unauthenticated` by creating a new development browser.
+    pub async fn current_client(&self) -> Result<Option<crate::flows::client::Current>, Error> {
+        use crate::flows::client;
+        match self.caller.transport {
+            Transport::DevBrowser => {
+                client::resolve_dev_browser(&self.app, self.caller.token.as_deref())
+                    .await
+                    .map(Some)
+            }
+            _ => client::resolve(&self.app, self.caller.token.as_deref()).await,
+        }
+    }
+
+    /// The caller's client, or a new one (not yet stored: the flow's transaction stores it).
+    pub async fn current_or_new_client(&self) -> Result<crate::flows::client::Current, Error> {
+        match self.current_client().await? {
+            Some(current) => Ok(current),
+            None => crate::flows::client::new_unsaved(&self.app),
+        }
+    }
+
+    /// The caller's existing client; 404 when it has none.
+    pub async fn existing_client(&self) -> Result<crate::flows::client::Current, Error> {
+        self.current_client().await?.ok_or_else(Error::not_found)
+    }
+
+    /// The user a `/v1/me` request acts for (`_clerk_session_id`, else the last active
+    /// session); 401 `signed_out` when there is none.
+    pub async fn acting(&self) -> Result<crate::flows::me::Acting, Error> {
+        let current = self
+            .current_client()
+            .await?
+            .ok_or_else(crate::flows::session::signed_out)?;
+        crate::flows::me::acting(&self.app, current, self.query.str("_clerk_session_id")).await
+    }
+
+    /// Where the request came from, for session activity.
+    pub fn origin(&self) -> crate::flows::session::Origin {
+        crate::flows::session::Origin {
+            ip: self.caller.ip.clone(),
+            user_agent: self.caller.user_agent.clone(),
+        }
+    }
+
+    /// The `{response, client}` envelope with the whole current client, and its token.
+    /// `known_users` are users already in hand, which rendering need not read again.
+    pub async fn envelope<T: serde::Serialize>(
+        &self,
+        response: &T,
+        current: &crate::flows::client::Current,
+        known_users: &[&crate::model::records::UserRecord],
+    ) -> Result<Reply, Error> {
+        let client =
+            crate::flows::client::render(&self.app, &current.aggregate, known_users).await?;
+        Ok(Reply::envelope(response, Some(&client)).token(TokenUpdate {
+            token: Some(current.token.clone()),
+            client_uat: current.client_uat_at(self.app.now_ms()),
+        }))
+    }
+}

@@ -1,0 +1,336 @@
+//! Every operation the API serves, in one table with its route and its abuse policy. The unit
+//! of work that runs an operation's flow sits beside it (`super::unit_of_work`).
+//!
+//! ```text
+//!   route table (function crate) ──Operation::to(handler)──► route + Extension(Operation)
+//!   request ──► Fapi extractor: the operation's policy (rate-limit bucket) ──► body parsed
+//!           ──► handler: typed command ──► Fapi::on_client / Fapi::as_user:
+//!                   load client (or acting user) ─► flow ─► commit ──lost race──► again (≤ 10)
+//! ```
+//!
+//! A route exists only through [`route_table`], which hands the handler its [`Operation`]; the
+//! policy is an exhaustive `match`, so an operation without one does not compile, and
+//! `tests/tests/operations.rs` checks that the groups' tables route every operation once.
+
+use axum::Router;
+use axum::handler::Handler;
+use axum::routing::{MethodFilter, MethodRouter, on};
+use http::Method;
+
+use crate::app::App;
+use crate::flows::rate_limit::Bucket;
+use crate::vocabulary::IdentificationKind;
+
+/// One thing a caller can ask of the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    // environment
+    GetEnvironment,
+    TouchEnvironment,
+    CreateDevBrowser,
+    WellKnownJwks,
+    Jwks,
+    Health,
+    // client
+    GetClient,
+    CreateClient,
+    PutClient,
+    EndClient,
+    // sign-ins
+    CreateSignIn,
+    GetSignIn,
+    PrepareFirstFactor,
+    AttemptFirstFactor,
+    ResetPassword,
+    PrepareSecondFactor,
+    AttemptSecondFactor,
+    // sign-ups
+    CreateSignUp,
+    GetSignUp,
+    UpdateSignUp,
+    PrepareSignUpVerification,
+    AttemptSignUpVerification,
+    // sessions
+    EndAllSessions,
+    GetSession,
+    TouchSession,
+    EndSession,
+    RemoveSession,
+    CreateSessionToken,
+    CreateTemplateToken,
+    ListMySessions,
+    ListMyActiveSessions,
+    RevokeSession,
+    // me
+    GetMe,
+    UpdateMe,
+    DeleteMe,
+    UpdateMetadata,
+    ListIdentifications(IdentificationKind),
+    AddIdentification(IdentificationKind),
+    GetIdentification(IdentificationKind),
+    DeleteIdentification(IdentificationKind),
+    PrepareIdentification(IdentificationKind),
+    AttemptIdentification(IdentificationKind),
+    UpdatePhoneNumber,
+    ChangePassword,
+    RemovePassword,
+    StartTotp,
+    VerifyTotp,
+    DeleteTotp,
+    RegenerateBackupCodes,
+}
+
+/// What stands between one caller and an unbounded number of an operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AbusePolicy {
+    /// The per-IP bucket the request counts against, if any.
+    pub bucket: Option<Bucket>,
+}
+
+const OPEN: AbusePolicy = AbusePolicy { bucket: None };
+const CREATE: AbusePolicy = AbusePolicy {
+    bucket: Some(Bucket::Create),
+};
+const ATTEMPT: AbusePolicy = AbusePolicy {
+    bucket: Some(Bucket::Attempt),
+};
+
+impl Operation {
+    /// Every operation (with each kind of identification).
+    pub fn all() -> Vec<Operation> {
+        use Operation::*;
+        let mut all = vec![
+            GetEnvironment,
+            TouchEnvironment,
+            CreateDevBrowser,
+            WellKnownJwks,
+            Jwks,
+            Health,
+            GetClient,
+            CreateClient,
+            PutClient,
+            EndClient,
+            CreateSignIn,
+            GetSignIn,
+            PrepareFirstFactor,
+            AttemptFirstFactor,
+            ResetPassword,
+            PrepareSecondFactor,
+            AttemptSecondFactor,
+            CreateSignUp,
+            GetSignUp,
+            UpdateSignUp,
+            PrepareSignUpVerification,
+            AttemptSignUpVerification,
+            EndAllSessions,
+            GetSession,
+            TouchSession,
+            EndSession,
+            RemoveSession,
+            CreateSessionToken,
+            CreateTemplateToken,
+            ListMySessions,
+            ListMyActiveSessions,
+            RevokeSession,
+            GetMe,
+            UpdateMe,
+            DeleteMe,
+            UpdateMetadata,
+            UpdatePhoneNumber,
+            ChangePassword,
+            RemovePassword,
+            StartTotp,
+            VerifyTotp,
+            DeleteTotp,
+            RegenerateBackupCodes,
+        ];
+        for kind in IdentificationKind::ALL {
+            all.extend([
+                ListIdentifications(*kind),
+                AddIdentification(*kind),
+                GetIdentification(*kind),
+                DeleteIdentification(*kind),
+                PrepareIdentification(*kind),
+                AttemptIdentification(*kind),
+            ]);
+        }
+        all
+    }
+
+    /// The abuse policy: the one place it is declared.
+    pub const fn policy(self) -> AbusePolicy {
+        use Operation::*;
+        match self {
+            CreateSignIn | CreateSignUp => CREATE,
+            AttemptFirstFactor
+            | AttemptSecondFactor
+            | AttemptSignUpVerification
+            | AttemptIdentification(_)
+            | VerifyTotp => ATTEMPT,
+            GetEnvironment
+            | TouchEnvironment
+            | CreateDevBrowser
+            | WellKnownJwks
+            | Jwks
+            | Health
+            | GetClient
+            | CreateClient
+            | PutClient
+            | EndClient
+            | GetSignIn
+            | PrepareFirstFactor
+            | ResetPassword
+            | PrepareSecondFactor
+            | GetSignUp
+            | UpdateSignUp
+            | PrepareSignUpVerification
+            | EndAllSessions
+            | GetSession
+            | TouchSession
+            | EndSession
+            | RemoveSession
+            | CreateSessionToken
+            | CreateTemplateToken
+            | ListMySessions
+            | ListMyActiveSessions
+            | RevokeSession
+            | GetMe
+            | UpdateMe
+            | DeleteMe
+            | UpdateMetadata
+            | ListIdentifications(_)
+            | AddIdentification(_)
+            | GetIdentification(_)
+            | DeleteIdentification(_)
+            | PrepareIdentification(_)
+            | UpdatePhoneNumber
+            | ChangePassword
+            | RemovePassword
+            | StartTotp
+            | DeleteTotp
+            | RegenerateBackupCodes => OPEN,
+        }
+    }
+
+    /// The method and the route (axum's syntax) that reach the operation.
+    pub const fn route(self) -> (Method, &'static str) {
+        use IdentificationKind::{EmailAddress, PhoneNumber};
+        use Operation::*;
+        match self {
+            GetEnvironment => (Method::GET, "/v1/environment"),
+            TouchEnvironment => (Method::PATCH, "/v1/environment"),
+            CreateDevBrowser => (Method::POST, "/v1/dev_browser"),
+            WellKnownJwks => (Method::GET, "/.well-known/jwks.json"),
+            Jwks => (Method::GET, "/v1/jwks"),
+            Health => (Method::GET, "/v1/health"),
+            GetClient => (Method::GET, "/v1/client"),
+            CreateClient => (Method::POST, "/v1/client"),
+            PutClient => (Method::PUT, "/v1/client"),
+            EndClient => (Method::DELETE, "/v1/client"),
+            CreateSignIn => (Method::POST, "/v1/client/sign_ins"),
+            GetSignIn => (Method::GET, "/v1/client/sign_ins/{id}"),
+            PrepareFirstFactor => (
+                Method::POST,
+                "/v1/client/sign_ins/{id}/prepare_first_factor",
+            ),
+            AttemptFirstFactor => (
+                Method::POST,
+                "/v1/client/sign_ins/{id}/attempt_first_factor",
+            ),
+            ResetPassword => (Method::POST, "/v1/client/sign_ins/{id}/reset_password"),
+            PrepareSecondFactor => (
+                Method::POST,
+                "/v1/client/sign_ins/{id}/prepare_second_factor",
+            ),
+            AttemptSecondFactor => (
+                Method::POST,
+                "/v1/client/sign_ins/{id}/attempt_second_factor",
+            ),
+            CreateSignUp => (Method::POST, "/v1/client/sign_ups"),
+            GetSignUp => (Method::GET, "/v1/client/sign_ups/{id}"),
+            UpdateSignUp => (Method::PATCH, "/v1/client/sign_ups/{id}"),
+            PrepareSignUpVerification => (
+                Method::POST,
+                "/v1/client/sign_ups/{id}/prepare_verification",
+            ),
+            AttemptSignUpVerification => (
+                Method::POST,
+                "/v1/client/sign_ups/{id}/attempt_verification",
+            ),
+            EndAllSessions => (Method::DELETE, "/v1/client/sessions"),
+            GetSession => (Method::GET, "/v1/client/sessions/{id}"),
+            TouchSession => (Method::POST, "/v1/client/sessions/{id}/touch"),
+            EndSession => (Method::POST, "/v1/client/sessions/{id}/end"),
+            RemoveSession => (Method::POST, "/v1/client/sessions/{id}/remove"),
+            CreateSessionToken => (Method::POST, "/v1/client/sessions/{id}/tokens"),
+            CreateTemplateToken => (Method::POST, "/v1/client/sessions/{id}/tokens/{template}"),
+            ListMySessions => (Method::GET, "/v1/me/sessions"),
+            ListMyActiveSessions => (Method::GET, "/v1/me/sessions/active"),
+            RevokeSession => (Method::POST, "/v1/me/sessions/{id}/revoke"),
+            GetMe => (Method::GET, "/v1/me"),
+            UpdateMe => (Method::PATCH, "/v1/me"),
+            DeleteMe => (Method::DELETE, "/v1/me"),
+            UpdateMetadata => (Method::PATCH, "/v1/me/metadata"),
+            ListIdentifications(EmailAddress) => (Method::GET, "/v1/me/email_addresses"),
+            ListIdentifications(PhoneNumber) => (Method::GET, "/v1/me/phone_numbers"),
+            AddIdentification(EmailAddress) => (Method::POST, "/v1/me/email_addresses"),
+            AddIdentification(PhoneNumber) => (Method::POST, "/v1/me/phone_numbers"),
+            GetIdentification(EmailAddress) => (Method::GET, "/v1/me/email_addresses/{id}"),
+            GetIdentification(PhoneNumber) => (Method::GET, "/v1/me/phone_numbers/{id}"),
+            DeleteIdentification(EmailAddress) => (Method::DELETE, "/v1/me/email_addresses/{id}"),
+            DeleteIdentification(PhoneNumber) => (Method::DELETE, "/v1/me/phone_numbers/{id}"),
+            PrepareIdentification(EmailAddress) => (
+                Method::POST,
+                "/v1/me/email_addresses/{id}/prepare_verification",
+            ),
+            PrepareIdentification(PhoneNumber) => (
+                Method::POST,
+                "/v1/me/phone_numbers/{id}/prepare_verification",
+            ),
+            AttemptIdentification(EmailAddress) => (
+                Method::POST,
+                "/v1/me/email_addresses/{id}/attempt_verification",
+            ),
+            AttemptIdentification(PhoneNumber) => (
+                Method::POST,
+                "/v1/me/phone_numbers/{id}/attempt_verification",
+            ),
+            UpdatePhoneNumber => (Method::PATCH, "/v1/me/phone_numbers/{id}"),
+            ChangePassword => (Method::POST, "/v1/me/change_password"),
+            RemovePassword => (Method::POST, "/v1/me/remove_password"),
+            StartTotp => (Method::POST, "/v1/me/totp"),
+            VerifyTotp => (Method::POST, "/v1/me/totp/attempt_verification"),
+            DeleteTotp => (Method::DELETE, "/v1/me/totp"),
+            RegenerateBackupCodes => (Method::POST, "/v1/me/backup_codes"),
+        }
+    }
+
+    /// The route for this operation, served by `handler`.
+    pub fn to<H, T>(self, handler: H) -> Route
+    where
+        H: Handler<T, App>,
+        T: 'static,
+    {
+        let (method, _) = self.route();
+        let filter = MethodFilter::try_from(method).unwrap_or(MethodFilter::GET);
+        Route {
+            operation: self,
+            method_router: on(filter, handler).layer(axum::Extension(self)),
+        }
+    }
+}
+
+/// An operation with its handler, as a group's route table lists it.
+pub struct Route {
+    pub operation: Operation,
+    method_router: MethodRouter<App>,
+}
+
+/// A group's router, built from its route table; every route carries its operation.
+pub fn route_table(table: Vec<Route>) -> Router<App> {
+    table.into_iter().fold(Router::new(), |router, r| {
+        let (_, path) = r.operation.route();
+        router.route(path, r.method_router)
+    })
+}
