@@ -13,7 +13,8 @@
 //! sent.
 
 use crate::app::App;
-use crate::clock::duration_ms;
+use crate::clock::{UnixMillis, duration_ms};
+use crate::codes::CodeHasher;
 use crate::courier::{Channel, Message};
 use crate::error::{Code, Error, Result};
 use crate::identifiers;
@@ -176,7 +177,17 @@ pub enum Attempt {
 
 /// Checks `code` against `v`, updating it. Errors are for attempts that cannot be made at all.
 pub fn attempt(app: &App, v: &mut VerificationRecord, code: &str) -> Result<Attempt> {
-    let now = app.now_ms();
+    check(v, code, app.now_ms(), &app.codes)
+}
+
+/// The rule itself, pure: expiry first, then the attempt cap, then the code (a right code is
+/// used up; the last wrong one fails the verification).
+pub fn check(
+    v: &mut VerificationRecord,
+    code: &str,
+    now: UnixMillis,
+    codes: &CodeHasher,
+) -> Result<Attempt> {
     match v.status {
         VerificationStatus::Verified => return Err(Error::new(Code::VerificationAlreadyVerified)),
         VerificationStatus::Failed => return Err(Error::new(Code::VerificationFailed)),
@@ -192,7 +203,7 @@ pub fn attempt(app: &App, v: &mut VerificationRecord, code: &str) -> Result<Atte
         return Err(Error::new(Code::VerificationFailed));
     }
     let stored = v.code_hash.clone().unwrap_or_default();
-    if app.codes.matches(code, &stored) {
+    if codes.matches(code, &stored) {
         v.status = VerificationStatus::Verified;
         v.code_hash = None;
         return Ok(Attempt::Verified);
@@ -223,5 +234,72 @@ pub fn verified(strategy: Strategy) -> VerificationRecord {
         attempts: 0,
         expire_at: None,
         sent_at: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pending(codes: &CodeHasher, code: &str) -> VerificationRecord {
+        VerificationRecord {
+            strategy: Strategy::EmailCode,
+            status: VerificationStatus::Unverified,
+            code_hash: Some(codes.hash(code)),
+            attempts: 0,
+            expire_at: Some(10_000),
+            sent_at: Some(0),
+        }
+    }
+
+    fn hasher() -> CodeHasher {
+        match CodeHasher::new(b"instance secret") {
+            Ok(h) => h,
+            Err(e) => panic!("hasher: {e:?}"),
+        }
+    }
+
+    #[test]
+    fn a_right_code_verifies_once() {
+        let codes = hasher();
+        let mut v = pending(&codes, "123456");
+        assert_eq!(
+            check(&mut v, "123456", 1, &codes).ok(),
+            Some(Attempt::Verified)
+        );
+        assert_eq!(v.code_hash, None);
+        let again = check(&mut v, "123456", 2, &codes).err().map(|e| e.code);
+        assert_eq!(again, Some(Code::VerificationAlreadyVerified));
+    }
+
+    #[test]
+    fn the_third_wrong_code_fails_the_verification() {
+        let codes = hasher();
+        let mut v = pending(&codes, "123456");
+        assert_eq!(
+            check(&mut v, "000000", 1, &codes).ok(),
+            Some(Attempt::Incorrect)
+        );
+        assert_eq!(
+            check(&mut v, "000001", 1, &codes).ok(),
+            Some(Attempt::Incorrect)
+        );
+        assert_eq!(
+            check(&mut v, "000002", 1, &codes).ok(),
+            Some(Attempt::Failed)
+        );
+        let after = check(&mut v, "123456", 1, &codes).err().map(|e| e.code);
+        assert_eq!(after, Some(Code::VerificationFailed));
+    }
+
+    #[test]
+    fn an_expired_code_is_refused_even_when_right() {
+        let codes = hasher();
+        let mut v = pending(&codes, "123456");
+        let late = check(&mut v, "123456", 10_000, &codes)
+            .err()
+            .map(|e| e.code);
+        assert_eq!(late, Some(Code::VerificationExpired));
+        assert_eq!(v.status, VerificationStatus::Expired);
     }
 }
