@@ -14,17 +14,17 @@
 //! `passkey`, `oauth_<provider>`) are new variants here: the compiler then lists every `match`
 //! that must learn them.
 
-use std::fmt;
 use std::str::FromStr;
-
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{Code, Error};
 
 /// Declares a wire enum: its variants with their wire names, `as_str`, `ALL`, `FromStr`
 /// (unknown name → `UnknownName`), `Display` and serde as the wire string.
 macro_rules! wire_enum {
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $wire:literal),+ $(,)? }) => {
+    ($($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $wire:literal),+ $(,)? })+) => {
+        $(wire_enum!(@one $(#[$meta])* $name { $($(#[$vmeta])* $variant = $wire),+ });)+
+    };
+    (@one $(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $wire:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum $name {
@@ -43,33 +43,33 @@ macro_rules! wire_enum {
             }
         }
 
-        impl FromStr for $name {
-            type Err = UnknownName;
+        impl ::std::str::FromStr for $name {
+            type Err = $crate::vocabulary::UnknownName;
 
-            fn from_str(s: &str) -> Result<Self, UnknownName> {
+            fn from_str(s: &str) -> Result<Self, $crate::vocabulary::UnknownName> {
                 match s {
                     $($wire => Ok($name::$variant),)+
-                    _ => Err(UnknownName(s.to_owned())),
+                    _ => Err($crate::vocabulary::UnknownName(s.to_owned())),
                 }
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
 
-        impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        impl ::serde::Serialize for $name {
+            fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.serialize_str(self.as_str())
             }
         }
 
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let text = String::deserialize(d)?;
-                text.parse().map_err(|e: UnknownName| {
+        impl<'de> ::serde::Deserialize<'de> for $name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = <String as ::serde::Deserialize>::deserialize(d)?;
+                text.parse().map_err(|e: $crate::vocabulary::UnknownName| {
                     serde::de::Error::custom(format!(
                         "unknown {} `{}`; expected one of: {}",
                         stringify!($name),
@@ -82,6 +82,8 @@ macro_rules! wire_enum {
     };
 }
 
+pub(crate) use wire_enum;
+
 /// A name that is not in the vocabulary.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownName(pub String);
@@ -89,60 +91,24 @@ pub struct UnknownName(pub String);
 wire_enum! {
     /// A way to prove the first factor of a sign-in (or to reset a forgotten password).
     FirstFactor {
-        Password = "password",
-        EmailCode = "email_code",
-        PhoneCode = "phone_code",
-        ResetPasswordEmailCode = "reset_password_email_code",
-        ResetPasswordPhoneCode = "reset_password_phone_code",
+        Password = "password", EmailCode = "email_code", PhoneCode = "phone_code",
+        ResetPasswordEmailCode = "reset_password_email_code", ResetPasswordPhoneCode = "reset_password_phone_code",
     }
-}
-
-wire_enum! {
     /// A way to prove the second factor of a sign-in.
-    SecondFactor {
-        PhoneCode = "phone_code",
-        Totp = "totp",
-        BackupCode = "backup_code",
-    }
-}
-
-wire_enum! {
+    SecondFactor { PhoneCode = "phone_code", Totp = "totp", BackupCode = "backup_code" }
     /// A way to prove that someone holds an identifier (sign-up, profile).
-    VerificationStrategy {
-        EmailCode = "email_code",
-        PhoneCode = "phone_code",
-    }
-}
-
-wire_enum! {
+    VerificationStrategy { EmailCode = "email_code", PhoneCode = "phone_code" }
     /// Any strategy: what a stored verification says it is for.
     Strategy {
-        Password = "password",
-        EmailCode = "email_code",
-        PhoneCode = "phone_code",
-        ResetPasswordEmailCode = "reset_password_email_code",
-        ResetPasswordPhoneCode = "reset_password_phone_code",
-        Totp = "totp",
+        Password = "password", EmailCode = "email_code", PhoneCode = "phone_code", Totp = "totp",
+        ResetPasswordEmailCode = "reset_password_email_code", ResetPasswordPhoneCode = "reset_password_phone_code",
         BackupCode = "backup_code",
     }
-}
-
-wire_enum! {
     /// What kind of identifier a value is (and which guard item protects it).
-    IdentifierKind {
-        Email = "email_address",
-        Phone = "phone_number",
-        Username = "username",
-    }
-}
-
-wire_enum! {
+    IdentifierKind { Email = "email_address", Phone = "phone_number", Username = "username" }
     /// The identifications a user holds as objects of their own (with a verification): email
     /// addresses and phone numbers.
-    IdentificationKind {
-        EmailAddress = "email_address",
-        PhoneNumber = "phone_number",
-    }
+    IdentificationKind { EmailAddress = "email_address", PhoneNumber = "phone_number" }
 }
 
 impl IdentifierKind {
@@ -195,36 +161,22 @@ impl FirstFactor {
     }
 }
 
-impl From<FirstFactor> for Strategy {
-    fn from(f: FirstFactor) -> Self {
-        match f {
-            FirstFactor::Password => Strategy::Password,
-            FirstFactor::EmailCode => Strategy::EmailCode,
-            FirstFactor::PhoneCode => Strategy::PhoneCode,
-            FirstFactor::ResetPasswordEmailCode => Strategy::ResetPasswordEmailCode,
-            FirstFactor::ResetPasswordPhoneCode => Strategy::ResetPasswordPhoneCode,
+/// Each step's strategies are strategies: `From<Step> for Strategy`, variant by variant.
+macro_rules! strategy_subset {
+    ($step:ident: $($variant:ident),+) => {
+        impl From<$step> for Strategy {
+            fn from(s: $step) -> Strategy {
+                match s {
+                    $($step::$variant => Strategy::$variant),+
+                }
+            }
         }
-    }
+    };
 }
 
-impl From<SecondFactor> for Strategy {
-    fn from(f: SecondFactor) -> Self {
-        match f {
-            SecondFactor::PhoneCode => Strategy::PhoneCode,
-            SecondFactor::Totp => Strategy::Totp,
-            SecondFactor::BackupCode => Strategy::BackupCode,
-        }
-    }
-}
-
-impl From<VerificationStrategy> for Strategy {
-    fn from(v: VerificationStrategy) -> Self {
-        match v {
-            VerificationStrategy::EmailCode => Strategy::EmailCode,
-            VerificationStrategy::PhoneCode => Strategy::PhoneCode,
-        }
-    }
-}
+strategy_subset!(FirstFactor: Password, EmailCode, PhoneCode, ResetPasswordEmailCode, ResetPasswordPhoneCode);
+strategy_subset!(SecondFactor: PhoneCode, Totp, BackupCode);
+strategy_subset!(VerificationStrategy: EmailCode, PhoneCode);
 
 /// Parses a strategy a request named. Unknown names answer Clerk's
 /// `form_param_value_invalid` on the parameter, naming what this step accepts.

@@ -2,7 +2,7 @@
 
 use axum::Router;
 use frontdoor::flows::client;
-use frontdoor::http::{Fapi, Operation, Reply, Route, TokenUpdate, route_table};
+use frontdoor::http::{Fapi, Reply, Route, TokenUpdate, route_table};
 use frontdoor::{App, Error};
 use serde_json::Value;
 
@@ -11,12 +11,11 @@ pub fn routes() -> Router<App> {
 }
 
 /// The group's route table: each operation with its handler.
+#[rustfmt::skip]
 pub fn table() -> Vec<Route> {
-    vec![
-        Operation::GetClient.to(get_client),
-        Operation::CreateClient.to(create_client),
-        Operation::PutClient.to(create_client),
-        Operation::EndClient.to(end_client),
+    frontdoor::routes![
+        GetClient => get_client, CreateClient => create_client, PutClient => create_client,
+        EndClient => end_client,
     ]
 }
 

@@ -2,7 +2,7 @@
 
 use axum::Router;
 use frontdoor::flows::environment;
-use frontdoor::http::{Fapi, Operation, Reply, Route, route_table};
+use frontdoor::http::{Fapi, Reply, Route, route_table};
 use frontdoor::{App, Error};
 use serde_json::json;
 
@@ -11,14 +11,12 @@ pub fn routes() -> Router<App> {
 }
 
 /// The group's route table: each operation with its handler.
+#[rustfmt::skip]
 pub fn table() -> Vec<Route> {
-    vec![
-        Operation::GetEnvironment.to(get_environment),
-        Operation::TouchEnvironment.to(patch_environment),
-        Operation::CreateDevBrowser.to(create_dev_browser),
-        Operation::WellKnownJwks.to(jwks),
-        Operation::Jwks.to(jwks),
-        Operation::Health.to(health),
+    frontdoor::routes![
+        GetEnvironment => get_environment, TouchEnvironment => patch_environment,
+        CreateDevBrowser => create_dev_browser, WellKnownJwks => jwks, Jwks => jwks,
+        Health => health,
     ]
 }
 

@@ -1,15 +1,17 @@
 //! The me group: `/v1/me/**` except sessions — profile, metadata, email addresses, phone
 //! numbers, password, TOTP, backup codes, account deletion. A route table; each handler parses
-//! its typed command and runs the flow (`frontdoor::flows::me`) as one unit of work for the
-//! acting user.
+//! its typed command and runs it (`frontdoor::flows::me`) as one unit of work for the acting
+//! user.
 
 use axum::Router;
 use axum::extract::Path;
+use frontdoor::flows::command::UserCommand;
 use frontdoor::flows::me::{
-    self, Acting, AddIdentification, AttemptIdentification, ChangePassword, PrepareIdentification,
-    RemovePassword, UpdatePhone, UpdateProfile, VerifyTotp,
+    self, Acting, AddIdentification, AttemptIdentification, ChangePassword, DeleteAccount,
+    DeleteIdentification, DeleteTotp, MergeMetadata, PrepareIdentification, RegenerateBackupCodes,
+    RemovePassword, StartTotp, UpdatePhone, UpdateProfile, VerifyTotp,
 };
-use frontdoor::http::{Fapi, Field, Operation, Params, Reply, Route, route_table};
+use frontdoor::http::{Fapi, Field, Params, Reply, Route, route_table};
 use frontdoor::model::render;
 use frontdoor::vocabulary::{IdentificationKind, parse_strategy};
 use frontdoor::{App, Error};
@@ -21,28 +23,23 @@ pub fn routes() -> Router<App> {
 }
 
 /// The group's route table: each operation with its handler.
+#[rustfmt::skip]
 pub fn table() -> Vec<Route> {
-    let mut table = vec![
-        Operation::GetMe.to(show),
-        Operation::UpdateMe.to(update),
-        Operation::DeleteMe.to(delete_me),
-        Operation::UpdateMetadata.to(metadata),
-        Operation::UpdatePhoneNumber.to(update_phone),
-        Operation::ChangePassword.to(change_password),
-        Operation::RemovePassword.to(remove_password),
-        Operation::StartTotp.to(start_totp),
-        Operation::VerifyTotp.to(verify_totp),
-        Operation::DeleteTotp.to(delete_totp),
-        Operation::RegenerateBackupCodes.to(backup_codes),
+    let mut table = frontdoor::routes![
+        GetMe => show, UpdateMe => update, DeleteMe => delete_me, UpdateMetadata => metadata,
+        UpdatePhoneNumber => update_phone,
+        ChangePassword => change_password, RemovePassword => remove_password,
+        StartTotp => start_totp, VerifyTotp => verify_totp, DeleteTotp => delete_totp,
+        RegenerateBackupCodes => backup_codes,
     ];
     for kind in IdentificationKind::ALL.iter().copied() {
-        table.extend([
-            Operation::ListIdentifications(kind).to(move |fapi| list(fapi, kind)),
-            Operation::AddIdentification(kind).to(move |fapi| add(fapi, kind)),
-            Operation::GetIdentification(kind).to(move |id, fapi| show_one(id, fapi, kind)),
-            Operation::DeleteIdentification(kind).to(move |id, fapi| delete(id, fapi, kind)),
-            Operation::PrepareIdentification(kind).to(move |id, fapi| prepare(id, fapi, kind)),
-            Operation::AttemptIdentification(kind).to(move |id, fapi| attempt(id, fapi, kind)),
+        table.extend(frontdoor::routes![
+            ListIdentifications(kind) => move |fapi| list(fapi, kind),
+            AddIdentification(kind) => move |fapi| add(fapi, kind),
+            GetIdentification(kind) => move |id, fapi| show_one(id, fapi, kind),
+            DeleteIdentification(kind) => move |id, fapi| delete(id, fapi, kind),
+            PrepareIdentification(kind) => move |id, fapi| prepare(id, fapi, kind),
+            AttemptIdentification(kind) => move |id, fapi| attempt(id, fapi, kind),
         ]);
     }
     table
@@ -53,9 +50,33 @@ async fn answer<T: Serialize>(fapi: &Fapi, a: &Acting, response: &T) -> Result<R
     fapi.envelope(response, &a.current, &[&a.user]).await
 }
 
-async fn answer_user(fapi: &Fapi, a: &Acting) -> Result<Reply, Error> {
+/// Runs `cmd` for the acting user and answers with the user.
+async fn with_user<C: UserCommand>(fapi: Fapi, cmd: C) -> Result<Reply, Error> {
+    let (a, _) = fapi.run_as_user(&cmd).await?;
     let user = render::user(&a.user, &fapi.app.settings, fapi.app.now_ms());
-    answer(fapi, a, &user).await
+    answer(&fapi, &a, &user).await
+}
+
+/// Runs `cmd` for the acting user and answers with what it returned.
+async fn with_output<C>(fapi: Fapi, cmd: C) -> Result<Reply, Error>
+where
+    C: UserCommand,
+    C::Output: Serialize,
+{
+    let (a, out) = fapi.run_as_user(&cmd).await?;
+    answer(&fapi, &a, &out).await
+}
+
+/// Runs `cmd` for the acting user and answers with identification `id` as it now is.
+async fn with_identification<C: UserCommand>(
+    fapi: Fapi,
+    cmd: C,
+    kind: IdentificationKind,
+    id: &str,
+) -> Result<Reply, Error> {
+    let (a, _) = fapi.run_as_user(&cmd).await?;
+    let rendered = render::identification(me::identification(&a, kind, id)?);
+    answer(&fapi, &a, &rendered).await
 }
 
 fn deleted(object: &str, id: &str) -> Value {
@@ -77,12 +98,13 @@ fn text(p: &Params, name: &str) -> Option<String> {
 
 async fn show(fapi: Fapi) -> Result<Reply, Error> {
     let a = fapi.acting().await?;
-    answer_user(&fapi, &a).await
+    let user = render::user(&a.user, &fapi.app.settings, fapi.app.now_ms());
+    answer(&fapi, &a, &user).await
 }
 
 async fn update(fapi: Fapi) -> Result<Reply, Error> {
     let p = &fapi.params;
-    let cmd = &UpdateProfile {
+    let cmd = UpdateProfile {
         first_name: patch(p, "first_name"),
         last_name: patch(p, "last_name"),
         username: patch(p, "username"),
@@ -90,39 +112,17 @@ async fn update(fapi: Fapi) -> Result<Reply, Error> {
         primary_phone_number_id: text(p, "primary_phone_number_id"),
         unsafe_metadata: p.object("unsafe_metadata")?,
     };
-    let app = &fapi.app;
-    let (a, ()) = fapi
-        .as_user(|mut a| async move {
-            me::update_profile(app, &mut a, cmd).await?;
-            Ok((a, ()))
-        })
-        .await?;
-    answer_user(&fapi, &a).await
+    with_user(fapi, cmd).await
 }
 
 async fn metadata(fapi: Fapi) -> Result<Reply, Error> {
-    let patch = &fapi
-        .params
-        .object("unsafe_metadata")?
-        .ok_or_else(|| Error::missing("unsafe_metadata"))?;
-    let app = &fapi.app;
-    let (a, ()) = fapi
-        .as_user(|mut a| async move {
-            me::merge_metadata(app, &mut a, patch).await?;
-            Ok((a, ()))
-        })
-        .await?;
-    answer_user(&fapi, &a).await
+    let patch = fapi.params.object("unsafe_metadata")?;
+    let patch = patch.ok_or_else(|| Error::missing("unsafe_metadata"))?;
+    with_user(fapi, MergeMetadata { patch }).await
 }
 
 async fn delete_me(fapi: Fapi) -> Result<Reply, Error> {
-    let app = &fapi.app;
-    let (a, ()) = fapi
-        .as_user(|mut a| async move {
-            me::delete_user(app, &mut a).await?;
-            Ok((a, ()))
-        })
-        .await?;
+    let (a, ()) = fapi.run_as_user(&DeleteAccount).await?;
     fapi.envelope(&deleted("user", &a.user.id), &a.current, &[])
         .await
 }
@@ -139,174 +139,84 @@ async fn list(fapi: Fapi, kind: IdentificationKind) -> Result<Reply, Error> {
 }
 
 async fn add(fapi: Fapi, kind: IdentificationKind) -> Result<Reply, Error> {
-    let cmd = &AddIdentification {
-        kind,
-        value: fapi.params.required(kind.as_str())?.to_owned(),
-    };
-    let app = &fapi.app;
-    let (a, added) = fapi
-        .as_user(|mut a| async move {
-            let added = me::add_identification(app, &mut a, cmd).await?;
-            Ok((a, added))
-        })
-        .await?;
+    let value = fapi.params.required(kind.as_str())?.to_owned();
+    let (a, added) = fapi.run_as_user(&AddIdentification { kind, value }).await?;
     answer(&fapi, &a, &render::identification(&added)).await
 }
 
-async fn show_one(
-    Path(id): Path<String>,
-    fapi: Fapi,
-    kind: IdentificationKind,
-) -> Result<Reply, Error> {
+type Id = Path<String>;
+
+async fn show_one(Path(id): Id, fapi: Fapi, kind: IdentificationKind) -> Result<Reply, Error> {
     let a = fapi.acting().await?;
     let rendered = render::identification(me::identification(&a, kind, &id)?);
     answer(&fapi, &a, &rendered).await
 }
 
-async fn delete(
-    Path(id): Path<String>,
-    fapi: Fapi,
-    kind: IdentificationKind,
-) -> Result<Reply, Error> {
-    let (app, id) = (&fapi.app, &id);
-    let (a, ()) = fapi
-        .as_user(|mut a| async move {
-            me::delete_identification(app, &mut a, kind, id).await?;
-            Ok((a, ()))
-        })
-        .await?;
-    answer(&fapi, &a, &deleted(kind.as_str(), id)).await
+async fn delete(Path(id): Id, fapi: Fapi, kind: IdentificationKind) -> Result<Reply, Error> {
+    let gone = deleted(kind.as_str(), &id);
+    let (a, ()) = fapi.run_as_user(&DeleteIdentification { kind, id }).await?;
+    answer(&fapi, &a, &gone).await
 }
 
-async fn prepare(
-    Path(id): Path<String>,
-    fapi: Fapi,
-    kind: IdentificationKind,
-) -> Result<Reply, Error> {
-    let cmd = &PrepareIdentification {
-        strategy: parse_strategy("strategy", fapi.params.required("strategy")?)?,
+async fn prepare(Path(id): Id, fapi: Fapi, kind: IdentificationKind) -> Result<Reply, Error> {
+    let strategy = parse_strategy("strategy", fapi.params.required("strategy")?)?;
+    let cmd = PrepareIdentification {
+        kind,
+        id: id.clone(),
+        strategy,
     };
-    let (app, id) = (&fapi.app, &id);
-    let (a, ()) = fapi
-        .as_user(|mut a| async move {
-            me::prepare_identification(app, &mut a, kind, id, cmd).await?;
-            Ok((a, ()))
-        })
-        .await?;
-    let rendered = render::identification(me::identification(&a, kind, id)?);
-    answer(&fapi, &a, &rendered).await
+    with_identification(fapi, cmd, kind, &id).await
 }
 
-async fn attempt(
-    Path(id): Path<String>,
-    fapi: Fapi,
-    kind: IdentificationKind,
-) -> Result<Reply, Error> {
-    let cmd = &AttemptIdentification {
-        code: fapi.params.required("code")?.to_owned(),
+async fn attempt(Path(id): Id, fapi: Fapi, kind: IdentificationKind) -> Result<Reply, Error> {
+    let code = fapi.params.required("code")?.to_owned();
+    let cmd = AttemptIdentification {
+        kind,
+        id: id.clone(),
+        code,
     };
-    let (app, id) = (&fapi.app, &id);
-    let (a, ()) = fapi
-        .as_user(|mut a| async move {
-            me::attempt_identification(app, &mut a, kind, id, cmd).await?;
-            Ok((a, ()))
-        })
-        .await?;
-    let rendered = render::identification(me::identification(&a, kind, id)?);
-    answer(&fapi, &a, &rendered).await
+    with_identification(fapi, cmd, kind, &id).await
 }
 
-async fn update_phone(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
+async fn update_phone(Path(id): Id, fapi: Fapi) -> Result<Reply, Error> {
     let p = &fapi.params;
-    let cmd = &UpdatePhone {
+    let cmd = UpdatePhone {
+        id: id.clone(),
         reserved_for_second_factor: p.bool("reserved_for_second_factor")?,
         default_second_factor: p.bool("default_second_factor")?,
     };
-    let (app, id) = (&fapi.app, &id);
-    let (a, ()) = fapi
-        .as_user(|mut a| async move {
-            me::update_phone(app, &mut a, id, cmd).await?;
-            Ok((a, ()))
-        })
-        .await?;
-    let phone = me::identification(&a, IdentificationKind::PhoneNumber, id)?;
-    answer(&fapi, &a, &render::phone_number(phone)).await
+    with_identification(fapi, cmd, IdentificationKind::PhoneNumber, &id).await
 }
 
 async fn change_password(fapi: Fapi) -> Result<Reply, Error> {
     let p = &fapi.params;
-    let cmd = &ChangePassword {
+    let cmd = ChangePassword {
         new_password: p.required("new_password")?.to_owned(),
         current_password: text(p, "current_password"),
         sign_out_of_other_sessions: p.bool("sign_out_of_other_sessions")?.unwrap_or(false),
     };
-    let app = &fapi.app;
-    let (a, ()) = fapi
-        .as_user(|mut a| async move {
-            me::change_password(app, &mut a, cmd).await?;
-            Ok((a, ()))
-        })
-        .await?;
-    answer_user(&fapi, &a).await
+    with_user(fapi, cmd).await
 }
 
 async fn remove_password(fapi: Fapi) -> Result<Reply, Error> {
-    let cmd = &RemovePassword {
-        current_password: text(&fapi.params, "current_password"),
-    };
-    let app = &fapi.app;
-    let (a, ()) = fapi
-        .as_user(|mut a| async move {
-            me::remove_password(app, &mut a, cmd).await?;
-            Ok((a, ()))
-        })
-        .await?;
-    answer_user(&fapi, &a).await
+    let current_password = text(&fapi.params, "current_password");
+    with_user(fapi, RemovePassword { current_password }).await
 }
 
 async fn start_totp(fapi: Fapi) -> Result<Reply, Error> {
-    let app = &fapi.app;
-    let (a, totp) = fapi
-        .as_user(|mut a| async move {
-            let totp = me::start_totp(app, &mut a).await?;
-            Ok((a, totp))
-        })
-        .await?;
-    answer(&fapi, &a, &totp).await
+    with_output(fapi, StartTotp).await
 }
 
 async fn verify_totp(fapi: Fapi) -> Result<Reply, Error> {
-    let cmd = &VerifyTotp {
-        code: fapi.params.required("code")?.to_owned(),
-    };
-    let app = &fapi.app;
-    let (a, totp) = fapi
-        .as_user(|mut a| async move {
-            let totp = me::verify_totp(app, &mut a, cmd).await?;
-            Ok((a, totp))
-        })
-        .await?;
-    answer(&fapi, &a, &totp).await
+    let code = fapi.params.required("code")?.to_owned();
+    with_output(fapi, VerifyTotp { code }).await
 }
 
 async fn delete_totp(fapi: Fapi) -> Result<Reply, Error> {
-    let app = &fapi.app;
-    let (a, ()) = fapi
-        .as_user(|mut a| async move {
-            me::delete_totp(app, &mut a).await?;
-            Ok((a, ()))
-        })
-        .await?;
+    let (a, ()) = fapi.run_as_user(&DeleteTotp).await?;
     answer(&fapi, &a, &deleted("totp", "totp")).await
 }
 
 async fn backup_codes(fapi: Fapi) -> Result<Reply, Error> {
-    let app = &fapi.app;
-    let (a, codes) = fapi
-        .as_user(|mut a| async move {
-            let codes = me::regenerate_backup_codes(app, &mut a).await?;
-            Ok((a, codes))
-        })
-        .await?;
-    answer(&fapi, &a, &codes).await
+    with_output(fapi, RegenerateBackupCodes).await
 }

@@ -5,8 +5,9 @@ use axum::Router;
 use axum::extract::Path;
 use frontdoor::flows::client::{self, with_retry};
 use frontdoor::flows::session;
+use frontdoor::flows::session::{EndAllSessions, FinishSession, TouchSession};
 use frontdoor::flows::tokens;
-use frontdoor::http::{ClientNeed, Fapi, Operation, Reply, Route, TokenUpdate, route_table};
+use frontdoor::http::{Fapi, Reply, Route, TokenUpdate, route_table};
 use frontdoor::model::records::SessionStatus;
 use frontdoor::model::render;
 use frontdoor::{App, Error};
@@ -17,18 +18,14 @@ pub fn routes() -> Router<App> {
 }
 
 /// The group's route table: each operation with its handler.
+#[rustfmt::skip]
 pub fn table() -> Vec<Route> {
-    vec![
-        Operation::EndAllSessions.to(end_all),
-        Operation::GetSession.to(show),
-        Operation::TouchSession.to(touch),
-        Operation::EndSession.to(end),
-        Operation::RemoveSession.to(remove),
-        Operation::CreateSessionToken.to(token),
-        Operation::CreateTemplateToken.to(template_token),
-        Operation::ListMySessions.to(my_sessions),
-        Operation::ListMyActiveSessions.to(my_active_sessions),
-        Operation::RevokeSession.to(revoke),
+    frontdoor::routes![
+        EndAllSessions => end_all, GetSession => show, TouchSession => touch,
+        EndSession => end, RemoveSession => remove,
+        CreateSessionToken => token, CreateTemplateToken => template_token,
+        ListMySessions => my_sessions, ListMyActiveSessions => my_active_sessions,
+        RevokeSession => revoke,
     ]
 }
 
@@ -55,35 +52,17 @@ async fn answer(
 
 async fn show(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
     let current = fapi.existing_client().await?;
-    let s = current
-        .aggregate
-        .sessions
-        .iter()
-        .find(|s| s.id == id)
-        .cloned()
-        .ok_or_else(|| Error::new(frontdoor::Code::SessionNotFound))?;
+    let s = current.session(&id)?.clone();
     answer(&fapi, &current, &s).await
 }
 
 async fn touch(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
-    let (app, id) = (&fapi.app, &id);
-    let (current, s) = fapi
-        .on_client(ClientNeed::Existing, |mut c| async move {
-            let s = session::touch(app, &mut c, id).await?;
-            Ok((c, s))
-        })
-        .await?;
+    let (current, s) = fapi.run(&TouchSession { id }).await?;
     answer(&fapi, &current, &s).await
 }
 
 async fn finish(fapi: Fapi, id: String, status: SessionStatus) -> Result<Reply, Error> {
-    let (app, id) = (&fapi.app, &id);
-    let (current, s) = fapi
-        .on_client(ClientNeed::Existing, |mut c| async move {
-            let s = session::finish(app, &mut c, id, status).await?;
-            Ok((c, s))
-        })
-        .await?;
+    let (current, s) = fapi.run(&FinishSession { id, status }).await?;
     answer(&fapi, &current, &s).await
 }
 
@@ -97,13 +76,7 @@ async fn remove(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
 
 /// Sign out of every session on this client; clerk-js feeds `response` to `Client.fromJSON`.
 async fn end_all(fapi: Fapi) -> Result<Reply, Error> {
-    let app = &fapi.app;
-    let (current, ()) = fapi
-        .on_client(ClientNeed::Existing, |mut c| async move {
-            session::end_all(app, &mut c).await?;
-            Ok((c, ()))
-        })
-        .await?;
+    let (current, ()) = fapi.run(&EndAllSessions).await?;
     let rendered = client::render(&fapi.app, &current.aggregate, &[]).await?;
     Ok(
         Reply::envelope(&rendered, Some(&rendered)).token(TokenUpdate {
@@ -151,37 +124,29 @@ async fn acting_user(fapi: &Fapi) -> Result<String, Error> {
     Ok(s.user_id.clone())
 }
 
-async fn my_sessions(fapi: Fapi) -> Result<Reply, Error> {
+/// The acting user's sessions on every device, newest first (only the active ones, or all).
+async fn list_sessions(fapi: Fapi, only_active: bool) -> Result<Reply, Error> {
     let user_id = acting_user(&fapi).await?;
     let now = fapi.app.now_ms();
     let list: Vec<Value> = session::of_user(&fapi.app, &user_id)
         .await?
         .iter()
+        .filter(|s| !only_active || s.is_active_at(now))
         .map(|s| render::active_session(s, now))
         .collect();
     Ok(Reply::bare(&list))
+}
+
+async fn my_sessions(fapi: Fapi) -> Result<Reply, Error> {
+    list_sessions(fapi, false).await
 }
 
 async fn my_active_sessions(fapi: Fapi) -> Result<Reply, Error> {
-    let user_id = acting_user(&fapi).await?;
-    let now = fapi.app.now_ms();
-    let list: Vec<Value> = session::of_user(&fapi.app, &user_id)
-        .await?
-        .iter()
-        .filter(|s| s.is_active_at(now))
-        .map(|s| render::active_session(s, now))
-        .collect();
-    Ok(Reply::bare(&list))
+    list_sessions(fapi, true).await
 }
 
 async fn revoke(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
-    let current = fapi
-        .current_client()
-        .await?
-        .ok_or_else(session::signed_out)?;
-    let user_id = session::acting(&fapi.app, &current, fapi.query.str("_clerk_session_id"))?
-        .user_id
-        .clone();
+    let user_id = acting_user(&fapi).await?;
     let revoked = with_retry(|| session::revoke(&fapi.app, &user_id, &id)).await?;
     // Revoking one of this client's own sessions changes the client too.
     let current = fapi

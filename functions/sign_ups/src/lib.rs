@@ -1,13 +1,13 @@
 //! The sign-ups group: `/v1/client/sign_ups/**`. A route table; each handler parses its typed
-//! command and runs the flow (`frontdoor::flows::sign_up`) as one unit of work.
+//! command and runs it (`frontdoor::flows::sign_up`) as one unit of work.
 
 use axum::Router;
 use axum::extract::Path;
 use frontdoor::flows::client::Current;
 use frontdoor::flows::sign_up::{
-    self, AttemptVerification, Created, PrepareVerification, SignUpFields,
+    AttemptVerification, CreateSignUp, Created, PrepareVerification, SignUpFields, UpdateSignUp,
 };
-use frontdoor::http::{ClientNeed, Fapi, Field, Operation, Params, Reply, Route, route_table};
+use frontdoor::http::{Fapi, Field, Params, Reply, Route, route_table};
 use frontdoor::model::render;
 use frontdoor::vocabulary::parse_strategy;
 use frontdoor::{App, Code, Error};
@@ -17,26 +17,24 @@ pub fn routes() -> Router<App> {
 }
 
 /// The group's route table: each operation with its handler.
+#[rustfmt::skip]
 pub fn table() -> Vec<Route> {
-    vec![
-        Operation::CreateSignUp.to(create),
-        Operation::GetSignUp.to(show),
-        Operation::UpdateSignUp.to(update),
-        Operation::PrepareSignUpVerification.to(prepare_verification),
-        Operation::AttemptSignUpVerification.to(attempt_verification),
+    frontdoor::routes![
+        CreateSignUp => create, GetSignUp => show, UpdateSignUp => update,
+        PrepareSignUpVerification => prepare_verification,
+        AttemptSignUpVerification => attempt_verification,
     ]
 }
 
 /// The envelope with the client's current sign-up as the response.
-async fn answer(fapi: &Fapi, current: &Current, created: Option<&Created>) -> Result<Reply, Error> {
-    let sign_up = current
-        .aggregate
-        .sign_up
-        .as_ref()
-        .map(|s| render::sign_up(s, &fapi.app.capabilities))
-        .ok_or_else(|| Error::internal("sign-up missing after the flow"))?;
-    let known: Vec<_> = created.map(|c| &c.user).into_iter().collect();
-    fapi.envelope(&sign_up, current, &known).await
+async fn answer(
+    fapi: &Fapi,
+    (current, created): (Current, Option<Created>),
+) -> Result<Reply, Error> {
+    let attempt = current.aggregate.sign_up.as_ref();
+    let user = created.as_ref().map(|x| &x.user);
+    fapi.attempt_envelope(&current, attempt, render::sign_up, user)
+        .await
 }
 
 /// A name: absent (unchanged), null (cleared) or a value.
@@ -72,67 +70,35 @@ fn fields(p: &Params) -> Result<SignUpFields, Error> {
 }
 
 async fn create(fapi: Fapi) -> Result<Reply, Error> {
-    let cmd = &fields(&fapi.params)?;
-    let (app, origin) = (&fapi.app, &fapi.origin());
-    let (current, created) = fapi
-        .on_client(ClientNeed::ExistingOrNew, |mut c| async move {
-            let out = sign_up::create(app, &mut c, cmd, origin).await?;
-            Ok((c, out))
-        })
-        .await?;
-    answer(&fapi, &current, created.as_ref()).await
+    let fields = fields(&fapi.params)?;
+    answer(&fapi, fapi.run(&CreateSignUp { fields }).await?).await
 }
 
 async fn show(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
     let current = fapi.existing_client().await?;
-    let s = current
-        .aggregate
-        .sign_up
-        .as_ref()
-        .filter(|s| s.id == id)
-        .ok_or_else(Error::not_found)?;
-    let rendered = render::sign_up(s, &fapi.app.capabilities);
+    let rendered = render::sign_up(current.sign_up(&id)?, &fapi.app.capabilities);
     fapi.envelope(&rendered, &current, &[]).await
 }
 
 async fn update(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
-    let (id, cmd) = (&id, &fields(&fapi.params)?);
-    let (app, origin) = (&fapi.app, &fapi.origin());
-    let (current, created) = fapi
-        .on_client(ClientNeed::Existing, |mut c| async move {
-            let out = sign_up::update(app, &mut c, id, cmd, origin).await?;
-            Ok((c, out))
-        })
-        .await?;
-    answer(&fapi, &current, created.as_ref()).await
+    let fields = fields(&fapi.params)?;
+    answer(&fapi, fapi.run(&UpdateSignUp { id, fields }).await?).await
 }
 
 async fn prepare_verification(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
-    let cmd = &PrepareVerification {
-        strategy: parse_strategy("strategy", fapi.params.required("strategy")?)?,
-    };
-    let (app, id) = (&fapi.app, &id);
-    let (current, ()) = fapi
-        .on_client(ClientNeed::Existing, |mut c| async move {
-            sign_up::prepare_verification(app, &mut c, id, cmd).await?;
-            Ok((c, ()))
-        })
-        .await?;
-    answer(&fapi, &current, None).await
+    let strategy = parse_strategy("strategy", fapi.params.required("strategy")?)?;
+    let (current, ()) = fapi.run(&PrepareVerification { id, strategy }).await?;
+    answer(&fapi, (current, None)).await
 }
 
 async fn attempt_verification(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
     let p = &fapi.params;
-    let cmd = &AttemptVerification {
-        strategy: parse_strategy("strategy", p.required("strategy")?)?,
-        code: p.required("code")?.to_owned(),
-    };
-    let (app, id, origin) = (&fapi.app, &id, &fapi.origin());
-    let (current, created) = fapi
-        .on_client(ClientNeed::Existing, |mut c| async move {
-            let out = sign_up::attempt_verification(app, &mut c, id, cmd, origin).await?;
-            Ok((c, out))
-        })
-        .await?;
-    answer(&fapi, &current, created.as_ref()).await
+    let strategy = parse_strategy("strategy", p.required("strategy")?)?;
+    let code = p.required("code")?.to_owned();
+    answer(
+        &fapi,
+        fapi.run(&AttemptVerification { id, strategy, code })
+            .await?,
+    )
+    .await
 }

@@ -21,11 +21,29 @@ use std::future::Future;
 use crate::app::App;
 use crate::client_token::rotating_matches;
 use crate::error::{Code, Error, Result};
-use crate::model::records::{ClientRecord, SessionStatus, UserRecord};
+use crate::model::records::{
+    ClientRecord, SessionRecord, SessionStatus, SignInRecord, SignUpRecord, UserRecord,
+};
 use crate::model::{render, wire};
 use crate::random;
 use crate::repo::{ClientAggregate, Repo};
 use crate::store::Write;
+
+/// The user a `/v1/me` request acts for, with the client it came through.
+#[derive(Debug, Clone)]
+pub struct Acting {
+    pub current: Current,
+    pub session_id: String,
+    pub user: UserRecord,
+}
+
+fn matching<T>(
+    found: Option<&T>,
+    wanted: impl Fn(&T) -> bool,
+    missing: impl Fn() -> Error,
+) -> Result<&T> {
+    found.filter(|x| wanted(x)).ok_or_else(missing)
+}
 
 /// The caller's client and the token that reaches it.
 #[derive(Debug, Clone)]
@@ -37,6 +55,34 @@ pub struct Current {
 impl Current {
     pub fn client(&self) -> &ClientRecord {
         &self.aggregate.client
+    }
+
+    /// The client's current sign-in, if it is `id`.
+    pub fn sign_in(&self, id: &str) -> Result<&SignInRecord> {
+        matching(
+            self.aggregate.sign_in.as_ref(),
+            |s| s.id == id,
+            Error::not_found,
+        )
+    }
+
+    /// The client's current sign-up, if it is `id`.
+    pub fn sign_up(&self, id: &str) -> Result<&SignUpRecord> {
+        matching(
+            self.aggregate.sign_up.as_ref(),
+            |s| s.id == id,
+            Error::not_found,
+        )
+    }
+
+    /// The client's session `id` (in any status).
+    pub fn session(&self, id: &str) -> Result<&SessionRecord> {
+        let not_found = || Error::new(Code::SessionNotFound);
+        matching(
+            self.aggregate.sessions.iter().find(|s| s.id == id),
+            |_| true,
+            not_found,
+        )
     }
 
     /// Whether the client exists only in memory so far.

@@ -2,6 +2,7 @@
 //! randomness, settings, courier) and parameters, and return domain results or the domain error.
 
 pub mod client;
+pub mod command;
 pub mod environment;
 pub mod lockout;
 pub mod me;

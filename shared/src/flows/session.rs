@@ -21,13 +21,24 @@ use crate::store::Write;
 use crate::vocabulary::Strategy;
 
 use super::client::Current;
+use super::command::{ClientCommand, Origin};
 
-/// What is known about where a request came from.
-#[derive(Debug, Clone, Default)]
-pub struct Origin {
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
+/// `POST …/sessions/{id}/touch`: the session becomes the client's last active one.
+#[derive(Debug, Clone)]
+pub struct TouchSession {
+    pub id: String,
 }
+
+/// `POST …/sessions/{id}/end` (`Ended`) or `…/remove` (`Removed`).
+#[derive(Debug, Clone)]
+pub struct FinishSession {
+    pub id: String,
+    pub status: SessionStatus,
+}
+
+/// `DELETE /v1/client/sessions`: sign out of every session on the client.
+#[derive(Debug, Clone, Copy)]
+pub struct EndAllSessions;
 
 /// A short browser name and version from a User-Agent, for the sessions list.
 fn browser(user_agent: &str) -> (Option<String>, Option<String>) {
@@ -131,6 +142,19 @@ pub fn start(
     Ok((session, write))
 }
 
+/// Stores a changed session with its (changed) client, in one transaction.
+async fn commit_with_client(
+    app: &App,
+    current: &mut Current,
+    session: SessionRecord,
+    now: UnixMillis,
+) -> Result<SessionRecord> {
+    current.aggregate.client.updated_at = now;
+    let writes = vec![Repo::session_write(&session)?, current.client_write()?];
+    super::client::commit(app, writes).await?;
+    Ok(session)
+}
+
 /// The session `id` on the caller's client.
 fn on_client<'a>(current: &'a mut Current, id: &str) -> Result<&'a mut SessionRecord> {
     current
@@ -148,24 +172,23 @@ pub fn signed_out() -> Error {
 }
 
 /// `touch`: the session becomes the client's last active one, and its inactivity clock restarts.
-pub async fn touch(app: &App, current: &mut Current, id: &str) -> Result<SessionRecord> {
-    let now = app.now_ms();
-    let session = on_client(current, id)?;
-    if !session.is_active_at(now) {
-        return Err(signed_out());
+impl ClientCommand for TouchSession {
+    type Output = SessionRecord;
+
+    async fn run(&self, app: &App, current: &mut Current, _: &Origin) -> Result<Self::Output> {
+        let id = self.id.as_str();
+        let now = app.now_ms();
+        let session = on_client(current, id)?;
+        if !session.is_active_at(now) {
+            return Err(signed_out());
+        }
+        session.last_active_at = now;
+        session.abandon_at = abandon_at(app, now, session.expire_at);
+        session.updated_at = now;
+        let touched = session.clone();
+        current.aggregate.client.last_active_session_id = Some(touched.id.clone());
+        commit_with_client(app, current, touched, now).await
     }
-    session.last_active_at = now;
-    session.abandon_at = abandon_at(app, now, session.expire_at);
-    session.updated_at = now;
-    let touched = session.clone();
-    current.aggregate.client.last_active_session_id = Some(touched.id.clone());
-    current.aggregate.client.updated_at = now;
-    super::client::commit(
-        app,
-        vec![Repo::session_write(&touched)?, current.client_write()?],
-    )
-    .await?;
-    Ok(touched)
 }
 
 /// The client's last active session after `gone` stops being active: the most recent other
@@ -179,56 +202,55 @@ fn next_active(current: &Current, gone: &str, now: UnixMillis) -> Option<String>
 }
 
 /// `end` (sign out of one session) or `remove` (forget it on this client).
-pub async fn finish(
-    app: &App,
-    current: &mut Current,
-    id: &str,
-    status: SessionStatus,
-) -> Result<SessionRecord> {
-    let now = app.now_ms();
-    let session = on_client(current, id)?;
-    if session.status == SessionStatus::Active {
-        session.status = status;
-        session.updated_at = now;
-    } else if status == SessionStatus::Removed {
-        // A session already over can still be removed from the list.
-        session.status = SessionStatus::Removed;
-        session.updated_at = now;
+impl ClientCommand for FinishSession {
+    type Output = SessionRecord;
+
+    async fn run(&self, app: &App, current: &mut Current, _: &Origin) -> Result<Self::Output> {
+        let id = self.id.as_str();
+        let status = self.status;
+        let now = app.now_ms();
+        let session = on_client(current, id)?;
+        if session.status == SessionStatus::Active {
+            session.status = status;
+            session.updated_at = now;
+        } else if status == SessionStatus::Removed {
+            // A session already over can still be removed from the list.
+            session.status = SessionStatus::Removed;
+            session.updated_at = now;
+        }
+        let finished = session.clone();
+        if current.aggregate.client.last_active_session_id.as_deref() == Some(id) {
+            current.aggregate.client.last_active_session_id = next_active(current, id, now);
+        }
+        commit_with_client(app, current, finished, now).await
     }
-    let finished = session.clone();
-    if current.aggregate.client.last_active_session_id.as_deref() == Some(id) {
-        current.aggregate.client.last_active_session_id = next_active(current, id, now);
-    }
-    current.aggregate.client.updated_at = now;
-    super::client::commit(
-        app,
-        vec![Repo::session_write(&finished)?, current.client_write()?],
-    )
-    .await?;
-    Ok(finished)
 }
 
 /// Signs out of every session on the client. The client token rotates, so a copy of the old
 /// token (a stolen cookie, another tab's stale header) reaches nothing.
-pub async fn end_all(app: &App, current: &mut Current) -> Result<()> {
-    let now = app.now_ms();
-    let mut writes = Vec::new();
-    for s in current.aggregate.sessions.iter_mut() {
-        if s.status == SessionStatus::Active {
-            s.status = SessionStatus::Ended;
-            s.updated_at = now;
-            writes.push(Repo::session_write(s)?);
+impl ClientCommand for EndAllSessions {
+    type Output = ();
+
+    async fn run(&self, app: &App, current: &mut Current, _: &Origin) -> Result<Self::Output> {
+        let now = app.now_ms();
+        let mut writes = Vec::new();
+        for s in current.aggregate.sessions.iter_mut() {
+            if s.status == SessionStatus::Active {
+                s.status = SessionStatus::Ended;
+                s.updated_at = now;
+                writes.push(Repo::session_write(s)?);
+            }
         }
+        current.aggregate.client.last_active_session_id = None;
+        current.aggregate.client.sign_in_id = None;
+        current.aggregate.client.sign_up_id = None;
+        current.aggregate.sign_in = None;
+        current.aggregate.sign_up = None;
+        current.aggregate.client.updated_at = now;
+        current.rotate_token(app)?;
+        writes.push(current.client_write()?);
+        super::client::commit(app, writes).await
     }
-    current.aggregate.client.last_active_session_id = None;
-    current.aggregate.client.sign_in_id = None;
-    current.aggregate.client.sign_up_id = None;
-    current.aggregate.sign_in = None;
-    current.aggregate.sign_up = None;
-    current.aggregate.client.updated_at = now;
-    current.rotate_token(app)?;
-    writes.push(current.client_write()?);
-    super::client::commit(app, writes).await
 }
 
 /// The session `/v1/me` acts for: `_clerk_session_id` when given, else the client's last active

@@ -16,7 +16,6 @@ use serde_json::Map;
 
 use crate::app::App;
 use crate::capabilities::Field;
-use crate::clock::duration_ms;
 use crate::error::{Code, Error, Result};
 use crate::identifiers;
 use crate::model::records::{
@@ -25,13 +24,15 @@ use crate::model::records::{
 use crate::password;
 use crate::random;
 use crate::repo::Repo;
-use crate::security;
 use crate::settings::SignUpMode;
 use crate::store::{StoreError, Write};
 use crate::vocabulary::{IdentificationKind, IdentifierKind, Strategy, VerificationStrategy};
 
 use super::client::{Current, commit};
-use super::session::{self, Origin};
+use super::command::ClientCommand;
+use super::command::Origin;
+use super::me::profile::apply_names;
+use super::session;
 use super::verification::{self, Destination, Purpose};
 
 /// The fields a create or update gives (`None`: not given). Names distinguish "not given" from
@@ -48,15 +49,30 @@ pub struct SignUpFields {
     pub legal_accepted: Option<bool>,
 }
 
+/// `POST /v1/client/sign_ups`: starts a new sign-up on the client (replacing any other).
+#[derive(Debug, Clone, Default)]
+pub struct CreateSignUp {
+    pub fields: SignUpFields,
+}
+
+/// `PATCH /v1/client/sign_ups/{id}`: adds or changes fields.
+#[derive(Debug, Clone)]
+pub struct UpdateSignUp {
+    pub id: String,
+    pub fields: SignUpFields,
+}
+
 /// `POST …/prepare_verification`.
 #[derive(Debug, Clone)]
 pub struct PrepareVerification {
+    pub id: String,
     pub strategy: VerificationStrategy,
 }
 
 /// `POST …/attempt_verification`.
 #[derive(Debug, Clone)]
 pub struct AttemptVerification {
+    pub id: String,
     pub strategy: VerificationStrategy,
     pub code: String,
 }
@@ -68,12 +84,7 @@ pub struct Created {
 }
 
 fn current_sign_up<'a>(current: &'a Current, id: &str) -> Result<&'a SignUpRecord> {
-    current
-        .aggregate
-        .sign_up
-        .as_ref()
-        .filter(|s| s.id == id)
-        .ok_or_else(Error::not_found)
+    current.sign_up(id)
 }
 
 /// Parameters an instance has switched off are refused, not silently dropped.
@@ -125,21 +136,8 @@ async fn apply(app: &App, s: &mut SignUpRecord, fields: &SignUpFields) -> Result
         ensure_identifier_free(app, IdentifierKind::Username, &username, "username").await?;
         s.username = Some(username);
     }
-    for (field, given) in [
-        (Field::FirstName, &fields.first_name),
-        (Field::LastName, &fields.last_name),
-    ] {
-        let Some(given) = given else { continue };
-        let value = match given {
-            Some(raw) => identifiers::person_name(raw, field.as_str())?,
-            None => None,
-        };
-        ensure_enabled(app, field)?;
-        match field {
-            Field::FirstName => s.first_name = value,
-            _ => s.last_name = value,
-        }
-    }
+    let names = [&fields.first_name, &fields.last_name];
+    apply_names(app, names, [&mut s.first_name, &mut s.last_name])?;
     if let Some(metadata) = &fields.unsafe_metadata {
         s.unsafe_metadata = metadata.clone();
     }
@@ -280,40 +278,22 @@ async fn save(
 }
 
 /// `POST /v1/client/sign_ups`: starts a new sign-up on the client (replacing any other).
-pub async fn create(
-    app: &App,
-    current: &mut Current,
-    fields: &SignUpFields,
-    origin: &Origin,
-) -> Result<Option<Created>> {
-    if app.settings.sign_up.mode == SignUpMode::Restricted {
-        return Err(Error::new(Code::SignUpModeRestricted));
+impl ClientCommand for CreateSignUp {
+    type Output = Option<Created>;
+    const CREATES_CLIENT: bool = true;
+
+    async fn run(&self, app: &App, current: &mut Current, origin: &Origin) -> Result<Self::Output> {
+        let fields = &self.fields;
+        if app.settings.sign_up.mode == SignUpMode::Restricted {
+            return Err(Error::new(Code::SignUpModeRestricted));
+        }
+        session::ensure_can_sign_in(app, current)?;
+        let now = app.now_ms();
+        let id = random::object_id(app.random.as_ref(), "sua");
+        let mut s = SignUpRecord::new(id, current.client().id.clone(), now);
+        apply(app, &mut s, fields).await?;
+        save(app, current, s, origin).await
     }
-    session::ensure_can_sign_in(app, current)?;
-    let now = app.now_ms();
-    let mut s = SignUpRecord {
-        id: random::object_id(app.random.as_ref(), "sua"),
-        client_id: current.client().id.clone(),
-        status: SignUpStatus::MissingRequirements,
-        email_address: None,
-        phone_number: None,
-        username: None,
-        first_name: None,
-        last_name: None,
-        password_hash: None,
-        unsafe_metadata: Map::new(),
-        legal_accepted_at: None,
-        email_verification: None,
-        phone_verification: None,
-        created_user_id: None,
-        created_session_id: None,
-        abandon_at: now + duration_ms(security::ATTEMPT_ABANDON_AFTER),
-        created_at: now,
-        updated_at: now,
-        version: 0,
-    };
-    apply(app, &mut s, fields).await?;
-    save(app, current, s, origin).await
 }
 
 fn ensure_open(s: &SignUpRecord) -> Result<()> {
@@ -326,18 +306,18 @@ fn ensure_open(s: &SignUpRecord) -> Result<()> {
 }
 
 /// `PATCH /v1/client/sign_ups/{id}`: adds or changes fields.
-pub async fn update(
-    app: &App,
-    current: &mut Current,
-    id: &str,
-    fields: &SignUpFields,
-    origin: &Origin,
-) -> Result<Option<Created>> {
-    let mut s = current_sign_up(current, id)?.clone();
-    ensure_open(&s)?;
-    session::ensure_can_sign_in(app, current)?;
-    apply(app, &mut s, fields).await?;
-    save(app, current, s, origin).await
+impl ClientCommand for UpdateSignUp {
+    type Output = Option<Created>;
+
+    async fn run(&self, app: &App, current: &mut Current, origin: &Origin) -> Result<Self::Output> {
+        let id = self.id.as_str();
+        let fields = &self.fields;
+        let mut s = current_sign_up(current, id)?.clone();
+        ensure_open(&s)?;
+        session::ensure_can_sign_in(app, current)?;
+        apply(app, &mut s, fields).await?;
+        save(app, current, s, origin).await
+    }
 }
 
 /// The identification kind a verification strategy proves.
@@ -349,34 +329,35 @@ fn proves(strategy: VerificationStrategy) -> IdentificationKind {
 }
 
 /// `POST …/prepare_verification`: sends a code to the email address or phone number.
-pub async fn prepare_verification(
-    app: &App,
-    current: &mut Current,
-    id: &str,
-    cmd: &PrepareVerification,
-) -> Result<()> {
-    let mut s = current_sign_up(current, id)?.clone();
-    ensure_open(&s)?;
-    let kind = proves(cmd.strategy);
-    let (value, previous) = s.identification(kind);
-    let to = value.cloned().ok_or_else(|| {
-        let what = match kind {
-            IdentificationKind::EmailAddress => "an email address",
-            IdentificationKind::PhoneNumber => "a phone number",
-        };
-        Error::new(Code::VerificationMissing)
-            .param("strategy")
-            .long(format!("Add {what} before verifying it."))
-    })?;
-    if !app.capabilities.verification(kind, cmd.strategy) {
-        return Err(Error::new(Code::VerificationStrategyInvalid).param("strategy"));
+impl ClientCommand for PrepareVerification {
+    type Output = ();
+
+    async fn run(&self, app: &App, current: &mut Current, _: &Origin) -> Result<Self::Output> {
+        let id = self.id.as_str();
+        let cmd = self;
+        let mut s = current_sign_up(current, id)?.clone();
+        ensure_open(&s)?;
+        let kind = proves(cmd.strategy);
+        let (value, previous) = s.identification(kind);
+        let to = value.cloned().ok_or_else(|| {
+            let what = match kind {
+                IdentificationKind::EmailAddress => "an email address",
+                IdentificationKind::PhoneNumber => "a phone number",
+            };
+            Error::new(Code::VerificationMissing)
+                .param("strategy")
+                .long(format!("Add {what} before verifying it."))
+        })?;
+        if !app.capabilities.verification(kind, cmd.strategy) {
+            return Err(Error::new(Code::VerificationStrategyInvalid).param("strategy"));
+        }
+        let dest = Destination::new(kind, &to);
+        let v = verification::prepare(app, cmd.strategy.into(), &dest, Purpose::Verify, previous)
+            .await?;
+        *s.verification_mut(kind) = Some(v);
+        s.updated_at = app.now_ms();
+        commit_sign_up(app, current, s).await
     }
-    let dest = Destination::new(kind, &to);
-    let v =
-        verification::prepare(app, cmd.strategy.into(), &dest, Purpose::Verify, previous).await?;
-    *s.verification_mut(kind) = Some(v);
-    s.updated_at = app.now_ms();
-    commit_sign_up(app, current, s).await
 }
 
 async fn commit_sign_up(app: &App, current: &mut Current, s: SignUpRecord) -> Result<()> {
@@ -390,34 +371,34 @@ async fn commit_sign_up(app: &App, current: &mut Current, s: SignUpRecord) -> Re
 }
 
 /// `POST …/attempt_verification`: checks a code; the last one completes the sign-up.
-pub async fn attempt_verification(
-    app: &App,
-    current: &mut Current,
-    id: &str,
-    cmd: &AttemptVerification,
-    origin: &Origin,
-) -> Result<Option<Created>> {
-    let mut s = current_sign_up(current, id)?.clone();
-    ensure_open(&s)?;
-    let v: &mut VerificationRecord = s
-        .verification_mut(proves(cmd.strategy))
-        .as_mut()
-        .ok_or_else(|| {
-            Error::new(Code::VerificationMissing)
-                .long("Request a code with prepare_verification first.")
-        })?;
-    let outcome = verification::attempt(app, v, &cmd.code);
-    match outcome {
-        Ok(verification::Attempt::Verified) => save(app, current, s, origin).await,
-        Ok(other) => {
-            // The failed try is counted (and kept) before answering.
-            commit_sign_up(app, current, s).await?;
-            Err(verification::attempt_error(other))
-        }
-        Err(e) => {
-            // Expiry discovered now is worth remembering too.
-            commit_sign_up(app, current, s).await?;
-            Err(e)
+impl ClientCommand for AttemptVerification {
+    type Output = Option<Created>;
+
+    async fn run(&self, app: &App, current: &mut Current, origin: &Origin) -> Result<Self::Output> {
+        let id = self.id.as_str();
+        let cmd = self;
+        let mut s = current_sign_up(current, id)?.clone();
+        ensure_open(&s)?;
+        let v: &mut VerificationRecord = s
+            .verification_mut(proves(cmd.strategy))
+            .as_mut()
+            .ok_or_else(|| {
+                Error::new(Code::VerificationMissing)
+                    .long("Request a code with prepare_verification first.")
+            })?;
+        let outcome = verification::attempt(app, v, &cmd.code);
+        match outcome {
+            Ok(verification::Attempt::Verified) => save(app, current, s, origin).await,
+            Ok(other) => {
+                // The failed try is counted (and kept) before answering.
+                commit_sign_up(app, current, s).await?;
+                Err(verification::attempt_error(other))
+            }
+            Err(e) => {
+                // Expiry discovered now is worth remembering too.
+                commit_sign_up(app, current, s).await?;
+                Err(e)
+            }
         }
     }
 }

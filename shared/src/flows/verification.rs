@@ -252,17 +252,19 @@ mod tests {
         }
     }
 
-    fn hasher() -> CodeHasher {
-        match CodeHasher::new(b"instance secret") {
+    /// A hasher and a verification waiting for `123456` until 10 s.
+    fn fresh() -> (CodeHasher, VerificationRecord) {
+        let codes = match CodeHasher::new(b"instance secret") {
             Ok(h) => h,
             Err(e) => panic!("hasher: {e:?}"),
-        }
+        };
+        let v = pending(&codes, "123456");
+        (codes, v)
     }
 
     #[test]
     fn a_right_code_verifies_once() {
-        let codes = hasher();
-        let mut v = pending(&codes, "123456");
+        let (codes, mut v) = fresh();
         assert_eq!(
             check(&mut v, "123456", 1, &codes).ok(),
             Some(Attempt::Verified)
@@ -274,28 +276,20 @@ mod tests {
 
     #[test]
     fn the_third_wrong_code_fails_the_verification() {
-        let codes = hasher();
-        let mut v = pending(&codes, "123456");
-        assert_eq!(
-            check(&mut v, "000000", 1, &codes).ok(),
-            Some(Attempt::Incorrect)
-        );
-        assert_eq!(
-            check(&mut v, "000001", 1, &codes).ok(),
-            Some(Attempt::Incorrect)
-        );
-        assert_eq!(
-            check(&mut v, "000002", 1, &codes).ok(),
-            Some(Attempt::Failed)
-        );
+        let (codes, mut v) = fresh();
+        let outcomes: Vec<_> = ["000000", "000001", "000002"]
+            .iter()
+            .map(|wrong| check(&mut v, wrong, 1, &codes).ok())
+            .collect();
+        let expected = [Attempt::Incorrect, Attempt::Incorrect, Attempt::Failed];
+        assert_eq!(outcomes, expected.map(Some));
         let after = check(&mut v, "123456", 1, &codes).err().map(|e| e.code);
         assert_eq!(after, Some(Code::VerificationFailed));
     }
 
     #[test]
     fn an_expired_code_is_refused_even_when_right() {
-        let codes = hasher();
-        let mut v = pending(&codes, "123456");
+        let (codes, mut v) = fresh();
         let late = check(&mut v, "123456", 10_000, &codes)
             .err()
             .map(|e| e.code);

@@ -110,8 +110,8 @@ impl Fapi {
     }
 
     /// Where the request came from, for session activity.
-    pub fn origin(&self) -> crate::flows::session::Origin {
-        crate::flows::session::Origin {
+    pub fn origin(&self) -> crate::flows::command::Origin {
+        crate::flows::command::Origin {
             ip: self.caller.ip.clone(),
             user_agent: self.caller.user_agent.clone(),
         }
@@ -131,5 +131,21 @@ impl Fapi {
             token: Some(current.token.clone()),
             client_uat: current.client_uat_at(self.app.now_ms()),
         }))
+    }
+
+    /// The envelope for a sign-in or sign-up step: the attempt (it must exist after the flow)
+    /// rendered by `render`, and the user the step created or signed in, when it did.
+    pub async fn attempt_envelope<R, T: serde::Serialize>(
+        &self,
+        current: &crate::flows::client::Current,
+        attempt: Option<&R>,
+        render: fn(&R, &crate::capabilities::Capabilities) -> T,
+        user: Option<&crate::model::records::UserRecord>,
+    ) -> Result<Reply, Error> {
+        let attempt =
+            attempt.ok_or_else(|| Error::internal("the attempt is gone after its flow"))?;
+        let rendered = render(attempt, &self.app.capabilities);
+        let known: Vec<_> = user.into_iter().collect();
+        self.envelope(&rendered, current, &known).await
     }
 }

@@ -37,7 +37,6 @@ pub use fapi::Fapi;
 pub use operation::{AbusePolicy, Operation, Route, route_table};
 pub use params::{Field, Params};
 pub use reply::{Reply, TokenUpdate};
-pub use unit_of_work::ClientNeed;
 
 use crate::app::App;
 use crate::error::{Code, Error};

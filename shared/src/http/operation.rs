@@ -4,7 +4,7 @@
 //! ```text
 //!   route table (function crate) ──Operation::to(handler)──► route + Extension(Operation)
 //!   request ──► Fapi extractor: the operation's policy (rate-limit bucket) ──► body parsed
-//!           ──► handler: typed command ──► Fapi::on_client / Fapi::as_user:
+//!           ──► handler: typed command ──► Fapi::run / Fapi::run_as_user:
 //!                   load client (or acting user) ─► flow ─► commit ──lost race──► again (≤ 10)
 //! ```
 //!
@@ -21,64 +21,49 @@ use crate::app::App;
 use crate::flows::rate_limit::Bucket;
 use crate::vocabulary::IdentificationKind;
 
-/// One thing a caller can ask of the API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Operation {
+/// Declares [`Operation`] from one list of its variants, and `Operation::all()` from the same
+/// list, so the two cannot drift apart.
+macro_rules! operations {
+    ($($op:ident),+ ; each identification kind: $($kop:ident),+ $(,)?) => {
+        /// One thing a caller can ask of the API.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Operation {
+            $($op,)+
+            $($kop(IdentificationKind),)+
+        }
+
+        impl Operation {
+            /// Every operation (with each kind of identification).
+            pub fn all() -> Vec<Operation> {
+                let mut all = vec![$(Operation::$op),+];
+                for kind in IdentificationKind::ALL.iter().copied() {
+                    all.extend([$(Operation::$kop(kind)),+]);
+                }
+                all
+            }
+        }
+    };
+}
+
+operations! {
     // environment
-    GetEnvironment,
-    TouchEnvironment,
-    CreateDevBrowser,
-    WellKnownJwks,
-    Jwks,
-    Health,
+    GetEnvironment, TouchEnvironment, CreateDevBrowser, WellKnownJwks, Jwks, Health,
     // client
-    GetClient,
-    CreateClient,
-    PutClient,
-    EndClient,
+    GetClient, CreateClient, PutClient, EndClient,
     // sign-ins
-    CreateSignIn,
-    GetSignIn,
-    PrepareFirstFactor,
-    AttemptFirstFactor,
-    ResetPassword,
-    PrepareSecondFactor,
-    AttemptSecondFactor,
+    CreateSignIn, GetSignIn, PrepareFirstFactor, AttemptFirstFactor, ResetPassword,
+    PrepareSecondFactor, AttemptSecondFactor,
     // sign-ups
-    CreateSignUp,
-    GetSignUp,
-    UpdateSignUp,
-    PrepareSignUpVerification,
-    AttemptSignUpVerification,
+    CreateSignUp, GetSignUp, UpdateSignUp, PrepareSignUpVerification, AttemptSignUpVerification,
     // sessions
-    EndAllSessions,
-    GetSession,
-    TouchSession,
-    EndSession,
-    RemoveSession,
-    CreateSessionToken,
-    CreateTemplateToken,
-    ListMySessions,
-    ListMyActiveSessions,
-    RevokeSession,
+    EndAllSessions, GetSession, TouchSession, EndSession, RemoveSession, CreateSessionToken,
+    CreateTemplateToken, ListMySessions, ListMyActiveSessions, RevokeSession,
     // me
-    GetMe,
-    UpdateMe,
-    DeleteMe,
-    UpdateMetadata,
-    ListIdentifications(IdentificationKind),
-    AddIdentification(IdentificationKind),
-    GetIdentification(IdentificationKind),
-    DeleteIdentification(IdentificationKind),
-    PrepareIdentification(IdentificationKind),
-    AttemptIdentification(IdentificationKind),
-    UpdatePhoneNumber,
-    ChangePassword,
-    RemovePassword,
-    StartTotp,
-    VerifyTotp,
-    DeleteTotp,
-    RegenerateBackupCodes,
+    GetMe, UpdateMe, DeleteMe, UpdateMetadata, UpdatePhoneNumber, ChangePassword, RemovePassword,
+    StartTotp, VerifyTotp, DeleteTotp, RegenerateBackupCodes;
+    each identification kind:
+    ListIdentifications, AddIdentification, GetIdentification, DeleteIdentification,
+    PrepareIdentification, AttemptIdentification,
 }
 
 /// What stands between one caller and an unbounded number of an operation.
@@ -97,67 +82,6 @@ const ATTEMPT: AbusePolicy = AbusePolicy {
 };
 
 impl Operation {
-    /// Every operation (with each kind of identification).
-    pub fn all() -> Vec<Operation> {
-        use Operation::*;
-        let mut all = vec![
-            GetEnvironment,
-            TouchEnvironment,
-            CreateDevBrowser,
-            WellKnownJwks,
-            Jwks,
-            Health,
-            GetClient,
-            CreateClient,
-            PutClient,
-            EndClient,
-            CreateSignIn,
-            GetSignIn,
-            PrepareFirstFactor,
-            AttemptFirstFactor,
-            ResetPassword,
-            PrepareSecondFactor,
-            AttemptSecondFactor,
-            CreateSignUp,
-            GetSignUp,
-            UpdateSignUp,
-            PrepareSignUpVerification,
-            AttemptSignUpVerification,
-            EndAllSessions,
-            GetSession,
-            TouchSession,
-            EndSession,
-            RemoveSession,
-            CreateSessionToken,
-            CreateTemplateToken,
-            ListMySessions,
-            ListMyActiveSessions,
-            RevokeSession,
-            GetMe,
-            UpdateMe,
-            DeleteMe,
-            UpdateMetadata,
-            UpdatePhoneNumber,
-            ChangePassword,
-            RemovePassword,
-            StartTotp,
-            VerifyTotp,
-            DeleteTotp,
-            RegenerateBackupCodes,
-        ];
-        for kind in IdentificationKind::ALL {
-            all.extend([
-                ListIdentifications(*kind),
-                AddIdentification(*kind),
-                GetIdentification(*kind),
-                DeleteIdentification(*kind),
-                PrepareIdentification(*kind),
-                AttemptIdentification(*kind),
-            ]);
-        }
-        all
-    }
-
     /// The abuse policy: the one place it is declared.
     pub const fn policy(self) -> AbusePolicy {
         use Operation::*;
@@ -214,8 +138,8 @@ impl Operation {
     }
 
     /// The method and the route (axum's syntax) that reach the operation.
+    #[rustfmt::skip]
     pub const fn route(self) -> (Method, &'static str) {
-        use IdentificationKind::{EmailAddress, PhoneNumber};
         use Operation::*;
         match self {
             GetEnvironment => (Method::GET, "/v1/environment"),
@@ -230,34 +154,16 @@ impl Operation {
             EndClient => (Method::DELETE, "/v1/client"),
             CreateSignIn => (Method::POST, "/v1/client/sign_ins"),
             GetSignIn => (Method::GET, "/v1/client/sign_ins/{id}"),
-            PrepareFirstFactor => (
-                Method::POST,
-                "/v1/client/sign_ins/{id}/prepare_first_factor",
-            ),
-            AttemptFirstFactor => (
-                Method::POST,
-                "/v1/client/sign_ins/{id}/attempt_first_factor",
-            ),
+            PrepareFirstFactor => (Method::POST, "/v1/client/sign_ins/{id}/prepare_first_factor"),
+            AttemptFirstFactor => (Method::POST, "/v1/client/sign_ins/{id}/attempt_first_factor"),
             ResetPassword => (Method::POST, "/v1/client/sign_ins/{id}/reset_password"),
-            PrepareSecondFactor => (
-                Method::POST,
-                "/v1/client/sign_ins/{id}/prepare_second_factor",
-            ),
-            AttemptSecondFactor => (
-                Method::POST,
-                "/v1/client/sign_ins/{id}/attempt_second_factor",
-            ),
+            PrepareSecondFactor => (Method::POST, "/v1/client/sign_ins/{id}/prepare_second_factor"),
+            AttemptSecondFactor => (Method::POST, "/v1/client/sign_ins/{id}/attempt_second_factor"),
             CreateSignUp => (Method::POST, "/v1/client/sign_ups"),
             GetSignUp => (Method::GET, "/v1/client/sign_ups/{id}"),
             UpdateSignUp => (Method::PATCH, "/v1/client/sign_ups/{id}"),
-            PrepareSignUpVerification => (
-                Method::POST,
-                "/v1/client/sign_ups/{id}/prepare_verification",
-            ),
-            AttemptSignUpVerification => (
-                Method::POST,
-                "/v1/client/sign_ups/{id}/attempt_verification",
-            ),
+            PrepareSignUpVerification => (Method::POST, "/v1/client/sign_ups/{id}/prepare_verification"),
+            AttemptSignUpVerification => (Method::POST, "/v1/client/sign_ups/{id}/attempt_verification"),
             EndAllSessions => (Method::DELETE, "/v1/client/sessions"),
             GetSession => (Method::GET, "/v1/client/sessions/{id}"),
             TouchSession => (Method::POST, "/v1/client/sessions/{id}/touch"),
@@ -272,30 +178,12 @@ impl Operation {
             UpdateMe => (Method::PATCH, "/v1/me"),
             DeleteMe => (Method::DELETE, "/v1/me"),
             UpdateMetadata => (Method::PATCH, "/v1/me/metadata"),
-            ListIdentifications(EmailAddress) => (Method::GET, "/v1/me/email_addresses"),
-            ListIdentifications(PhoneNumber) => (Method::GET, "/v1/me/phone_numbers"),
-            AddIdentification(EmailAddress) => (Method::POST, "/v1/me/email_addresses"),
-            AddIdentification(PhoneNumber) => (Method::POST, "/v1/me/phone_numbers"),
-            GetIdentification(EmailAddress) => (Method::GET, "/v1/me/email_addresses/{id}"),
-            GetIdentification(PhoneNumber) => (Method::GET, "/v1/me/phone_numbers/{id}"),
-            DeleteIdentification(EmailAddress) => (Method::DELETE, "/v1/me/email_addresses/{id}"),
-            DeleteIdentification(PhoneNumber) => (Method::DELETE, "/v1/me/phone_numbers/{id}"),
-            PrepareIdentification(EmailAddress) => (
-                Method::POST,
-                "/v1/me/email_addresses/{id}/prepare_verification",
-            ),
-            PrepareIdentification(PhoneNumber) => (
-                Method::POST,
-                "/v1/me/phone_numbers/{id}/prepare_verification",
-            ),
-            AttemptIdentification(EmailAddress) => (
-                Method::POST,
-                "/v1/me/email_addresses/{id}/attempt_verification",
-            ),
-            AttemptIdentification(PhoneNumber) => (
-                Method::POST,
-                "/v1/me/phone_numbers/{id}/attempt_verification",
-            ),
+            ListIdentifications(k) => (Method::GET, Self::per_kind(k, ["/v1/me/email_addresses", "/v1/me/phone_numbers"])),
+            AddIdentification(k) => (Method::POST, Self::per_kind(k, ["/v1/me/email_addresses", "/v1/me/phone_numbers"])),
+            GetIdentification(k) => (Method::GET, Self::per_kind(k, ["/v1/me/email_addresses/{id}", "/v1/me/phone_numbers/{id}"])),
+            DeleteIdentification(k) => (Method::DELETE, Self::per_kind(k, ["/v1/me/email_addresses/{id}", "/v1/me/phone_numbers/{id}"])),
+            PrepareIdentification(k) => (Method::POST, Self::per_kind(k, ["/v1/me/email_addresses/{id}/prepare_verification", "/v1/me/phone_numbers/{id}/prepare_verification"])),
+            AttemptIdentification(k) => (Method::POST, Self::per_kind(k, ["/v1/me/email_addresses/{id}/attempt_verification", "/v1/me/phone_numbers/{id}/attempt_verification"])),
             UpdatePhoneNumber => (Method::PATCH, "/v1/me/phone_numbers/{id}"),
             ChangePassword => (Method::POST, "/v1/me/change_password"),
             RemovePassword => (Method::POST, "/v1/me/remove_password"),
@@ -303,6 +191,14 @@ impl Operation {
             VerifyTotp => (Method::POST, "/v1/me/totp/attempt_verification"),
             DeleteTotp => (Method::DELETE, "/v1/me/totp"),
             RegenerateBackupCodes => (Method::POST, "/v1/me/backup_codes"),
+        }
+    }
+
+    /// The email-address or phone-number form of a route.
+    const fn per_kind(kind: IdentificationKind, [email, phone]: [&'static str; 2]) -> &'static str {
+        match kind {
+            IdentificationKind::EmailAddress => email,
+            IdentificationKind::PhoneNumber => phone,
         }
     }
 
@@ -333,4 +229,13 @@ pub fn route_table(table: Vec<Route>) -> Router<App> {
         let (_, path) = r.operation.route();
         router.route(path, r.method_router)
     })
+}
+
+/// A group's route table: `routes![Operation => handler, …]` (an operation with a payload is
+/// written `Operation(kind) => handler`).
+#[macro_export]
+macro_rules! routes {
+    ($($op:ident $(($arg:expr))? => $handler:expr),+ $(,)?) => {
+        vec![$($crate::http::operation::Operation::$op $(($arg))?.to($handler)),+]
+    };
 }

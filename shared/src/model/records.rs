@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::capabilities::{Capabilities, Field};
-use crate::clock::UnixMillis;
-use crate::vocabulary::{IdentificationKind, Strategy};
+use crate::clock::{UnixMillis, duration_ms};
+use crate::security;
+use crate::vocabulary::{IdentificationKind, Strategy, wire_enum};
 
 /// A client: one browser or app installation.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -28,27 +29,10 @@ pub struct ClientRecord {
     pub version: u64,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum SessionStatus {
-    Active,
-    Ended,
-    Removed,
-    Revoked,
-    Expired,
-    Abandoned,
-}
-
-impl SessionStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SessionStatus::Active => "active",
-            SessionStatus::Ended => "ended",
-            SessionStatus::Removed => "removed",
-            SessionStatus::Revoked => "revoked",
-            SessionStatus::Expired => "expired",
-            SessionStatus::Abandoned => "abandoned",
-        }
+wire_enum! {
+    SessionStatus {
+        Active = "active", Ended = "ended", Removed = "removed", Revoked = "revoked",
+        Expired = "expired", Abandoned = "abandoned",
     }
 }
 
@@ -84,23 +68,10 @@ pub struct SessionRecord {
     pub version: u64,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum VerificationStatus {
-    Unverified,
-    Verified,
-    Failed,
-    Expired,
-}
-
-impl VerificationStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            VerificationStatus::Unverified => "unverified",
-            VerificationStatus::Verified => "verified",
-            VerificationStatus::Failed => "failed",
-            VerificationStatus::Expired => "expired",
-        }
+wire_enum! {
+    VerificationStatus {
+        Unverified = "unverified", Verified = "verified", Failed = "failed",
+        Expired = "expired",
     }
 }
 
@@ -229,26 +200,17 @@ pub struct UserRecord {
     pub version: u64,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum SignUpStatus {
-    MissingRequirements,
-    Complete,
-    Abandoned,
-}
-
-impl SignUpStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SignUpStatus::MissingRequirements => "missing_requirements",
-            SignUpStatus::Complete => "complete",
-            SignUpStatus::Abandoned => "abandoned",
-        }
+wire_enum! {
+    #[derive(Default)]
+    SignUpStatus {
+        #[default]
+        MissingRequirements = "missing_requirements", Complete = "complete",
+        Abandoned = "abandoned",
     }
 }
 
 /// A sign-up attempt; lives in its client's partition until `abandon_at`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct SignUpRecord {
     pub id: String,
     pub client_id: String,
@@ -273,27 +235,13 @@ pub struct SignUpRecord {
     pub version: u64,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum SignInStatus {
-    NeedsIdentifier,
-    NeedsFirstFactor,
-    NeedsSecondFactor,
-    NeedsNewPassword,
-    Complete,
-    Abandoned,
-}
-
-impl SignInStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SignInStatus::NeedsIdentifier => "needs_identifier",
-            SignInStatus::NeedsFirstFactor => "needs_first_factor",
-            SignInStatus::NeedsSecondFactor => "needs_second_factor",
-            SignInStatus::NeedsNewPassword => "needs_new_password",
-            SignInStatus::Complete => "complete",
-            SignInStatus::Abandoned => "abandoned",
-        }
+wire_enum! {
+    #[derive(Default)]
+    SignInStatus {
+        #[default]
+        NeedsIdentifier = "needs_identifier", NeedsFirstFactor = "needs_first_factor",
+        NeedsSecondFactor = "needs_second_factor", NeedsNewPassword = "needs_new_password",
+        Complete = "complete", Abandoned = "abandoned",
     }
 }
 
@@ -306,7 +254,7 @@ pub struct FactorVerification {
 }
 
 /// A sign-in attempt; lives in its client's partition until `abandon_at`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct SignInRecord {
     pub id: String,
     pub client_id: String,
@@ -329,6 +277,26 @@ pub struct SignInRecord {
     pub updated_at: UnixMillis,
     #[serde(skip)]
     pub version: u64,
+}
+
+impl SignInRecord {
+    /// A new sign-in on client `client_id`, waiting for its identifier.
+    pub fn new(id: String, client_id: String, now: UnixMillis) -> Self {
+        let (created_at, updated_at, abandon_at) = attempt_times(now);
+        Self {
+            id,
+            client_id,
+            created_at,
+            updated_at,
+            abandon_at,
+            ..Self::default()
+        }
+    }
+}
+
+/// When an attempt started at `now` was created, last updated and is abandoned.
+fn attempt_times(now: UnixMillis) -> (UnixMillis, UnixMillis, UnixMillis) {
+    (now, now, now + duration_ms(security::ATTEMPT_ABANDON_AFTER))
 }
 
 impl SessionRecord {
@@ -426,6 +394,15 @@ impl UserRecord {
 }
 
 impl SignUpRecord {
+    /// A new, empty sign-up on client `client_id`.
+    pub fn new(id: String, client_id: String, now: UnixMillis) -> Self {
+        let (created_at, updated_at, abandon_at) = attempt_times(now);
+        let mut s = Self::default();
+        (s.id, s.client_id) = (id, client_id);
+        (s.created_at, s.updated_at, s.abandon_at) = (created_at, updated_at, abandon_at);
+        s
+    }
+
     /// The identifier of this kind the sign-up holds, and its verification slot.
     pub fn identification(
         &self,
@@ -482,7 +459,7 @@ impl SignUpRecord {
                 let (value, verification) = self.identification(*kind);
                 value.is_some()
                     && caps.verify_at_sign_up(*kind)
-                    && !verification.is_some_and(|v| v.status == VerificationStatus::Verified)
+                    && verification.is_none_or(|v| v.status != VerificationStatus::Verified)
             })
             .collect()
     }
@@ -490,5 +467,47 @@ impl SignUpRecord {
     /// Whether nothing stands between the sign-up and a user.
     pub fn is_ready(&self, caps: &Capabilities) -> bool {
         self.missing_fields(caps).is_empty() && self.unverified_fields(caps).is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_documents_written_before_the_one_identification_record_still_read() {
+        let legacy = serde_json::json!({
+            "id": "user_1", "username": null, "first_name": null, "last_name": null,
+            "email_addresses": [{"id": "idn_e", "email_address": "a@example.com",
+                "verification": null, "created_at": 1, "updated_at": 1}],
+            "phone_numbers": [{"id": "idn_p", "phone_number": "+14155550100",
+                "verification": null, "reserved_for_second_factor": true,
+                "default_second_factor": true, "created_at": 1, "updated_at": 1}],
+            "primary_email_address_id": "idn_e", "primary_phone_number_id": null,
+            "password_hash": null, "password_last_updated_at": null, "totp_secret": null,
+            "totp_pending_secret": null, "backup_code_hashes": [], "public_metadata": {},
+            "unsafe_metadata": {}, "failed_attempts": 0, "locked_until": null,
+            "last_sign_in_at": null, "last_active_at": null, "mfa_enabled_at": null,
+            "mfa_disabled_at": null, "legal_accepted_at": null, "created_at": 1, "updated_at": 1,
+        });
+        let u: UserRecord = match serde_json::from_value(legacy) {
+            Ok(u) => u,
+            Err(e) => panic!("legacy user: {e}"),
+        };
+        let email = u.primary(IdentificationKind::EmailAddress);
+        assert_eq!(
+            email.map(|e| (e.kind, e.value.as_str())),
+            Some((IdentificationKind::EmailAddress, "a@example.com"))
+        );
+        let phone = &u.phone_numbers[0];
+        assert_eq!(
+            (phone.kind, phone.value.as_str()),
+            (IdentificationKind::PhoneNumber, "+14155550100")
+        );
+        assert!(u.has_second_factor());
+        // Written back in the new shape, it reads the same.
+        let again: Result<UserRecord, _> =
+            serde_json::to_value(&u).and_then(serde_json::from_value);
+        assert_eq!(again.ok(), Some(u));
     }
 }

@@ -225,6 +225,10 @@ fn sign_up_verification(
 
 pub fn sign_up(s: &SignUpRecord, caps: &Capabilities) -> wire::SignUp {
     let open = s.status != SignUpStatus::Complete;
+    let prepared = |kind| match s.identification(kind) {
+        (Some(_), Some(v)) => Some(sign_up_verification(v, caps.verifications(kind))),
+        _ => None,
+    };
     wire::SignUp {
         object: "sign_up_attempt",
         id: s.id.clone(),
@@ -246,20 +250,8 @@ pub fn sign_up(s: &SignUpRecord, caps: &Capabilities) -> wire::SignUp {
         },
         verifications: wire::SignUpVerifications {
             // Null until a code is prepared: the spec's OTP verification needs an `expire_at`.
-            email_address: s
-                .email_verification
-                .as_ref()
-                .filter(|_| s.email_address.is_some())
-                .map(|v| {
-                    sign_up_verification(v, caps.verifications(IdentificationKind::EmailAddress))
-                }),
-            phone_number: s
-                .phone_verification
-                .as_ref()
-                .filter(|_| s.phone_number.is_some())
-                .map(|v| {
-                    sign_up_verification(v, caps.verifications(IdentificationKind::PhoneNumber))
-                }),
+            email_address: prepared(IdentificationKind::EmailAddress),
+            phone_number: prepared(IdentificationKind::PhoneNumber),
             web3_wallet: None,
             external_account: None,
         },

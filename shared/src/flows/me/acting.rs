@@ -3,7 +3,6 @@
 
 use crate::app::App;
 use crate::error::{Code, Error, Result};
-use crate::model::records::UserRecord;
 use crate::repo::Repo;
 use crate::store::{StoreError, Write};
 
@@ -11,13 +10,7 @@ use crate::flows::client::Current;
 use crate::flows::lockout;
 use crate::flows::session;
 
-/// The user a `/v1/me` request acts for, with the client it came through.
-#[derive(Debug, Clone)]
-pub struct Acting {
-    pub current: Current,
-    pub session_id: String,
-    pub user: UserRecord,
-}
+pub use crate::flows::client::Acting;
 
 /// Finds the acting session and loads its user. No active session: 401 `signed_out`.
 pub async fn acting(app: &App, current: Current, requested: Option<&str>) -> Result<Acting> {

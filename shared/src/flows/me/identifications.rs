@@ -17,6 +17,7 @@ use crate::vocabulary::{IdentificationKind, VerificationStrategy};
 use super::acting::{Acting, fail, save, save_user};
 use super::profile::ensure_enabled;
 use super::second_factors::note_mfa_change;
+use crate::flows::command::UserCommand;
 use crate::flows::lockout;
 use crate::flows::verification::{self, Destination, Purpose};
 
@@ -31,13 +32,24 @@ pub struct AddIdentification {
 /// `POST …/{id}/prepare_verification`.
 #[derive(Debug, Clone)]
 pub struct PrepareIdentification {
+    pub kind: IdentificationKind,
+    pub id: String,
     pub strategy: VerificationStrategy,
 }
 
 /// `POST …/{id}/attempt_verification`.
 #[derive(Debug, Clone)]
 pub struct AttemptIdentification {
+    pub kind: IdentificationKind,
+    pub id: String,
     pub code: String,
+}
+
+/// `DELETE /v1/me/{email_addresses|phone_numbers}/{id}`.
+#[derive(Debug, Clone)]
+pub struct DeleteIdentification {
+    pub kind: IdentificationKind,
+    pub id: String,
 }
 
 fn field(kind: IdentificationKind) -> crate::capabilities::Field {
@@ -69,81 +81,80 @@ fn identification_mut<'a>(
 
 /// Adds an unverified identification (its guard is claimed now, so nobody else can take it
 /// while it waits for its code).
-pub async fn add_identification(
-    app: &App,
-    a: &mut Acting,
-    cmd: &AddIdentification,
-) -> Result<IdentificationRecord> {
-    let param = cmd.kind.as_str();
-    ensure_enabled(app, field(cmd.kind), param)?;
-    let value = identifiers::normalise(cmd.kind.identifier(), &cmd.value, param)?;
-    if a.user
-        .identifications(cmd.kind)
-        .iter()
-        .any(|r| r.value == value)
-    {
-        return Err(Error::new(Code::FormIdentifierExists).param(param));
+impl UserCommand for AddIdentification {
+    type Output = IdentificationRecord;
+
+    async fn run(&self, app: &App, a: &mut Acting) -> Result<Self::Output> {
+        let cmd = self;
+        let param = cmd.kind.as_str();
+        ensure_enabled(app, field(cmd.kind), param)?;
+        let value = identifiers::normalise(cmd.kind.identifier(), &cmd.value, param)?;
+        if a.user
+            .identifications(cmd.kind)
+            .iter()
+            .any(|r| r.value == value)
+        {
+            return Err(Error::new(Code::FormIdentifierExists).param(param));
+        }
+        let record = IdentificationRecord::new(
+            cmd.kind,
+            random::object_id(app.random.as_ref(), "idn"),
+            value.clone(),
+            app.now_ms(),
+        );
+        a.user.identifications_mut(cmd.kind).push(record.clone());
+        let guard = Repo::claim_identifier_write(cmd.kind.identifier(), &value, &a.user.id)?;
+        save(app, a, vec![guard], param, Vec::new()).await?;
+        Ok(record)
     }
-    let record = IdentificationRecord::new(
-        cmd.kind,
-        random::object_id(app.random.as_ref(), "idn"),
-        value.clone(),
-        app.now_ms(),
-    );
-    a.user.identifications_mut(cmd.kind).push(record.clone());
-    let guard = Repo::claim_identifier_write(cmd.kind.identifier(), &value, &a.user.id)?;
-    save(app, a, vec![guard], param, Vec::new()).await?;
-    Ok(record)
 }
 
 /// Sends a code to the identification.
-pub async fn prepare_identification(
-    app: &App,
-    a: &mut Acting,
-    kind: IdentificationKind,
-    id: &str,
-    cmd: &PrepareIdentification,
-) -> Result<()> {
-    if cmd.strategy != kind.code_strategy() {
-        return Err(Error::new(Code::VerificationStrategyInvalid).param("strategy"));
+impl UserCommand for PrepareIdentification {
+    type Output = ();
+
+    async fn run(&self, app: &App, a: &mut Acting) -> Result<Self::Output> {
+        let (kind, id, cmd) = (self.kind, self.id.as_str(), self);
+        if cmd.strategy != kind.code_strategy() {
+            return Err(Error::new(Code::VerificationStrategyInvalid).param("strategy"));
+        }
+        let r = identification_mut(a, kind, id)?;
+        if r.is_verified() {
+            return Err(Error::new(Code::VerificationAlreadyVerified));
+        }
+        let dest = Destination::new(kind, &r.value);
+        let v = verification::prepare(
+            app,
+            cmd.strategy.into(),
+            &dest,
+            Purpose::Verify,
+            r.verification.as_ref(),
+        )
+        .await?;
+        r.verification = Some(v);
+        save_user(app, a).await
     }
-    let r = identification_mut(a, kind, id)?;
-    if r.is_verified() {
-        return Err(Error::new(Code::VerificationAlreadyVerified));
-    }
-    let dest = Destination::new(kind, &r.value);
-    let v = verification::prepare(
-        app,
-        cmd.strategy.into(),
-        &dest,
-        Purpose::Verify,
-        r.verification.as_ref(),
-    )
-    .await?;
-    r.verification = Some(v);
-    save_user(app, a).await
 }
 
 /// Checks the code sent to the identification.
-pub async fn attempt_identification(
-    app: &App,
-    a: &mut Acting,
-    kind: IdentificationKind,
-    id: &str,
-    cmd: &AttemptIdentification,
-) -> Result<()> {
-    lockout::ensure_unlocked(&mut a.user, app.now_ms())?;
-    let r = identification_mut(a, kind, id)?;
-    let v = r.verification.as_mut().ok_or_else(|| {
-        Error::new(Code::VerificationMissing)
-            .long("Request a code with prepare_verification first.")
-    })?;
-    match verification::attempt(app, v, &cmd.code) {
-        Ok(verification::Attempt::Verified) => save_user(app, a).await,
-        Ok(other) => fail(app, a, verification::attempt_error(other)).await,
-        Err(e) => {
-            save_user(app, a).await?;
-            Err(e)
+impl UserCommand for AttemptIdentification {
+    type Output = ();
+
+    async fn run(&self, app: &App, a: &mut Acting) -> Result<Self::Output> {
+        let (kind, id, cmd) = (self.kind, self.id.as_str(), self);
+        lockout::ensure_unlocked(&mut a.user, app.now_ms())?;
+        let r = identification_mut(a, kind, id)?;
+        let v = r.verification.as_mut().ok_or_else(|| {
+            Error::new(Code::VerificationMissing)
+                .long("Request a code with prepare_verification first.")
+        })?;
+        match verification::attempt(app, v, &cmd.code) {
+            Ok(verification::Attempt::Verified) => save_user(app, a).await,
+            Ok(other) => fail(app, a, verification::attempt_error(other)).await,
+            Err(e) => {
+                save_user(app, a).await?;
+                Err(e)
+            }
         }
     }
 }
@@ -168,36 +179,36 @@ fn sign_in_identifiers(app: &App, u: &UserRecord) -> usize {
 
 /// Removes the identification. The last identifier the user can sign in with stays; a removed
 /// primary passes to another verified one, and a required kind keeps a primary.
-pub async fn delete_identification(
-    app: &App,
-    a: &mut Acting,
-    kind: IdentificationKind,
-    id: &str,
-) -> Result<()> {
-    let before = sign_in_identifiers(app, &a.user);
-    let u = &mut a.user;
-    let removed = u
-        .identification(kind, id)
-        .cloned()
-        .ok_or_else(Error::not_found)?;
-    u.identifications_mut(kind).retain(|r| r.id != id);
-    if u.primary_id(kind) == Some(&removed.id) {
-        let next = u
-            .identifications(kind)
-            .iter()
-            .find(|r| r.is_verified())
-            .map(|r| r.id.clone());
-        *u.primary_id_mut(kind) = next;
+impl UserCommand for DeleteIdentification {
+    type Output = ();
+
+    async fn run(&self, app: &App, a: &mut Acting) -> Result<Self::Output> {
+        let (kind, id) = (self.kind, self.id.as_str());
+        let before = sign_in_identifiers(app, &a.user);
+        let u = &mut a.user;
+        let removed = u
+            .identification(kind, id)
+            .cloned()
+            .ok_or_else(Error::not_found)?;
+        u.identifications_mut(kind).retain(|r| r.id != id);
+        if u.primary_id(kind) == Some(&removed.id) {
+            let next = u
+                .identifications(kind)
+                .iter()
+                .find(|r| r.is_verified())
+                .map(|r| r.id.clone());
+            *u.primary_id_mut(kind) = next;
+        }
+        if app.capabilities.required(field(kind)) && u.primary_id(kind).is_none() {
+            return Err(Error::new(Code::LastRequiredIdentificationDeletionFailed));
+        }
+        if removed.reserved_for_second_factor {
+            note_mfa_change(app, u);
+        }
+        if before > 0 && sign_in_identifiers(app, &a.user) == 0 {
+            return Err(Error::new(Code::LastRequiredIdentificationDeletionFailed));
+        }
+        let release = Repo::release_identifier_write(kind.identifier(), &removed.value);
+        save(app, a, vec![release], "", Vec::new()).await
     }
-    if app.capabilities.required(field(kind)) && u.primary_id(kind).is_none() {
-        return Err(Error::new(Code::LastRequiredIdentificationDeletionFailed));
-    }
-    if removed.reserved_for_second_factor {
-        note_mfa_change(app, u);
-    }
-    if before > 0 && sign_in_identifiers(app, &a.user) == 0 {
-        return Err(Error::new(Code::LastRequiredIdentificationDeletionFailed));
-    }
-    let release = Repo::release_identifier_write(kind.identifier(), &removed.value);
-    save(app, a, vec![release], "", Vec::new()).await
 }

@@ -27,15 +27,12 @@ pub mod password;
 pub mod profile;
 pub mod second_factors;
 
-pub use account::delete_user;
+pub use account::DeleteAccount;
 pub use acting::{Acting, acting};
 pub use identifications::{
-    AddIdentification, AttemptIdentification, PrepareIdentification, add_identification,
-    attempt_identification, delete_identification, identification, prepare_identification,
+    AddIdentification, AttemptIdentification, DeleteIdentification, PrepareIdentification,
+    identification,
 };
-pub use password::{ChangePassword, RemovePassword, change_password, remove_password};
-pub use profile::{UpdateProfile, merge_metadata, merge_patch, update_profile};
-pub use second_factors::{
-    UpdatePhone, VerifyTotp, delete_totp, regenerate_backup_codes, start_totp, update_phone,
-    verify_totp,
-};
+pub use password::{ChangePassword, RemovePassword};
+pub use profile::{MergeMetadata, UpdateProfile, merge_patch};
+pub use second_factors::{DeleteTotp, RegenerateBackupCodes, StartTotp, UpdatePhone, VerifyTotp};

@@ -8,6 +8,7 @@ use crate::password;
 use crate::vocabulary::Strategy;
 
 use super::acting::{Acting, fail, save, save_user};
+use crate::flows::command::UserCommand;
 use crate::flows::lockout;
 use crate::flows::session;
 use crate::flows::sign_in;
@@ -41,51 +42,61 @@ async fn check_current_password(app: &App, a: &mut Acting, given: Option<&str>) 
 }
 
 /// `POST /v1/me/change_password`.
-pub async fn change_password(app: &App, a: &mut Acting, cmd: &ChangePassword) -> Result<()> {
-    if !app.capabilities.enabled(Field::Password) {
-        return Err(Error::new(Code::FormParamUnknown).param("new_password"));
+impl UserCommand for ChangePassword {
+    type Output = ();
+
+    async fn run(&self, app: &App, a: &mut Acting) -> Result<Self::Output> {
+        let cmd = self;
+        if !app.capabilities.enabled(Field::Password) {
+            return Err(Error::new(Code::FormParamUnknown).param("new_password"));
+        }
+        password::validate(
+            &cmd.new_password,
+            &app.settings.password_settings,
+            "new_password",
+        )?;
+        check_current_password(app, a, cmd.current_password.as_deref()).await?;
+        if let Some(hash) = a.user.password_hash.clone()
+            && app.passwords.verify(&hash, &cmd.new_password).await?
+        {
+            return Err(Error::new(Code::FormNewPasswordMatchesCurrent).param("new_password"));
+        }
+        a.user.password_hash = Some(app.passwords.hash(&cmd.new_password).await?);
+        a.user.password_last_updated_at = Some(app.now_ms());
+        let revoked = if cmd.sign_out_of_other_sessions {
+            let keep = a.session_id.clone();
+            session::revoke_others(app, &mut a.current, &a.user.id, Some(&keep)).await?
+        } else {
+            Vec::new()
+        };
+        save(app, a, Vec::new(), "", revoked).await
     }
-    password::validate(
-        &cmd.new_password,
-        &app.settings.password_settings,
-        "new_password",
-    )?;
-    check_current_password(app, a, cmd.current_password.as_deref()).await?;
-    if let Some(hash) = a.user.password_hash.clone()
-        && app.passwords.verify(&hash, &cmd.new_password).await?
-    {
-        return Err(Error::new(Code::FormNewPasswordMatchesCurrent).param("new_password"));
-    }
-    a.user.password_hash = Some(app.passwords.hash(&cmd.new_password).await?);
-    a.user.password_last_updated_at = Some(app.now_ms());
-    let revoked = if cmd.sign_out_of_other_sessions {
-        let keep = a.session_id.clone();
-        session::revoke_others(app, &mut a.current, &a.user.id, Some(&keep)).await?
-    } else {
-        Vec::new()
-    };
-    save(app, a, Vec::new(), "", revoked).await
 }
 
 /// `POST /v1/me/remove_password`: only when the user can still sign in another way.
-pub async fn remove_password(app: &App, a: &mut Acting, cmd: &RemovePassword) -> Result<()> {
-    if a.user.password_hash.is_none() {
-        return Err(Error::new(Code::FormParamValueInvalid)
-            .param("current_password")
-            .long("This account has no password."));
+impl UserCommand for RemovePassword {
+    type Output = ();
+
+    async fn run(&self, app: &App, a: &mut Acting) -> Result<Self::Output> {
+        let cmd = self;
+        if a.user.password_hash.is_none() {
+            return Err(Error::new(Code::FormParamValueInvalid)
+                .param("current_password")
+                .long("This account has no password."));
+        }
+        check_current_password(app, a, cmd.current_password.as_deref()).await?;
+        let mut without = a.user.clone();
+        without.password_hash = None;
+        let other_factor = sign_in::first_factors(app, &without)
+            .iter()
+            .any(|f| matches!(f.strategy, Strategy::EmailCode | Strategy::PhoneCode));
+        if !other_factor {
+            return Err(Error::new(Code::FormParamValueInvalid)
+                .param("current_password")
+                .long("Add a way to sign in with a code before removing the password."));
+        }
+        a.user.password_hash = None;
+        a.user.password_last_updated_at = Some(app.now_ms());
+        save_user(app, a).await
     }
-    check_current_password(app, a, cmd.current_password.as_deref()).await?;
-    let mut without = a.user.clone();
-    without.password_hash = None;
-    let other_factor = sign_in::first_factors(app, &without)
-        .iter()
-        .any(|f| matches!(f.strategy, Strategy::EmailCode | Strategy::PhoneCode));
-    if !other_factor {
-        return Err(Error::new(Code::FormParamValueInvalid)
-            .param("current_password")
-            .long("Add a way to sign in with a code before removing the password."));
-    }
-    a.user.password_hash = None;
-    a.user.password_last_updated_at = Some(app.now_ms());
-    save_user(app, a).await
 }

@@ -10,6 +10,7 @@ use crate::repo::Repo;
 use crate::vocabulary::{IdentificationKind, IdentifierKind};
 
 use super::acting::{Acting, save, save_user};
+use crate::flows::command::UserCommand;
 
 /// Longest `unsafe_metadata` accepted, serialised (Clerk's limit is 8 KB).
 pub const METADATA_MAX_BYTES: usize = 8 * 1024;
@@ -25,6 +26,12 @@ pub struct UpdateProfile {
     pub unsafe_metadata: Option<Map<String, Value>>,
 }
 
+/// `PATCH /v1/me/metadata`: a JSON merge patch for `unsafe_metadata`.
+#[derive(Debug, Clone)]
+pub struct MergeMetadata {
+    pub patch: Map<String, Value>,
+}
+
 /// Fields an instance has switched off are refused, not silently dropped.
 pub(super) fn ensure_enabled(app: &App, field: Field, param: &str) -> Result<()> {
     if app.capabilities.enabled(field) {
@@ -35,88 +42,100 @@ pub(super) fn ensure_enabled(app: &App, field: Field, param: &str) -> Result<()>
         .long(format!("{param} is not enabled for this application.")))
 }
 
-/// `PATCH /v1/me`.
-pub async fn update_profile(app: &App, a: &mut Acting, cmd: &UpdateProfile) -> Result<()> {
-    let mut guards = Vec::new();
-    for (field, given) in [
-        (Field::FirstName, &cmd.first_name),
-        (Field::LastName, &cmd.last_name),
-    ] {
+/// Applies the first and last names given (`Some(None)` clears one) to `targets`.
+pub(crate) fn apply_names(
+    app: &App,
+    given: [&Option<Option<String>>; 2],
+    targets: [&mut Option<String>; 2],
+) -> Result<()> {
+    let fields = [Field::FirstName, Field::LastName];
+    for ((field, given), target) in fields.into_iter().zip(given).zip(targets) {
         let Some(given) = given else { continue };
         let value = match given {
             Some(raw) => identifiers::person_name(raw, field.as_str())?,
             None => None,
         };
         ensure_enabled(app, field, field.as_str())?;
-        match field {
-            Field::FirstName => a.user.first_name = value,
-            _ => a.user.last_name = value,
-        }
+        *target = value;
     }
-    match &cmd.username {
-        None => {}
-        Some(None) => {
-            ensure_enabled(app, Field::Username, "username")?;
-            if app.capabilities.required(Field::Username) {
-                return Err(Error::missing("username"));
-            }
-            if let Some(old) = a.user.username.take() {
-                guards.push(Repo::release_identifier_write(
-                    IdentifierKind::Username,
-                    &old,
-                ));
-            }
-        }
-        Some(Some(raw)) => {
-            ensure_enabled(app, Field::Username, "username")?;
-            let new = identifiers::normalise_username(raw, "username")?;
-            if a.user.username.as_deref() != Some(new.as_str()) {
-                guards.push(Repo::claim_identifier_write(
-                    IdentifierKind::Username,
-                    &new,
-                    &a.user.id,
-                )?);
-                if let Some(old) = a.user.username.replace(new) {
+    Ok(())
+}
+
+/// `PATCH /v1/me`.
+impl UserCommand for UpdateProfile {
+    type Output = ();
+
+    async fn run(&self, app: &App, a: &mut Acting) -> Result<Self::Output> {
+        let cmd = self;
+        let mut guards = Vec::new();
+        let u = &mut a.user;
+        let names = [&cmd.first_name, &cmd.last_name];
+        apply_names(app, names, [&mut u.first_name, &mut u.last_name])?;
+        match &cmd.username {
+            None => {}
+            Some(None) => {
+                ensure_enabled(app, Field::Username, "username")?;
+                if app.capabilities.required(Field::Username) {
+                    return Err(Error::missing("username"));
+                }
+                if let Some(old) = a.user.username.take() {
                     guards.push(Repo::release_identifier_write(
                         IdentifierKind::Username,
                         &old,
                     ));
                 }
             }
+            Some(Some(raw)) => {
+                ensure_enabled(app, Field::Username, "username")?;
+                let new = identifiers::normalise_username(raw, "username")?;
+                if a.user.username.as_deref() != Some(new.as_str()) {
+                    guards.push(Repo::claim_identifier_write(
+                        IdentifierKind::Username,
+                        &new,
+                        &a.user.id,
+                    )?);
+                    if let Some(old) = a.user.username.replace(new) {
+                        guards.push(Repo::release_identifier_write(
+                            IdentifierKind::Username,
+                            &old,
+                        ));
+                    }
+                }
+            }
         }
-    }
-    for (kind, wanted) in [
-        (
-            IdentificationKind::EmailAddress,
-            &cmd.primary_email_address_id,
-        ),
-        (
-            IdentificationKind::PhoneNumber,
-            &cmd.primary_phone_number_id,
-        ),
-    ] {
-        let Some(id) = wanted else { continue };
-        let param = match kind {
-            IdentificationKind::EmailAddress => "primary_email_address_id",
-            IdentificationKind::PhoneNumber => "primary_phone_number_id",
-        };
-        let r = a
-            .user
-            .identification(kind, id)
-            .ok_or_else(|| Error::not_found().param(param))?;
-        if !r.is_verified() {
-            let what = kind.as_str().replace('_', " ");
-            return Err(Error::new(Code::FormParamValueInvalid)
-                .param(param)
-                .long(format!("Only a verified {what} can become primary.")));
+        for (kind, wanted) in [
+            (
+                IdentificationKind::EmailAddress,
+                &cmd.primary_email_address_id,
+            ),
+            (
+                IdentificationKind::PhoneNumber,
+                &cmd.primary_phone_number_id,
+            ),
+        ] {
+            let Some(id) = wanted else { continue };
+            let param = match kind {
+                IdentificationKind::EmailAddress => "primary_email_address_id",
+                IdentificationKind::PhoneNumber => "primary_phone_number_id",
+            };
+            let r = a
+                .user
+                .identification(kind, id)
+                .ok_or_else(|| Error::not_found().param(param))?;
+            if !r.is_verified() {
+                let what = kind.as_str().replace('_', " ");
+                return Err(Error::new(Code::FormParamValueInvalid)
+                    .param(param)
+                    .long(format!("Only a verified {what} can become primary.")));
+            }
+            *a.user.primary_id_mut(kind) = Some(id.clone());
         }
-        *a.user.primary_id_mut(kind) = Some(id.clone());
+        if let Some(metadata) = &cmd.unsafe_metadata {
+            check_metadata_size(metadata)?;
+            a.user.unsafe_metadata = metadata.clone();
+        }
+        save(app, a, guards, "username", Vec::new()).await
     }
-    if let Some(metadata) = &cmd.unsafe_metadata {
-        check_metadata_size(metadata)?;
-        a.user.unsafe_metadata = metadata.clone();
-    }
-    save(app, a, guards, "username", Vec::new()).await
 }
 
 fn check_metadata_size(m: &Map<String, Value>) -> Result<()> {
@@ -148,15 +167,20 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
 }
 
 /// `PATCH /v1/me/metadata`: merges `unsafe_metadata` into the user's.
-pub async fn merge_metadata(app: &App, a: &mut Acting, patch: &Map<String, Value>) -> Result<()> {
-    let mut merged = Value::Object(std::mem::take(&mut a.user.unsafe_metadata));
-    merge_patch(&mut merged, &Value::Object(patch.clone()));
-    a.user.unsafe_metadata = match merged {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    };
-    check_metadata_size(&a.user.unsafe_metadata)?;
-    save_user(app, a).await
+impl UserCommand for MergeMetadata {
+    type Output = ();
+
+    async fn run(&self, app: &App, a: &mut Acting) -> Result<Self::Output> {
+        let patch = &self.patch;
+        let mut merged = Value::Object(std::mem::take(&mut a.user.unsafe_metadata));
+        merge_patch(&mut merged, &Value::Object(patch.clone()));
+        a.user.unsafe_metadata = match merged {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        check_metadata_size(&a.user.unsafe_metadata)?;
+        save_user(app, a).await
+    }
 }
 
 #[cfg(test)]

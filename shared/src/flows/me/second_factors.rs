@@ -17,6 +17,7 @@ use crate::totp;
 use crate::vocabulary::{IdentificationKind, SecondFactor};
 
 use super::acting::{Acting, fail, save_user};
+use crate::flows::command::UserCommand;
 use crate::flows::lockout;
 
 /// Backup codes handed out at a time (Clerk gives 10).
@@ -27,6 +28,7 @@ pub const BACKUP_CODE_CHARS: usize = 10;
 /// `PATCH /v1/me/phone_numbers/{id}`.
 #[derive(Debug, Clone, Default)]
 pub struct UpdatePhone {
+    pub id: String,
     pub reserved_for_second_factor: Option<bool>,
     pub default_second_factor: Option<bool>,
 }
@@ -36,6 +38,18 @@ pub struct UpdatePhone {
 pub struct VerifyTotp {
     pub code: String,
 }
+
+/// `POST /v1/me/totp`.
+#[derive(Debug, Clone, Copy)]
+pub struct StartTotp;
+
+/// `DELETE /v1/me/totp`.
+#[derive(Debug, Clone, Copy)]
+pub struct DeleteTotp;
+
+/// `POST /v1/me/backup_codes`.
+#[derive(Debug, Clone, Copy)]
+pub struct RegenerateBackupCodes;
 
 /// Keeps `mfa_enabled_at` / `mfa_disabled_at` in step with the user's second factors; without
 /// a second factor, backup codes go too.
@@ -61,46 +75,52 @@ fn not_enabled(what: &str) -> Error {
 
 /// `PATCH /v1/me/phone_numbers/{id}`: reserve a verified number for SMS second factor, or make
 /// it the default one.
-pub async fn update_phone(app: &App, a: &mut Acting, id: &str, cmd: &UpdatePhone) -> Result<()> {
-    let (reserve, default) = (cmd.reserved_for_second_factor, cmd.default_second_factor);
-    let turning_on = reserve == Some(true) || default == Some(true);
-    if turning_on && !app.capabilities.second_factor(SecondFactor::PhoneCode) {
-        return Err(not_enabled("SMS second factors").param("reserved_for_second_factor"));
-    }
-    let p = a
-        .user
-        .identification_mut(IdentificationKind::PhoneNumber, id)
-        .ok_or_else(Error::not_found)?;
-    if turning_on && !p.is_verified() {
-        return Err(Error::new(Code::IdentificationUpdateSecondFactorUnverified));
-    }
-    if let Some(r) = reserve {
-        p.reserved_for_second_factor = r;
-        if !r {
+impl UserCommand for UpdatePhone {
+    type Output = ();
+
+    async fn run(&self, app: &App, a: &mut Acting) -> Result<Self::Output> {
+        let id = self.id.as_str();
+        let cmd = self;
+        let (reserve, default) = (cmd.reserved_for_second_factor, cmd.default_second_factor);
+        let turning_on = reserve == Some(true) || default == Some(true);
+        if turning_on && !app.capabilities.second_factor(SecondFactor::PhoneCode) {
+            return Err(not_enabled("SMS second factors").param("reserved_for_second_factor"));
+        }
+        let p = a
+            .user
+            .identification_mut(IdentificationKind::PhoneNumber, id)
+            .ok_or_else(Error::not_found)?;
+        if turning_on && !p.is_verified() {
+            return Err(Error::new(Code::IdentificationUpdateSecondFactorUnverified));
+        }
+        if let Some(r) = reserve {
+            p.reserved_for_second_factor = r;
+            if !r {
+                p.default_second_factor = false;
+            }
+        }
+        if default == Some(true) {
+            p.reserved_for_second_factor = true;
+        }
+        if default == Some(false) {
             p.default_second_factor = false;
         }
-    }
-    if default == Some(true) {
-        p.reserved_for_second_factor = true;
-    }
-    if default == Some(false) {
-        p.default_second_factor = false;
-    }
-    p.updated_at = app.now_ms();
-    let phones = &mut a.user.phone_numbers;
-    if default == Some(true) {
-        for other in phones.iter_mut() {
-            other.default_second_factor = other.id == id;
+        p.updated_at = app.now_ms();
+        let phones = &mut a.user.phone_numbers;
+        if default == Some(true) {
+            for other in phones.iter_mut() {
+                other.default_second_factor = other.id == id;
+            }
         }
+        // One reserved number is always the default.
+        if !phones.iter().any(|p| p.default_second_factor)
+            && let Some(p) = phones.iter_mut().find(|p| p.reserved_for_second_factor)
+        {
+            p.default_second_factor = true;
+        }
+        note_mfa_change(app, &mut a.user);
+        save_user(app, a).await
     }
-    // One reserved number is always the default.
-    if !phones.iter().any(|p| p.default_second_factor)
-        && let Some(p) = phones.iter_mut().find(|p| p.reserved_for_second_factor)
-    {
-        p.default_second_factor = true;
-    }
-    note_mfa_change(app, &mut a.user);
-    save_user(app, a).await
 }
 
 fn totp_enabled_here(app: &App) -> Result<()> {
@@ -127,31 +147,48 @@ fn totp_object(
         )?),
         None => None,
     };
-    let now = app.now_ms();
-    Ok(json!({
-        "object": "totp",
-        "id": format!("totp_{}", a.user.id.trim_start_matches("user_")),
+    let fields = json!({
         "secret": secret,
         "uri": uri,
         "verified": verified,
         "backup_codes": codes,
+    });
+    Ok(shown_once(app, "totp", a, fields))
+}
+
+/// A TOTP or backup-code object (their secrets are shown once, when made): `object`, an id
+/// derived from the user's, timestamps, and `fields`.
+fn shown_once(app: &App, object: &str, a: &Acting, fields: Value) -> Value {
+    let prefix = if object == "totp" { "totp" } else { "bc" };
+    let now = app.now_ms();
+    let mut out = json!({
+        "object": object,
+        "id": format!("{prefix}_{}", a.user.id.trim_start_matches("user_")),
         "created_at": now,
         "updated_at": now,
-    }))
+    });
+    if let (Some(out), Value::Object(fields)) = (out.as_object_mut(), fields) {
+        out.extend(fields);
+    }
+    out
 }
 
 /// `POST /v1/me/totp`: a new secret to scan, pending until a code proves it.
-pub async fn start_totp(app: &App, a: &mut Acting) -> Result<Value> {
-    totp_enabled_here(app)?;
-    if a.user.totp_secret.is_some() {
-        return Err(Error::new(Code::TotpAlreadyEnabled));
+impl UserCommand for StartTotp {
+    type Output = Value;
+
+    async fn run(&self, app: &App, a: &mut Acting) -> Result<Self::Output> {
+        totp_enabled_here(app)?;
+        if a.user.totp_secret.is_some() {
+            return Err(Error::new(Code::TotpAlreadyEnabled));
+        }
+        let mut bytes = [0u8; totp::SECRET_BYTES];
+        app.random.fill(&mut bytes);
+        let secret = totp::secret_from_bytes(&bytes);
+        a.user.totp_pending_secret = Some(secret.clone());
+        save_user(app, a).await?;
+        totp_object(app, a, Some(&secret), false, None)
     }
-    let mut bytes = [0u8; totp::SECRET_BYTES];
-    app.random.fill(&mut bytes);
-    let secret = totp::secret_from_bytes(&bytes);
-    a.user.totp_pending_secret = Some(secret.clone());
-    save_user(app, a).await?;
-    totp_object(app, a, Some(&secret), false, None)
 }
 
 /// New backup codes: shown once, stored only as keyed hashes.
@@ -165,53 +202,59 @@ fn fresh_backup_codes(app: &App, u: &mut UserRecord) -> Vec<String> {
 
 /// `POST /v1/me/totp/attempt_verification`: enables TOTP (and hands out backup codes when the
 /// user has none).
-pub async fn verify_totp(app: &App, a: &mut Acting, cmd: &VerifyTotp) -> Result<Value> {
-    lockout::ensure_unlocked(&mut a.user, app.now_ms())?;
-    let pending = a.user.totp_pending_secret.clone().ok_or_else(|| {
-        Error::new(Code::VerificationMissing).long("Start with POST /v1/me/totp.")
-    })?;
-    let Some(step) = totp::accept(&pending, &cmd.code, app.clock.now_secs(), None) else {
-        return fail(app, a, Error::new(Code::FormCodeIncorrect).param("code")).await;
-    };
-    a.user.totp_last_step = Some(step);
-    a.user.totp_secret = Some(pending);
-    a.user.totp_pending_secret = None;
-    note_mfa_change(app, &mut a.user);
-    let codes = (app.capabilities.second_factor(SecondFactor::BackupCode)
-        && a.user.backup_code_hashes.is_empty())
-    .then(|| fresh_backup_codes(app, &mut a.user));
-    save_user(app, a).await?;
-    totp_object(app, a, None, true, codes)
+impl UserCommand for VerifyTotp {
+    type Output = Value;
+
+    async fn run(&self, app: &App, a: &mut Acting) -> Result<Self::Output> {
+        let cmd = self;
+        lockout::ensure_unlocked(&mut a.user, app.now_ms())?;
+        let pending = a.user.totp_pending_secret.clone().ok_or_else(|| {
+            Error::new(Code::VerificationMissing).long("Start with POST /v1/me/totp.")
+        })?;
+        let Some(step) = totp::accept(&pending, &cmd.code, app.clock.now_secs(), None) else {
+            return fail(app, a, Error::new(Code::FormCodeIncorrect).param("code")).await;
+        };
+        a.user.totp_last_step = Some(step);
+        a.user.totp_secret = Some(pending);
+        a.user.totp_pending_secret = None;
+        note_mfa_change(app, &mut a.user);
+        let codes = (app.capabilities.second_factor(SecondFactor::BackupCode)
+            && a.user.backup_code_hashes.is_empty())
+        .then(|| fresh_backup_codes(app, &mut a.user));
+        save_user(app, a).await?;
+        totp_object(app, a, None, true, codes)
+    }
 }
 
 /// `DELETE /v1/me/totp`.
-pub async fn delete_totp(app: &App, a: &mut Acting) -> Result<()> {
-    if a.user.totp_secret.is_none() && a.user.totp_pending_secret.is_none() {
-        return Err(Error::not_found());
+impl UserCommand for DeleteTotp {
+    type Output = ();
+
+    async fn run(&self, app: &App, a: &mut Acting) -> Result<Self::Output> {
+        if a.user.totp_secret.is_none() && a.user.totp_pending_secret.is_none() {
+            return Err(Error::not_found());
+        }
+        a.user.totp_secret = None;
+        a.user.totp_pending_secret = None;
+        a.user.totp_last_step = None;
+        note_mfa_change(app, &mut a.user);
+        save_user(app, a).await
     }
-    a.user.totp_secret = None;
-    a.user.totp_pending_secret = None;
-    a.user.totp_last_step = None;
-    note_mfa_change(app, &mut a.user);
-    save_user(app, a).await
 }
 
 /// `POST /v1/me/backup_codes`: replaces every backup code with new ones (shown once).
-pub async fn regenerate_backup_codes(app: &App, a: &mut Acting) -> Result<Value> {
-    if !app.capabilities.second_factor(SecondFactor::BackupCode) {
-        return Err(not_enabled("Backup codes"));
+impl UserCommand for RegenerateBackupCodes {
+    type Output = Value;
+
+    async fn run(&self, app: &App, a: &mut Acting) -> Result<Self::Output> {
+        if !app.capabilities.second_factor(SecondFactor::BackupCode) {
+            return Err(not_enabled("Backup codes"));
+        }
+        if !a.user.has_second_factor() {
+            return Err(Error::new(Code::NoSecondFactors));
+        }
+        let codes = fresh_backup_codes(app, &mut a.user);
+        save_user(app, a).await?;
+        Ok(shown_once(app, "backup_code", a, json!({ "codes": codes })))
     }
-    if !a.user.has_second_factor() {
-        return Err(Error::new(Code::NoSecondFactors));
-    }
-    let codes = fresh_backup_codes(app, &mut a.user);
-    save_user(app, a).await?;
-    let now = app.now_ms();
-    Ok(json!({
-        "object": "backup_code",
-        "id": format!("bc_{}", a.user.id.trim_start_matches("user_")),
-        "codes": codes,
-        "created_at": now,
-        "updated_at": now,
-    }))
 }

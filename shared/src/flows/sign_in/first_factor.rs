@@ -2,18 +2,18 @@
 //! factor with a password or a code (or verify a reset code, which leads to `reset`).
 
 use crate::app::App;
-use crate::clock::duration_ms;
 use crate::error::{Code, Error, Result};
 use crate::identifiers;
 use crate::model::records::{FactorVerification, SignInRecord, SignInStatus, UserRecord};
 use crate::random;
-use crate::security;
 use crate::vocabulary::{FirstFactor, IdentificationKind, IdentifierKind};
 
 use super::state::{self, SignedIn};
 use crate::flows::client::Current;
+use crate::flows::command::ClientCommand;
+use crate::flows::command::Origin;
 use crate::flows::lockout;
-use crate::flows::session::{self, Origin};
+use crate::flows::session;
 use crate::flows::verification::{self, Destination, Purpose};
 
 /// Which identification a code factor goes to, when the caller names one.
@@ -35,6 +35,8 @@ pub struct CreateSignIn {
 /// `POST …/prepare_first_factor`.
 #[derive(Debug, Clone)]
 pub struct PrepareFirstFactor {
+    /// The attempt.
+    pub id: String,
     pub strategy: FirstFactor,
     pub target: FactorTarget,
 }
@@ -50,6 +52,8 @@ pub enum FirstFactorProof {
 /// `POST …/attempt_first_factor`.
 #[derive(Debug, Clone)]
 pub struct AttemptFirstFactor {
+    /// The attempt.
+    pub id: String,
     pub proof: FirstFactorProof,
 }
 
@@ -158,153 +162,137 @@ async fn check_password(
 }
 
 /// `POST /v1/client/sign_ins`: starts a sign-in, and goes as far as the parameters allow.
-pub async fn create(
-    app: &App,
-    current: &mut Current,
-    cmd: &CreateSignIn,
-    origin: &Origin,
-) -> Result<Option<SignedIn>> {
-    session::ensure_can_sign_in(app, current)?;
-    let now = app.now_ms();
-    let mut s = SignInRecord {
-        id: random::object_id(app.random.as_ref(), "sia"),
-        client_id: current.client().id.clone(),
-        status: SignInStatus::NeedsIdentifier,
-        identifier: None,
-        user_id: None,
-        first_factor: None,
-        second_factor: None,
-        first_factor_verified_at: None,
-        second_factor_verified_at: None,
-        supported_first_factors: Vec::new(),
-        supported_second_factors: Vec::new(),
-        user_data: None,
-        created_session_id: None,
-        abandon_at: now + duration_ms(security::ATTEMPT_ABANDON_AFTER),
-        created_at: now,
-        updated_at: now,
-        version: 0,
-    };
-    if let Some(strategy) = cmd.strategy {
-        ensure_enabled(app, strategy)?;
-    }
-    let password = cmd.password.as_deref();
-    if password.is_some() && !app.capabilities.first_factor(FirstFactor::Password) {
-        return Err(Error::new(Code::FormParamValueInvalid)
-            .param("password")
-            .long("Passwords are not enabled for this application."));
-    }
-    let Some(raw) = cmd.identifier.as_deref() else {
-        if password.is_some() || cmd.strategy.is_some() {
-            return Err(Error::missing("identifier"));
+impl ClientCommand for CreateSignIn {
+    type Output = Option<SignedIn>;
+    const CREATES_CLIENT: bool = true;
+
+    async fn run(&self, app: &App, current: &mut Current, origin: &Origin) -> Result<Self::Output> {
+        session::ensure_can_sign_in(app, current)?;
+        let now = app.now_ms();
+        let id = random::object_id(app.random.as_ref(), "sia");
+        let mut s = SignInRecord::new(id, current.client().id.clone(), now);
+        if let Some(strategy) = self.strategy {
+            ensure_enabled(app, strategy)?;
+        }
+        let password = self.password.as_deref();
+        if password.is_some() && !app.capabilities.first_factor(FirstFactor::Password) {
+            return Err(Error::new(Code::FormParamValueInvalid)
+                .param("password")
+                .long("Passwords are not enabled for this application."));
+        }
+        let Some(raw) = self.identifier.as_deref() else {
+            if password.is_some() || self.strategy.is_some() {
+                return Err(Error::missing("identifier"));
+            }
+            state::store(app, current, s, None, Vec::new()).await?;
+            return Ok(None);
+        };
+        let kind = identifiers::classify(raw);
+        if !app.capabilities.signs_in_with(kind) {
+            return Err(Error::new(Code::FormParamValueInvalid)
+                .param("identifier")
+                .long(format!(
+                    "Signing in with {} is not enabled for this application.",
+                    kind.as_str().replace('_', " ")
+                )));
+        }
+        let identifier = identifiers::normalise(kind, raw, "identifier")?;
+        let owner = app.repo.identifier_owner(kind, &identifier).await?;
+        let user = match owner {
+            Some(id) => app.repo.load_user(&id).await?,
+            None => None,
+        };
+        // An identifier waiting for its code (added in the profile) does not sign anyone in yet.
+        let user = user.filter(|u| identifier_signs_in(app, u, kind, &identifier));
+        let Some(mut user) = user else {
+            if let Some(pw) = password {
+                // Same cost as a wrong password, so timing does not reveal unknown accounts.
+                app.passwords.verify_dummy(pw).await?;
+            }
+            return Err(Error::new(Code::FormIdentifierNotFound).param("identifier"));
+        };
+        lockout::ensure_unlocked(&mut user, now)?;
+        s.identifier = Some(identifier);
+        s.status = SignInStatus::NeedsFirstFactor;
+        state::snapshot(app, &mut s, &user);
+
+        if let Some(pw) = password {
+            return check_password(app, current, s, user, pw, origin, "password").await;
+        }
+        if let Some(strategy) = self.strategy {
+            prepare_code(app, &mut s, strategy, &self.target).await?;
         }
         state::store(app, current, s, None, Vec::new()).await?;
-        return Ok(None);
-    };
-    let kind = identifiers::classify(raw);
-    if !app.capabilities.signs_in_with(kind) {
-        return Err(Error::new(Code::FormParamValueInvalid)
-            .param("identifier")
-            .long(format!(
-                "Signing in with {} is not enabled for this application.",
-                kind.as_str().replace('_', " ")
-            )));
+        Ok(None)
     }
-    let identifier = identifiers::normalise(kind, raw, "identifier")?;
-    let owner = app.repo.identifier_owner(kind, &identifier).await?;
-    let user = match owner {
-        Some(id) => app.repo.load_user(&id).await?,
-        None => None,
-    };
-    // An identifier waiting for its code (added in the profile) does not sign anyone in yet.
-    let user = user.filter(|u| identifier_signs_in(app, u, kind, &identifier));
-    let Some(mut user) = user else {
-        if let Some(pw) = password {
-            // Same cost as a wrong password, so timing does not reveal unknown accounts.
-            app.passwords.verify_dummy(pw).await?;
-        }
-        return Err(Error::new(Code::FormIdentifierNotFound).param("identifier"));
-    };
-    lockout::ensure_unlocked(&mut user, now)?;
-    s.identifier = Some(identifier);
-    s.status = SignInStatus::NeedsFirstFactor;
-    state::snapshot(app, &mut s, &user);
-
-    if let Some(pw) = password {
-        return check_password(app, current, s, user, pw, origin, "password").await;
-    }
-    if let Some(strategy) = cmd.strategy {
-        prepare_code(app, &mut s, strategy, &cmd.target).await?;
-    }
-    state::store(app, current, s, None, Vec::new()).await?;
-    Ok(None)
 }
 
 /// `POST …/prepare_first_factor`.
-pub async fn prepare_first_factor(
-    app: &App,
-    current: &mut Current,
-    id: &str,
-    cmd: &PrepareFirstFactor,
-) -> Result<()> {
-    let mut s = state::at_step(current, id, SignInStatus::NeedsFirstFactor)?;
-    ensure_enabled(app, cmd.strategy)?;
-    if cmd.strategy.code_destination().is_none() {
-        return Ok(()); // Passwords need no preparation.
+impl ClientCommand for PrepareFirstFactor {
+    type Output = ();
+
+    async fn run(&self, app: &App, current: &mut Current, _: &Origin) -> Result<Self::Output> {
+        let id = self.id.as_str();
+        let mut s = state::at_step(current, id, SignInStatus::NeedsFirstFactor)?;
+        ensure_enabled(app, self.strategy)?;
+        if self.strategy.code_destination().is_none() {
+            return Ok(()); // Passwords need no preparation.
+        }
+        let mut user = state::load_user(app, &s).await?;
+        lockout::ensure_unlocked(&mut user, app.now_ms())?;
+        state::snapshot(app, &mut s, &user);
+        prepare_code(app, &mut s, self.strategy, &self.target).await?;
+        s.updated_at = app.now_ms();
+        state::store(app, current, s, None, Vec::new()).await
     }
-    let mut user = state::load_user(app, &s).await?;
-    lockout::ensure_unlocked(&mut user, app.now_ms())?;
-    state::snapshot(app, &mut s, &user);
-    prepare_code(app, &mut s, cmd.strategy, &cmd.target).await?;
-    s.updated_at = app.now_ms();
-    state::store(app, current, s, None, Vec::new()).await
 }
 
 /// `POST …/attempt_first_factor`.
-pub async fn attempt_first_factor(
-    app: &App,
-    current: &mut Current,
-    id: &str,
-    cmd: &AttemptFirstFactor,
-    origin: &Origin,
-) -> Result<Option<SignedIn>> {
-    let mut s = state::at_step(current, id, SignInStatus::NeedsFirstFactor)?;
-    let strategy = cmd.strategy();
-    ensure_enabled(app, strategy)?;
-    let mut user = state::load_user(app, &s).await?;
-    let now = app.now_ms();
-    lockout::ensure_unlocked(&mut user, now)?;
-    s.updated_at = now;
-    let code = match &cmd.proof {
-        FirstFactorProof::Password(pw) => {
-            return check_password(app, current, s, user, pw, origin, "strategy").await;
-        }
-        FirstFactorProof::Code(_, code) => code,
-    };
-    let factor = s
-        .first_factor
-        .as_mut()
-        .filter(|f| f.verification.strategy == strategy.into())
-        .ok_or_else(|| {
-            Error::new(Code::VerificationMissing)
-                .param("strategy")
-                .long("Prepare this strategy before attempting it.")
-        })?;
-    match verification::attempt(app, &mut factor.verification, code) {
-        Ok(verification::Attempt::Verified) if strategy.is_reset() => {
-            s.status = SignInStatus::NeedsNewPassword;
-            s.first_factor_verified_at = Some(now);
-            lockout::record_success(&mut user);
-            state::store(app, current, s, Some(&user), Vec::new()).await?;
-            Ok(None)
-        }
-        Ok(verification::Attempt::Verified) => {
-            state::first_factor_passed(app, current, s, user, strategy, origin).await
-        }
-        Ok(other) => state::fail(app, current, s, user, verification::attempt_error(other)).await,
-        Err(e) => {
-            state::store(app, current, s, None, Vec::new()).await?;
-            Err(e)
+impl ClientCommand for AttemptFirstFactor {
+    type Output = Option<SignedIn>;
+
+    async fn run(&self, app: &App, current: &mut Current, origin: &Origin) -> Result<Self::Output> {
+        let id = self.id.as_str();
+        let mut s = state::at_step(current, id, SignInStatus::NeedsFirstFactor)?;
+        let strategy = self.strategy();
+        ensure_enabled(app, strategy)?;
+        let mut user = state::load_user(app, &s).await?;
+        let now = app.now_ms();
+        lockout::ensure_unlocked(&mut user, now)?;
+        s.updated_at = now;
+        let code = match &self.proof {
+            FirstFactorProof::Password(pw) => {
+                return check_password(app, current, s, user, pw, origin, "strategy").await;
+            }
+            FirstFactorProof::Code(_, code) => code,
+        };
+        let factor = s
+            .first_factor
+            .as_mut()
+            .filter(|f| f.verification.strategy == strategy.into())
+            .ok_or_else(|| {
+                Error::new(Code::VerificationMissing)
+                    .param("strategy")
+                    .long("Prepare this strategy before attempting it.")
+            })?;
+        match verification::attempt(app, &mut factor.verification, code) {
+            Ok(verification::Attempt::Verified) if strategy.is_reset() => {
+                s.status = SignInStatus::NeedsNewPassword;
+                s.first_factor_verified_at = Some(now);
+                lockout::record_success(&mut user);
+                state::store(app, current, s, Some(&user), Vec::new()).await?;
+                Ok(None)
+            }
+            Ok(verification::Attempt::Verified) => {
+                state::first_factor_passed(app, current, s, user, strategy, origin).await
+            }
+            Ok(other) => {
+                state::fail(app, current, s, user, verification::attempt_error(other)).await
+            }
+            Err(e) => {
+                state::store(app, current, s, None, Vec::new()).await?;
+                Err(e)
+            }
         }
     }
 }

@@ -28,10 +28,7 @@ pub mod state;
 
 pub use first_factor::{
     AttemptFirstFactor, CreateSignIn, FactorTarget, FirstFactorProof, PrepareFirstFactor,
-    attempt_first_factor, create, prepare_first_factor,
 };
-pub use reset::{ResetPassword, reset_password};
-pub use second_factor::{
-    AttemptSecondFactor, PrepareSecondFactor, attempt_second_factor, prepare_second_factor,
-};
+pub use reset::ResetPassword;
+pub use second_factor::{AttemptSecondFactor, PrepareSecondFactor};
 pub use state::{SignedIn, first_factors, get, second_factors};

@@ -9,42 +9,45 @@ use crate::vocabulary::Strategy;
 
 use super::state::{self, SignedIn};
 use crate::flows::client::Current;
-use crate::flows::session::{self, Origin};
+use crate::flows::command::ClientCommand;
+use crate::flows::command::Origin;
+use crate::flows::session;
 
 /// `POST …/reset_password`.
 #[derive(Debug, Clone)]
 pub struct ResetPassword {
+    /// The attempt.
+    pub id: String,
     pub password: String,
     pub sign_out_of_other_sessions: bool,
 }
 
 /// `POST …/reset_password`: sets the new password after a reset code was verified.
-pub async fn reset_password(
-    app: &App,
-    current: &mut Current,
-    id: &str,
-    cmd: &ResetPassword,
-    origin: &Origin,
-) -> Result<Option<SignedIn>> {
-    let mut s = state::at_step(current, id, SignInStatus::NeedsNewPassword)?;
-    password::validate(&cmd.password, &app.settings.password_settings, "password")?;
-    let mut user = state::load_user(app, &s).await?;
-    let now = app.now_ms();
-    user.password_hash = Some(app.passwords.hash(&cmd.password).await?);
-    user.password_last_updated_at = Some(now);
-    user.updated_at = now;
-    let revoked = if cmd.sign_out_of_other_sessions {
-        session::revoke_others(app, current, &user.id, None).await?
-    } else {
-        Vec::new()
-    };
-    if state::needs_second_factor(app, &user) {
-        s.status = SignInStatus::NeedsSecondFactor;
-        s.updated_at = now;
-        state::store(app, current, s, Some(&user), revoked).await?;
-        return Ok(None);
+impl ClientCommand for ResetPassword {
+    type Output = Option<SignedIn>;
+
+    async fn run(&self, app: &App, current: &mut Current, origin: &Origin) -> Result<Self::Output> {
+        let id = self.id.as_str();
+        let mut s = state::at_step(current, id, SignInStatus::NeedsNewPassword)?;
+        password::validate(&self.password, &app.settings.password_settings, "password")?;
+        let mut user = state::load_user(app, &s).await?;
+        let now = app.now_ms();
+        user.password_hash = Some(app.passwords.hash(&self.password).await?);
+        user.password_last_updated_at = Some(now);
+        user.updated_at = now;
+        let revoked = if self.sign_out_of_other_sessions {
+            session::revoke_others(app, current, &user.id, None).await?
+        } else {
+            Vec::new()
+        };
+        if state::needs_second_factor(app, &user) {
+            s.status = SignInStatus::NeedsSecondFactor;
+            s.updated_at = now;
+            state::store(app, current, s, Some(&user), revoked).await?;
+            return Ok(None);
+        }
+        state::complete(app, current, s, user, Strategy::Password, revoked, origin)
+            .await
+            .map(Some)
     }
-    state::complete(app, current, s, user, Strategy::Password, revoked, origin)
-        .await
-        .map(Some)
 }

@@ -9,13 +9,16 @@ use crate::vocabulary::{IdentificationKind, SecondFactor, Strategy};
 
 use super::state::{self, SignedIn};
 use crate::flows::client::Current;
+use crate::flows::command::ClientCommand;
+use crate::flows::command::Origin;
 use crate::flows::lockout;
-use crate::flows::session::Origin;
 use crate::flows::verification::{self, Destination, Purpose};
 
 /// `POST …/prepare_second_factor`.
 #[derive(Debug, Clone)]
 pub struct PrepareSecondFactor {
+    /// The attempt.
+    pub id: String,
     pub strategy: SecondFactor,
     pub phone_number_id: Option<String>,
 }
@@ -23,53 +26,55 @@ pub struct PrepareSecondFactor {
 /// `POST …/attempt_second_factor`.
 #[derive(Debug, Clone)]
 pub struct AttemptSecondFactor {
+    /// The attempt.
+    pub id: String,
     pub strategy: SecondFactor,
     pub code: String,
 }
 
 /// `POST …/prepare_second_factor`: sends an SMS code to a second-factor phone.
-pub async fn prepare_second_factor(
-    app: &App,
-    current: &mut Current,
-    id: &str,
-    cmd: &PrepareSecondFactor,
-) -> Result<()> {
-    let mut s = state::at_step(current, id, SignInStatus::NeedsSecondFactor)?;
-    if cmd.strategy != SecondFactor::PhoneCode {
-        return Err(Error::new(Code::VerificationStrategyInvalid)
-            .param("strategy")
-            .long("Only phone_code needs preparing; attempt totp or backup_code directly."));
+impl ClientCommand for PrepareSecondFactor {
+    type Output = ();
+
+    async fn run(&self, app: &App, current: &mut Current, _: &Origin) -> Result<Self::Output> {
+        let id = self.id.as_str();
+        let mut s = state::at_step(current, id, SignInStatus::NeedsSecondFactor)?;
+        if self.strategy != SecondFactor::PhoneCode {
+            return Err(Error::new(Code::VerificationStrategyInvalid)
+                .param("strategy")
+                .long("Only phone_code needs preparing; attempt totp or backup_code directly."));
+        }
+        let user = state::load_user(app, &s).await?;
+        let factors = state::second_factors(app, &user);
+        let phones = || factors.iter().filter(|f| f.strategy == Strategy::PhoneCode);
+        let factor = match self.phone_number_id.as_deref() {
+            Some(wanted) => phones().find(|f| f.phone_number_id.as_deref() == Some(wanted)),
+            None => phones()
+                .find(|f| f.default == Some(true))
+                .or_else(|| phones().next()),
+        }
+        .cloned()
+        .ok_or_else(|| Error::new(Code::StrategyForUserInvalid).param("strategy"))?;
+        let previous = s.second_factor.as_ref().map(|f| &f.verification);
+        let v = verification::prepare(
+            app,
+            self.strategy.into(),
+            &Destination::new(
+                IdentificationKind::PhoneNumber,
+                factor.safe_identifier.as_deref().unwrap_or_default(),
+            ),
+            Purpose::SecondFactor,
+            previous,
+        )
+        .await?;
+        s.second_factor = Some(FactorVerification {
+            verification: v,
+            email_address_id: None,
+            phone_number_id: factor.phone_number_id.clone(),
+        });
+        s.updated_at = app.now_ms();
+        state::store(app, current, s, None, Vec::new()).await
     }
-    let user = state::load_user(app, &s).await?;
-    let factors = state::second_factors(app, &user);
-    let phones = || factors.iter().filter(|f| f.strategy == Strategy::PhoneCode);
-    let factor = match cmd.phone_number_id.as_deref() {
-        Some(wanted) => phones().find(|f| f.phone_number_id.as_deref() == Some(wanted)),
-        None => phones()
-            .find(|f| f.default == Some(true))
-            .or_else(|| phones().next()),
-    }
-    .cloned()
-    .ok_or_else(|| Error::new(Code::StrategyForUserInvalid).param("strategy"))?;
-    let previous = s.second_factor.as_ref().map(|f| &f.verification);
-    let v = verification::prepare(
-        app,
-        cmd.strategy.into(),
-        &Destination::new(
-            IdentificationKind::PhoneNumber,
-            factor.safe_identifier.as_deref().unwrap_or_default(),
-        ),
-        Purpose::SecondFactor,
-        previous,
-    )
-    .await?;
-    s.second_factor = Some(FactorVerification {
-        verification: v,
-        email_address_id: None,
-        phone_number_id: factor.phone_number_id.clone(),
-    });
-    s.updated_at = app.now_ms();
-    state::store(app, current, s, None, Vec::new()).await
 }
 
 /// A second factor proven without a stored code (TOTP, backup code).
@@ -109,64 +114,63 @@ fn backup_code_matches(app: &App, user: &mut UserRecord, code: &str) -> bool {
 }
 
 /// `POST …/attempt_second_factor`: `phone_code`, `totp` or `backup_code`.
-pub async fn attempt_second_factor(
-    app: &App,
-    current: &mut Current,
-    id: &str,
-    cmd: &AttemptSecondFactor,
-    origin: &Origin,
-) -> Result<Option<SignedIn>> {
-    let mut s = state::at_step(current, id, SignInStatus::NeedsSecondFactor)?;
-    let mut user = state::load_user(app, &s).await?;
-    let now = app.now_ms();
-    lockout::ensure_unlocked(&mut user, now)?;
-    let strategy = Strategy::from(cmd.strategy);
-    if !state::second_factors(app, &user)
-        .iter()
-        .any(|f| f.strategy == strategy)
-    {
-        return Err(Error::new(Code::StrategyForUserInvalid).param("strategy"));
-    }
-    let passed = match cmd.strategy {
-        SecondFactor::PhoneCode => {
-            let factor = s.second_factor.as_mut().ok_or_else(|| {
-                Error::new(Code::VerificationMissing)
-                    .long("Prepare the phone_code second factor first.")
-            })?;
-            match verification::attempt(app, &mut factor.verification, &cmd.code) {
-                Ok(verification::Attempt::Verified) => true,
-                Ok(other) => {
-                    let err = verification::attempt_error(other);
-                    return state::fail(app, current, s, user, err).await;
+impl ClientCommand for AttemptSecondFactor {
+    type Output = Option<SignedIn>;
+
+    async fn run(&self, app: &App, current: &mut Current, origin: &Origin) -> Result<Self::Output> {
+        let id = self.id.as_str();
+        let mut s = state::at_step(current, id, SignInStatus::NeedsSecondFactor)?;
+        let mut user = state::load_user(app, &s).await?;
+        let now = app.now_ms();
+        lockout::ensure_unlocked(&mut user, now)?;
+        let strategy = Strategy::from(self.strategy);
+        if !state::second_factors(app, &user)
+            .iter()
+            .any(|f| f.strategy == strategy)
+        {
+            return Err(Error::new(Code::StrategyForUserInvalid).param("strategy"));
+        }
+        let passed = match self.strategy {
+            SecondFactor::PhoneCode => {
+                let factor = s.second_factor.as_mut().ok_or_else(|| {
+                    Error::new(Code::VerificationMissing)
+                        .long("Prepare the phone_code second factor first.")
+                })?;
+                match verification::attempt(app, &mut factor.verification, &self.code) {
+                    Ok(verification::Attempt::Verified) => true,
+                    Ok(other) => {
+                        let err = verification::attempt_error(other);
+                        return state::fail(app, current, s, user, err).await;
+                    }
+                    Err(e) => {
+                        state::store(app, current, s, None, Vec::new()).await?;
+                        return Err(e);
+                    }
                 }
-                Err(e) => {
-                    state::store(app, current, s, None, Vec::new()).await?;
-                    return Err(e);
+            }
+            SecondFactor::Totp => {
+                let ok = totp_matches(app, &mut user, &self.code);
+                if ok {
+                    s.second_factor = proven(self.strategy);
                 }
+                ok
             }
-        }
-        SecondFactor::Totp => {
-            let ok = totp_matches(app, &mut user, &cmd.code);
-            if ok {
-                s.second_factor = proven(cmd.strategy);
+            SecondFactor::BackupCode => {
+                let ok = backup_code_matches(app, &mut user, &self.code);
+                if ok {
+                    s.second_factor = proven(self.strategy);
+                }
+                ok
             }
-            ok
+        };
+        if !passed {
+            s.second_factor = None;
+            let err = Error::new(Code::FormCodeIncorrect).param("code");
+            return state::fail(app, current, s, user, err).await;
         }
-        SecondFactor::BackupCode => {
-            let ok = backup_code_matches(app, &mut user, &cmd.code);
-            if ok {
-                s.second_factor = proven(cmd.strategy);
-            }
-            ok
-        }
-    };
-    if !passed {
-        s.second_factor = None;
-        let err = Error::new(Code::FormCodeIncorrect).param("code");
-        return state::fail(app, current, s, user, err).await;
+        s.second_factor_verified_at = Some(now);
+        state::complete(app, current, s, user, strategy, Vec::new(), origin)
+            .await
+            .map(Some)
     }
-    s.second_factor_verified_at = Some(now);
-    state::complete(app, current, s, user, strategy, Vec::new(), origin)
-        .await
-        .map(Some)
 }

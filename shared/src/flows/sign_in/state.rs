@@ -12,8 +12,9 @@ use crate::store::Write;
 use crate::vocabulary::{FirstFactor, IdentificationKind, SecondFactor, Strategy};
 
 use crate::flows::client::{Current, commit};
+use crate::flows::command::Origin;
 use crate::flows::lockout;
-use crate::flows::session::{self, Origin};
+use crate::flows::session;
 
 /// What a completed sign-in needs for rendering: the user it signed in.
 #[derive(Debug, Clone)]
@@ -119,12 +120,7 @@ pub fn snapshot(app: &App, s: &mut SignInRecord, user: &UserRecord) {
 
 /// `GET /v1/client/sign_ins/{id}`: the sign-in, if it is the client's current one.
 pub fn get<'a>(current: &'a Current, id: &str) -> Result<&'a SignInRecord> {
-    current
-        .aggregate
-        .sign_in
-        .as_ref()
-        .filter(|s| s.id == id)
-        .ok_or_else(Error::not_found)
+    current.sign_in(id)
 }
 
 /// The client's current sign-in `id`, which must be at step `wanted`.
