@@ -12,6 +12,7 @@ use super::{Item, ItemStore, Key, Query, StoreError, Write};
 pub struct Counts {
     reads: AtomicU64,
     writes: AtomicU64,
+    commits: AtomicU64,
 }
 
 impl Counts {
@@ -23,9 +24,16 @@ impl Counts {
         self.writes.load(Ordering::SeqCst)
     }
 
+    /// Transactional writes of items (counter increments excluded): what a refused request
+    /// must not have made.
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::SeqCst)
+    }
+
     pub fn reset(&self) {
         self.reads.store(0, Ordering::SeqCst);
         self.writes.store(0, Ordering::SeqCst);
+        self.commits.store(0, Ordering::SeqCst);
     }
 }
 
@@ -66,6 +74,7 @@ impl ItemStore for CountingStore {
 
     async fn write(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         self.counts.writes.fetch_add(1, Ordering::SeqCst);
+        self.counts.commits.fetch_add(1, Ordering::SeqCst);
         self.inner.write(writes).await
     }
 
