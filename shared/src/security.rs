@@ -28,8 +28,18 @@ pub const OTP_DIGITS: usize = 6;
 pub const OTP_LIFETIME: Duration = Duration::from_secs(10 * 60);
 /// Wrong tries allowed on one verification before it fails. OWASP ASVS 6.5, Clerk.
 pub const OTP_MAX_ATTEMPTS: u32 = 3;
-/// Minimum delay before another code is sent for the same verification. Clerk.
+/// Minimum delay before another code is sent to the same destination, whatever the strategy or
+/// the attempt asking for it. Clerk (30 s resend), OWASP Authentication Cheat Sheet.
 pub const OTP_RESEND_COOLDOWN: Duration = Duration::from_secs(30);
+/// Codes sent to one email address or phone number per hour. OWASP Forgot Password and
+/// "SMS pumping" guidance (cap sends per destination); Clerk limits resends per identifier.
+pub const SENDS_PER_DESTINATION_PER_HOUR: u32 = 5;
+/// Codes one client may have sent per hour, to any destinations: one device cannot use the API
+/// to text a list of numbers (SMS toll fraud). OWASP API Security Top 10 API6 (unrestricted
+/// access to sensitive business flows).
+pub const SENDS_PER_CLIENT_PER_HOUR: u32 = 6;
+/// The window of the hourly send caps.
+pub const SEND_CAP_WINDOW: Duration = Duration::from_secs(60 * 60);
 /// The code Clerk's test identifiers accept in development instances. Clerk "Test emails and phones".
 pub const DEVELOPMENT_TEST_CODE: &str = "424242";
 
@@ -42,6 +52,9 @@ pub const LOCKOUT_DURATION: Duration = Duration::from_secs(60 * 60);
 pub const RATE_LIMIT_CREATES: u32 = 5;
 /// Verification attempts allowed per IP per window. Clerk FAPI rate limits.
 pub const RATE_LIMIT_ATTEMPTS: u32 = 3;
+/// Requests that send a code (`prepare_*`) allowed per IP per window. Clerk FAPI rate limits
+/// (prepare endpoints share the attempt limits).
+pub const RATE_LIMIT_PREPARES: u32 = 3;
 /// The fixed window both rate limits count over. Clerk FAPI rate limits.
 pub const RATE_LIMIT_WINDOW: Duration = Duration::from_secs(10);
 

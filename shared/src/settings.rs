@@ -206,7 +206,15 @@ pub struct RateLimitSettings {
     pub creates: u32,
     /// Verification attempts (codes, passwords) per IP per window.
     pub attempts: u32,
+    /// Requests that send a code (`prepare_*`) per IP per window.
+    pub prepares: u32,
     pub window_secs: u64,
+    /// Seconds before another code may go to the same email address or phone number.
+    pub send_cooldown_secs: u64,
+    /// Codes sent to one destination per hour.
+    pub sends_per_destination_per_hour: u32,
+    /// Codes one client may have sent per hour, to any destinations.
+    pub sends_per_client_per_hour: u32,
 }
 
 impl Default for RateLimitSettings {
@@ -214,7 +222,11 @@ impl Default for RateLimitSettings {
         Self {
             creates: security::RATE_LIMIT_CREATES,
             attempts: security::RATE_LIMIT_ATTEMPTS,
+            prepares: security::RATE_LIMIT_PREPARES,
             window_secs: security::RATE_LIMIT_WINDOW.as_secs(),
+            send_cooldown_secs: security::OTP_RESEND_COOLDOWN.as_secs(),
+            sends_per_destination_per_hour: security::SENDS_PER_DESTINATION_PER_HOUR,
+            sends_per_client_per_hour: security::SENDS_PER_CLIENT_PER_HOUR,
         }
     }
 }
@@ -525,10 +537,16 @@ impl Settings {
             ));
         }
         let r = &self.rate_limits;
-        if r.creates == 0 || r.attempts == 0 || r.window_secs == 0 {
+        if r.sends_per_destination_per_hour == 0 || r.sends_per_client_per_hour == 0 {
             return Err(bad(
                 "rate_limits",
-                "creates, attempts and window_secs must be positive",
+                "sends_per_destination_per_hour and sends_per_client_per_hour must be positive",
+            ));
+        }
+        if r.creates == 0 || r.attempts == 0 || r.prepares == 0 || r.window_secs == 0 {
+            return Err(bad(
+                "rate_limits",
+                "creates, attempts, prepares and window_secs must be positive",
             ));
         }
         Ok(())

@@ -33,6 +33,11 @@ export function settingsFile(replacements = [], url = null) {
   const all = [
     ['creates = 5 ', 'creates = 1000 '],
     ['attempts = 3 ', 'attempts = 1000 '],
+    ['prepares = 3 ', 'prepares = 1000 '],
+    // Flows from one address in quick succession: codes to one address seconds apart.
+    ['send_cooldown_secs = 30 ', 'send_cooldown_secs = 0 '],
+    ['sends_per_destination_per_hour = 5 ', 'sends_per_destination_per_hour = 1000 '],
+    ['sends_per_client_per_hour = 6 ', 'sends_per_client_per_hour = 1000 '],
     ...replacements,
   ];
   for (const [from, to] of all) {

@@ -520,6 +520,8 @@ async fn deleting_the_account_ends_its_sessions_and_frees_its_identifiers() {
     assert_eq!(r.body["response"]["deleted"], true);
     assert_eq!(r.body["client"]["sessions"], json!([]));
     assert_eq!(d.get("/v1/me").await.error_code(), Some("signed_out"));
+    // The address is free again (once its send cooldown has passed).
+    t.clock.advance(std::time::Duration::from_secs(30));
     Device::new(&t).sign_up("gone@example.com", PASSWORD).await;
 
     let t = TestApp::with_settings(settings_with(&[(

@@ -28,7 +28,7 @@ fn every_operation_is_routed_exactly_once() {
 }
 
 #[test]
-fn creates_and_attempts_count_against_their_buckets() {
+fn creates_prepares_and_attempts_count_against_their_buckets() {
     for op in Operation::all() {
         let (method, path) = op.route();
         let bucket = op.policy().bucket;

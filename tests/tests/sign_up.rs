@@ -226,7 +226,9 @@ async fn three_wrong_codes_fail_the_verification_and_codes_expire() {
     assert_eq!(v["status"], "failed");
     assert_eq!(v["next_action"], "needs_prepare");
 
-    // A new code can be asked for; a second request within 30 s is refused.
+    // Once the address's cooldown has passed, a new code can be asked for; a second request
+    // within 30 s is refused.
+    t.clock.advance(Duration::from_secs(30));
     let r = d.post(&prepare, "strategy=email_code").await;
     assert_eq!(r.status, StatusCode::OK);
     let r = d.post(&prepare, "strategy=email_code").await;

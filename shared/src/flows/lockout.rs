@@ -2,8 +2,11 @@
 //!
 //! ```text
 //!   failures < 10 ──wrong password / code──► failures + 1 ──(10th)──► locked for 1 h
-//!   success (record_success) ──► failures = 0   locked ──(1 h passes)──► unlocked, failures = 0
+//!   sign-in completes (record_success) ──► failures = 0   locked ──(1 h passes)──► unlocked, failures = 0
 //! ```
+//!
+//! Passing the first factor forgives nothing: wrong second-factor codes after a right password
+//! count toward the same lockout, so knowing the password does not buy unlimited guesses.
 
 use crate::clock::{UnixMillis, duration_ms};
 use crate::error::{Code, Error, Result};

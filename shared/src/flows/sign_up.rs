@@ -352,8 +352,16 @@ impl ClientCommand for PrepareVerification {
             return Err(Error::new(Code::VerificationStrategyInvalid).param("strategy"));
         }
         let dest = Destination::new(kind, &to);
-        let v = verification::prepare(app, cmd.strategy.into(), &dest, Purpose::Verify, previous)
-            .await?;
+        let strategy = cmd.strategy.into();
+        let v = verification::prepare(
+            app,
+            strategy,
+            &dest,
+            Purpose::Verify,
+            previous,
+            &s.client_id,
+        )
+        .await?;
         *s.verification_mut(kind) = Some(v);
         s.updated_at = app.now_ms();
         commit_sign_up(app, current, s).await

@@ -113,13 +113,16 @@ fn html_escape(s: &str) -> String {
 }
 
 /// Issues a new code for `strategy`, delivers it, and returns the verification to store.
-/// Refuses while the previous code is younger than the resend cooldown.
+/// Refuses while the previous code is younger than the resend cooldown, and — for a message
+/// that is really sent — when the destination's cooldown or the hourly caps of the destination
+/// or of `client_id` say so (`rate_limit::admit_send`).
 pub async fn prepare(
     app: &App,
     strategy: Strategy,
     dest: &Destination,
     purpose: Purpose,
     previous: Option<&VerificationRecord>,
+    client_id: &str,
 ) -> Result<VerificationRecord> {
     let now = app.now_ms();
     if let Some(sent_at) = previous
@@ -143,17 +146,22 @@ pub async fn prepare(
         random::numeric_code(app.random.as_ref(), security::OTP_DIGITS)
     };
     if !test_identifier {
-        app.courier
-            .send(&message(app, dest, &code, purpose))
-            .await
-            .map_err(|e| {
-                let mut err = Error::new(Code::MessageDeliveryFailed).meta(
-                    "channel",
-                    serde_json::to_value(dest.channel).unwrap_or_default(),
-                );
-                err.internal = e.internal.or(Some(e.code.to_string()));
-                err
-            })?;
+        let channel = match dest.channel {
+            Channel::Email => "email",
+            Channel::Sms => "sms",
+        };
+        let destination = format!("{channel}:{}", dest.to);
+        super::rate_limit::admit_send(app, &destination, client_id).await?;
+        let sent = app.courier.send(&message(app, dest, &code, purpose)).await;
+        if let Err(e) = sent {
+            super::rate_limit::refund_send(app, &destination, client_id).await?;
+            let mut err = Error::new(Code::MessageDeliveryFailed).meta(
+                "channel",
+                serde_json::to_value(dest.channel).unwrap_or_default(),
+            );
+            err.internal = e.internal.or(Some(e.code.to_string()));
+            return Err(err);
+        }
     }
     Ok(VerificationRecord {
         strategy,

@@ -80,59 +80,34 @@ const CREATE: AbusePolicy = AbusePolicy {
 const ATTEMPT: AbusePolicy = AbusePolicy {
     bucket: Some(Bucket::Attempt),
 };
+const PREPARE: AbusePolicy = AbusePolicy {
+    bucket: Some(Bucket::Prepare),
+};
 
 impl Operation {
     /// The abuse policy: the one place it is declared.
+    ///
+    /// - `CREATE`: what creates state or answers "does this identifier exist" (clients, sign-ins,
+    ///   sign-ups and their updates, added identifications, a username change);
+    /// - `PREPARE`: what sends a code (and, inside it, the per-destination and per-client send
+    ///   caps of `flows::rate_limit::admit_send`);
+    /// - `ATTEMPT`: what checks a secret (codes, passwords, TOTP).
+    #[rustfmt::skip]
     pub const fn policy(self) -> AbusePolicy {
         use Operation::*;
         match self {
-            CreateSignIn | CreateSignUp => CREATE,
-            AttemptFirstFactor
-            | AttemptSecondFactor
-            | AttemptSignUpVerification
-            | AttemptIdentification(_)
-            | VerifyTotp => ATTEMPT,
-            GetEnvironment
-            | TouchEnvironment
-            | CreateDevBrowser
-            | WellKnownJwks
-            | Jwks
-            | Health
-            | GetClient
-            | CreateClient
-            | PutClient
-            | EndClient
-            | GetSignIn
-            | PrepareFirstFactor
-            | ResetPassword
-            | PrepareSecondFactor
-            | GetSignUp
-            | UpdateSignUp
-            | PrepareSignUpVerification
-            | EndAllSessions
-            | GetSession
-            | TouchSession
-            | EndSession
-            | RemoveSession
-            | CreateSessionToken
-            | CreateTemplateToken
-            | ListMySessions
-            | ListMyActiveSessions
-            | RevokeSession
-            | GetMe
-            | UpdateMe
-            | DeleteMe
-            | UpdateMetadata
-            | ListIdentifications(_)
-            | AddIdentification(_)
-            | GetIdentification(_)
-            | DeleteIdentification(_)
-            | PrepareIdentification(_)
-            | UpdatePhoneNumber
-            | ChangePassword
-            | RemovePassword
-            | StartTotp
-            | DeleteTotp
+            CreateClient | PutClient | CreateDevBrowser | CreateSignIn | CreateSignUp
+            | UpdateSignUp | AddIdentification(_) | UpdateMe => CREATE,
+            PrepareFirstFactor | PrepareSecondFactor | PrepareSignUpVerification
+            | PrepareIdentification(_) => PREPARE,
+            AttemptFirstFactor | AttemptSecondFactor | ResetPassword | AttemptSignUpVerification
+            | AttemptIdentification(_) | VerifyTotp | ChangePassword | RemovePassword => ATTEMPT,
+            GetEnvironment | TouchEnvironment | WellKnownJwks | Jwks | Health | GetClient
+            | EndClient | GetSignIn | GetSignUp | EndAllSessions | GetSession | TouchSession
+            | EndSession | RemoveSession | CreateSessionToken | CreateTemplateToken
+            | ListMySessions | ListMyActiveSessions | RevokeSession | GetMe | DeleteMe
+            | UpdateMetadata | ListIdentifications(_) | GetIdentification(_)
+            | DeleteIdentification(_) | UpdatePhoneNumber | StartTotp | DeleteTotp
             | RegenerateBackupCodes => OPEN,
         }
     }

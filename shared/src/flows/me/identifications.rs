@@ -123,15 +123,19 @@ impl UserCommand for PrepareIdentification {
             return Err(Error::new(Code::VerificationAlreadyVerified));
         }
         let dest = Destination::new(kind, &r.value);
+        let previous = r.verification.clone();
+        let client_id = a.current.aggregate.client.id.clone();
+        let strategy = cmd.strategy.into();
         let v = verification::prepare(
             app,
-            cmd.strategy.into(),
+            strategy,
             &dest,
             Purpose::Verify,
-            r.verification.as_ref(),
+            previous.as_ref(),
+            &client_id,
         )
         .await?;
-        r.verification = Some(v);
+        identification_mut(a, kind, id)?.verification = Some(v);
         save_user(app, a).await
     }
 }

@@ -130,6 +130,7 @@ async fn prepare_code(
         &Destination::new(kind, to),
         purpose,
         previous,
+        &s.client_id,
     )
     .await?;
     s.first_factor = Some(FactorVerification {
@@ -279,8 +280,7 @@ impl ClientCommand for AttemptFirstFactor {
             Ok(verification::Attempt::Verified) if strategy.is_reset() => {
                 s.status = SignInStatus::NeedsNewPassword;
                 s.first_factor_verified_at = Some(now);
-                lockout::record_success(&mut user);
-                state::store(app, current, s, Some(&user), Vec::new()).await?;
+                state::store(app, current, s, None, Vec::new()).await?;
                 Ok(None)
             }
             Ok(verification::Attempt::Verified) => {

@@ -65,6 +65,7 @@ impl ClientCommand for PrepareSecondFactor {
             ),
             Purpose::SecondFactor,
             previous,
+            &s.client_id,
         )
         .await?;
         s.second_factor = Some(FactorVerification {

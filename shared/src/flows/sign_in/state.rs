@@ -188,15 +188,16 @@ pub async fn first_factor_passed(
     app: &App,
     current: &mut Current,
     mut s: SignInRecord,
-    mut user: UserRecord,
+    user: UserRecord,
     strategy: FirstFactor,
     origin: &Origin,
 ) -> Result<Option<SignedIn>> {
     s.first_factor_verified_at = Some(app.now_ms());
     if needs_second_factor(app, &user) {
+        // Failures are forgiven only when the sign-in completes: passing the password does not
+        // reopen guessing of the second factor.
         s.status = SignInStatus::NeedsSecondFactor;
-        lockout::record_success(&mut user);
-        store(app, current, s, Some(&user), Vec::new()).await?;
+        store(app, current, s, None, Vec::new()).await?;
         return Ok(None);
     }
     complete(app, current, s, user, strategy.into(), Vec::new(), origin)

@@ -1,0 +1,311 @@
+//! Abuse resistance: each test performs an attack from the security review through the HTTP
+//! surface and shows that it now fails, with nothing written that should not be.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use frontdoor::model::records::UserRecord;
+use frontdoor::repo::Repo;
+use frontdoor_tests::{Device, TestApp, form};
+use http::StatusCode;
+
+const PASSWORD: &str = "correct horse battery";
+
+async fn user(t: &TestApp, id: &str) -> UserRecord {
+    t.app.repo.load_user(id).await.unwrap().unwrap()
+}
+
+async fn save_user(t: &TestApp, u: &UserRecord) {
+    t.app
+        .repo
+        .commit(vec![Repo::user_write(u).unwrap()])
+        .await
+        .unwrap();
+}
+
+/// A user with a password and TOTP as second factor; returns its id and TOTP secret.
+async fn two_factor_user(t: &TestApp, email: &str) -> (String, String) {
+    let user_id = Device::new(t).sign_up(email, PASSWORD).await;
+    let mut u = user(t, &user_id).await;
+    let secret = frontdoor::totp::secret_from_bytes(&[7u8; 20]);
+    u.totp_secret = Some(secret.clone());
+    save_user(t, &u).await;
+    (user_id, secret)
+}
+
+/// Signs in with the password, which leaves the sign-in waiting for the second factor.
+async fn past_the_password(d: &mut Device<'_>, email: &str) -> String {
+    let r = d
+        .post(
+            "/v1/client/sign_ins",
+            &form(&[("identifier", email), ("password", PASSWORD)]),
+        )
+        .await;
+    assert_eq!(
+        r.body["response"]["status"], "needs_second_factor",
+        "{}",
+        r.body
+    );
+    r.body["response"]["id"].as_str().unwrap().to_owned()
+}
+
+fn totp_now(t: &TestApp, secret: &str) -> String {
+    frontdoor::totp::generate(secret, t.app.clock.now_secs()).unwrap()
+}
+
+/// Finding 1: a password does not buy unlimited second-factor guesses. Wrong TOTP codes count
+/// toward the lockout; signing in with the password again forgives nothing; the tenth wrong
+/// code locks the account, and then even the right code is refused.
+#[tokio::test]
+async fn second_factor_guesses_lock_the_account() {
+    let t = TestApp::new().await;
+    let email = "mfa@example.com";
+    let (user_id, secret) = two_factor_user(&t, email).await;
+    let mut d = Device::new(&t);
+    let mut answers = Vec::new();
+    let mut id = String::new();
+    for round in 0..10 {
+        // A fresh pass of the password between guesses used to reset the count.
+        id = past_the_password(&mut d, email).await;
+        let r = d
+            .post(
+                &format!("/v1/client/sign_ins/{id}/attempt_second_factor"),
+                &form(&[("strategy", "totp"), ("code", "000000")]),
+            )
+            .await;
+        answers.push((round, r.status, r.error_code().map(str::to_owned)));
+        if round == 9 {
+            assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+            assert_eq!(r.error_code(), Some("user_locked"));
+            let secs = r.body["errors"][0]["meta"]["lockout_expires_in_seconds"]
+                .as_i64()
+                .unwrap();
+            assert_eq!(secs, 3600);
+        }
+    }
+    for (round, status, code) in &answers[..9] {
+        assert_eq!(*status, StatusCode::UNPROCESSABLE_ENTITY, "round {round}");
+        assert_eq!(
+            code.as_deref(),
+            Some("form_code_incorrect"),
+            "round {round}"
+        );
+    }
+    // Locked: the right code is refused, and so is the password.
+    let r = d
+        .post(
+            &format!("/v1/client/sign_ins/{id}/attempt_second_factor"),
+            &form(&[("strategy", "totp"), ("code", &totp_now(&t, &secret))]),
+        )
+        .await;
+    assert_eq!(r.error_code(), Some("user_locked"), "{}", r.body);
+    let r = d
+        .post(
+            "/v1/client/sign_ins",
+            &form(&[("identifier", email), ("password", PASSWORD)]),
+        )
+        .await;
+    assert_eq!(r.error_code(), Some("user_locked"), "{}", r.body);
+    assert!(user(&t, &user_id).await.locked_until.is_some());
+}
+
+/// Finding 2a: alternating `email_code` and `reset_password_email_code` used to skip the 30 s
+/// cooldown (13 emails in 0.1 s). The cooldown is the destination's, whatever the strategy.
+#[tokio::test]
+async fn alternating_strategies_do_not_skip_the_cooldown() {
+    let t = TestApp::new().await;
+    Device::new(&t)
+        .sign_up("victim@example.com", PASSWORD)
+        .await;
+    // (The sign-up's own code started a cooldown too.)
+    t.clock.advance(std::time::Duration::from_secs(30));
+    let sent_before = t.outbox.messages().len();
+    let mut d = Device::new(&t);
+    let r = d
+        .post("/v1/client/sign_ins", "identifier=victim%40example.com")
+        .await;
+    let id = r.body["response"]["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/client/sign_ins/{id}/prepare_first_factor");
+    let mut refused = 0;
+    for strategy in ["email_code", "reset_password_email_code"].repeat(4) {
+        let r = d.post(&path, &form(&[("strategy", strategy)])).await;
+        if r.status == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(r.error_code(), Some("too_many_requests"));
+            assert!(r.header("retry-after").is_some());
+            refused += 1;
+        }
+    }
+    assert_eq!(
+        t.outbox.messages().len() - sent_before,
+        1,
+        "one email, not eight"
+    );
+    assert_eq!(refused, 7);
+    // After the cooldown, the other strategy sends again.
+    t.clock.advance(std::time::Duration::from_secs(30));
+    let r = d.post(&path, "strategy=reset_password_email_code").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(t.outbox.messages().len() - sent_before, 2);
+}
+
+/// Finding 2b: changing the phone number on a sign-up and preparing each time used to text any
+/// number of strangers. One client gets a handful of sends per hour, then 429.
+#[tokio::test]
+async fn one_client_cannot_text_a_list_of_numbers() {
+    let t = TestApp::new().await;
+    let mut d = Device::new(&t);
+    let r = d
+        .post("/v1/client/sign_ups", "email_address=pumper%40example.com")
+        .await;
+    let id = r.body["response"]["id"].as_str().unwrap().to_owned();
+    let mut texted = 0;
+    let mut refused = None;
+    for n in 0..10 {
+        let phone = format!("+1415555{:04}", 2600 + n);
+        let r = d
+            .send(
+                http::Method::PATCH,
+                &format!("/v1/client/sign_ups/{id}"),
+                &form(&[("phone_number", &phone)]),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let r = d
+            .post(
+                &format!("/v1/client/sign_ups/{id}/prepare_verification"),
+                "strategy=phone_code",
+            )
+            .await;
+        if r.status == StatusCode::OK {
+            texted += 1;
+        } else {
+            assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{n}: {}", r.body);
+            assert!(r.header("retry-after").is_some());
+            refused.get_or_insert(n);
+        }
+    }
+    let sms = t
+        .outbox
+        .messages()
+        .iter()
+        .filter(|m| m["channel"] == "sms")
+        .count();
+    assert_eq!(sms, texted);
+    assert_eq!(
+        texted,
+        frontdoor::security::SENDS_PER_CLIENT_PER_HOUR as usize
+    );
+    assert_eq!(refused, Some(texted));
+}
+
+/// Finding 2c: one destination gets at most a few codes per hour, however many clients ask.
+#[tokio::test]
+async fn one_destination_gets_a_few_codes_per_hour() {
+    let t = TestApp::new().await;
+    // The sign-up's code is the first of the hour.
+    Device::new(&t)
+        .sign_up("popular@example.com", PASSWORD)
+        .await;
+    let before = t.outbox.messages().len() - 1;
+    let mut answers = Vec::new();
+    for _ in 0..8 {
+        t.clock.advance(std::time::Duration::from_secs(31));
+        let mut d = Device::new(&t);
+        let r = d
+            .post(
+                "/v1/client/sign_ins",
+                "identifier=popular%40example.com&strategy=email_code",
+            )
+            .await;
+        answers.push(r.status);
+    }
+    let sent = t.outbox.messages().len() - before;
+    assert_eq!(
+        sent,
+        frontdoor::security::SENDS_PER_DESTINATION_PER_HOUR as usize
+    );
+    assert_eq!(
+        answers
+            .iter()
+            .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+            .count(),
+        8 - (sent - 1),
+        "the sign-up's code counted: {answers:?}"
+    );
+    // The next hour, codes flow again.
+    t.clock.advance(std::time::Duration::from_secs(3600));
+    let r = Device::new(&t)
+        .post(
+            "/v1/client/sign_ins",
+            "identifier=popular%40example.com&strategy=email_code",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
+
+/// Finding 2d: every endpoint that sends a code is behind a per-IP bucket.
+#[tokio::test]
+async fn prepare_endpoints_are_rate_limited_per_ip() {
+    let t = TestApp::new().await;
+    let limit = t.app.settings.rate_limits.prepares;
+    let mut statuses = Vec::new();
+    for n in 0..=limit {
+        // Separate sign-ups (their own cooldowns), prepared from one address.
+        let mut d = Device::new(&t);
+        let email = format!("someone{n}%2Bclerk_test%40example.com");
+        let r = d
+            .post("/v1/client/sign_ups", &format!("email_address={email}"))
+            .await;
+        let id = r.body["response"]["id"].as_str().unwrap().to_owned();
+        d.ip = Some("203.0.113.9".into());
+        let path = format!("/v1/client/sign_ups/{id}/prepare_verification");
+        let r = d.post(&path, "strategy=email_code").await;
+        statuses.push((
+            r.status,
+            r.error_code().map(str::to_owned),
+            r.header("retry-after").is_some(),
+        ));
+    }
+    let last = statuses.pop().unwrap();
+    assert!(
+        statuses.iter().all(|(s, _, _)| *s == StatusCode::OK),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        last,
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            Some("too_many_requests".into()),
+            true
+        )
+    );
+}
+
+/// Finding 3: updating a sign-up (an identifier-existence oracle, and a password hash per
+/// request) counts against the same per-IP bucket as creating one.
+#[tokio::test]
+async fn sign_up_updates_are_rate_limited_like_creates() {
+    let t = TestApp::new().await;
+    let mut d = Device::with_ip(&t, "203.0.113.10");
+    let r = d.post("/v1/client/sign_ups", "").await;
+    let id = r.body["response"]["id"].as_str().unwrap().to_owned();
+    let limit = t.app.settings.rate_limits.creates;
+    let mut statuses = Vec::new();
+    for n in 0..limit {
+        let email = format!("probe{n}%40example.com");
+        let r = d
+            .send(
+                http::Method::PATCH,
+                &format!("/v1/client/sign_ups/{id}"),
+                &format!("email_address={email}"),
+            )
+            .await;
+        statuses.push(r.status);
+    }
+    // The create used one of the window's requests: the limit-th update is refused.
+    assert!(
+        statuses[..(limit as usize - 1)]
+            .iter()
+            .all(|s| *s == StatusCode::OK)
+    );
+    assert_eq!(statuses[limit as usize - 1], StatusCode::TOO_MANY_REQUESTS);
+}
