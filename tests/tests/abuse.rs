@@ -309,3 +309,149 @@ async fn sign_up_updates_are_rate_limited_like_creates() {
     );
     assert_eq!(statuses[limit as usize - 1], StatusCode::TOO_MANY_REQUESTS);
 }
+
+/// Finding 9: on an account with a second factor, a reset code alone used to change the
+/// password and sign out every device before the second factor was checked. The new password
+/// now waits for the second factor.
+#[tokio::test]
+async fn a_reset_waits_for_the_second_factor() {
+    let t = TestApp::new().await;
+    let email = "reset2fa@example.com";
+    let mut owner = Device::new(&t);
+    let user_id = owner.sign_up(email, PASSWORD).await;
+    let mut u = user(&t, &user_id).await;
+    let secret = frontdoor::totp::secret_from_bytes(&[5u8; 20]);
+    u.totp_secret = Some(secret.clone());
+    save_user(&t, &u).await;
+    t.clock.advance(std::time::Duration::from_secs(31));
+
+    let mut attacker = Device::new(&t);
+    let r = attacker
+        .post(
+            "/v1/client/sign_ins",
+            &form(&[
+                ("identifier", email),
+                ("strategy", "reset_password_email_code"),
+            ]),
+        )
+        .await;
+    let id = r.body["response"]["id"].as_str().unwrap().to_owned();
+    let code = t.outbox.last_code_for(email).unwrap();
+    let r = attacker
+        .post(
+            &format!("/v1/client/sign_ins/{id}/attempt_first_factor"),
+            &form(&[("strategy", "reset_password_email_code"), ("code", &code)]),
+        )
+        .await;
+    assert_eq!(
+        r.body["response"]["status"], "needs_new_password",
+        "{}",
+        r.body
+    );
+    let r = attacker
+        .post(
+            &format!("/v1/client/sign_ins/{id}/reset_password"),
+            "password=the%20attackers%20password",
+        )
+        .await;
+    assert_eq!(
+        r.body["response"]["status"], "needs_second_factor",
+        "{}",
+        r.body
+    );
+
+    // Nothing changed: the old password still passes, the owner is still signed in.
+    let stored = user(&t, &user_id).await;
+    assert_eq!(stored.password_hash, u.password_hash);
+    assert_eq!(owner.get("/v1/me").await.status, StatusCode::OK);
+    let mut other = Device::new(&t);
+    past_the_password(&mut other, email).await;
+
+    // The second factor completes the reset, and signs out elsewhere (the default).
+    let r = attacker
+        .post(
+            &format!("/v1/client/sign_ins/{id}/attempt_second_factor"),
+            &form(&[("strategy", "totp"), ("code", &totp_now(&t, &secret))]),
+        )
+        .await;
+    assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
+    assert_ne!(user(&t, &user_id).await.password_hash, u.password_hash);
+    assert_eq!(owner.get("/v1/me").await.error_code(), Some("signed_out"));
+    assert_eq!(attacker.get("/v1/me").await.status, StatusCode::OK);
+}
+
+/// Gives the user `n` more active sessions, each on a client of its own (as `n` devices that
+/// signed in would).
+async fn many_sessions(t: &TestApp, d: &mut Device<'_>, tag: &str, n: usize) {
+    let r = d.get("/v1/client").await;
+    let sid = r.body["response"]["last_active_session_id"]
+        .as_str()
+        .unwrap();
+    let client_id = r.body["response"]["id"].as_str().unwrap();
+    let aggregate = t.app.repo.load_client(client_id).await.unwrap().unwrap();
+    let template = aggregate
+        .sessions
+        .iter()
+        .find(|s| s.id == sid)
+        .unwrap()
+        .clone();
+    let sessions: Vec<_> = (0..n)
+        .map(|i| frontdoor::model::records::SessionRecord {
+            id: format!("sess_{tag}{i}"),
+            client_id: format!("client_{tag}{i}"),
+            version: 0,
+            ..template.clone()
+        })
+        .collect();
+    for batch in sessions.chunks(25) {
+        let writes = batch
+            .iter()
+            .map(|s| Repo::session_write(s).unwrap())
+            .collect();
+        t.app.repo.commit(writes).await.unwrap();
+    }
+}
+
+fn active_sessions(sessions: &[frontdoor::model::records::SessionRecord], now: i64) -> usize {
+    sessions.iter().filter(|s| s.is_active_at(now)).count()
+}
+
+/// Finding 7: with more than 99 sessions, changing the password with sign-out and deleting the
+/// account used to answer 500 and change nothing (the 100-write transaction cap).
+#[tokio::test]
+async fn large_accounts_can_change_password_and_be_deleted() {
+    let t = TestApp::new().await;
+    let mut d = Device::new(&t);
+    let user_id = d.sign_up("crowded@example.com", PASSWORD).await;
+    many_sessions(&t, &mut d, "a", 140).await;
+    let now = t.app.now_ms();
+    assert_eq!(
+        active_sessions(&t.app.repo.user_sessions(&user_id).await.unwrap(), now),
+        141
+    );
+
+    let r = d
+        .post(
+            "/v1/me/change_password",
+            &form(&[
+                ("current_password", PASSWORD),
+                ("new_password", "a brand new password"),
+                ("sign_out_of_other_sessions", "true"),
+            ]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let sessions = t.app.repo.user_sessions(&user_id).await.unwrap();
+    assert_eq!(
+        active_sessions(&sessions, t.app.now_ms()),
+        1,
+        "only the acting session"
+    );
+
+    many_sessions(&t, &mut d, "b", 130).await;
+    let r = d.send(http::Method::DELETE, "/v1/me", "").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(t.app.repo.load_user(&user_id).await.unwrap().is_none());
+    let sessions = t.app.repo.user_sessions(&user_id).await.unwrap();
+    assert_eq!(active_sessions(&sessions, t.app.now_ms()), 0);
+}

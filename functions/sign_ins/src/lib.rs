@@ -94,7 +94,8 @@ async fn attempt_first_factor(Path(id): Path<String>, fapi: Fapi) -> Result<Repl
 async fn reset_password(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
     let p = &fapi.params;
     let password = p.required("password")?.to_owned();
-    let sign_out_of_other_sessions = p.bool("sign_out_of_other_sessions")?.unwrap_or(false);
+    // Signing out everywhere else is the safe default after a reset.
+    let sign_out_of_other_sessions = p.bool("sign_out_of_other_sessions")?.unwrap_or(true);
     let cmd = ResetPassword {
         id,
         password,

@@ -17,7 +17,7 @@ use crate::model::records::{SessionActivity, SessionRecord, SessionStatus, UserR
 use crate::random;
 use crate::repo::Repo;
 use crate::settings::SessionMode;
-use crate::store::Write;
+use crate::store::{StoreError, Write};
 use crate::vocabulary::Strategy;
 
 use super::client::Current;
@@ -296,26 +296,65 @@ pub async fn revoke(app: &App, user_id: &str, id: &str) -> Result<SessionRecord>
     Ok(session)
 }
 
-/// Revokes the user's active sessions on every device except `keep`, returning the writes for
-/// the caller's transaction; the caller's own client sees the change at once.
-pub async fn revoke_others(
+/// Sessions changed per transaction when many are ended at once: well inside the 100-write
+/// transaction limit of DynamoDB, so no account is too large to sign out everywhere.
+const SESSION_BATCH: usize = 25;
+
+/// Lost races tolerated while ending a user's sessions before giving up.
+const SESSION_SWEEPS: usize = 10;
+
+/// Ends every active session of the user on every device except `keep` (as `status`: revoked
+/// by a password change, ended by account deletion), in batches after the caller's own commit,
+/// so any number of sessions is handled. The caller's client sees the change at once. A
+/// session touched meanwhile is read again and ended on the next sweep.
+pub async fn end_everywhere(
     app: &App,
     current: &mut Current,
     user_id: &str,
     keep: Option<&str>,
-) -> Result<Vec<Write>> {
-    let now = app.now_ms();
-    let mut writes = Vec::new();
-    for mut s in app.repo.user_sessions(user_id).await? {
-        if Some(s.id.as_str()) == keep || !s.is_active_at(now) {
-            continue;
+    status: SessionStatus,
+) -> Result<()> {
+    for _ in 0..SESSION_SWEEPS {
+        let now = app.now_ms();
+        let live: Vec<SessionRecord> = app
+            .repo
+            .user_sessions(user_id)
+            .await?
+            .into_iter()
+            .filter(|s| Some(s.id.as_str()) != keep && s.is_active_at(now))
+            .collect();
+        if live.is_empty() {
+            return Ok(());
         }
-        s.status = SessionStatus::Revoked;
-        s.updated_at = now;
-        writes.push(Repo::session_write(&s)?);
-        if let Some(mine) = current.aggregate.sessions.iter_mut().find(|m| m.id == s.id) {
-            mine.status = SessionStatus::Revoked;
+        let mut lost_a_race = false;
+        for batch in live.chunks(SESSION_BATCH) {
+            let mut writes = Vec::with_capacity(batch.len());
+            for s in batch {
+                writes.push(Repo::session_write(&SessionRecord {
+                    status,
+                    updated_at: now,
+                    ..s.clone()
+                })?);
+            }
+            match app.repo.commit(writes).await {
+                Ok(()) => {
+                    for s in batch {
+                        if let Some(mine) =
+                            current.aggregate.sessions.iter_mut().find(|m| m.id == s.id)
+                        {
+                            mine.status = status;
+                        }
+                    }
+                }
+                Err(StoreError::ConditionFailed { .. } | StoreError::Conflict) => {
+                    lost_a_race = true
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if !lost_a_race {
+            return Ok(());
         }
     }
-    Ok(writes)
+    Err(Error::new(Code::ConcurrentUpdate))
 }

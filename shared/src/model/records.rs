@@ -271,6 +271,12 @@ pub struct SignInRecord {
     pub supported_first_factors: Vec<crate::model::wire::SignInFactor>,
     pub supported_second_factors: Vec<crate::model::wire::SignInFactor>,
     pub user_data: Option<Value>,
+    /// A password reset waiting for the second factor: the new password's hash, and whether
+    /// to sign out elsewhere once it is set.
+    #[serde(default)]
+    pub pending_password_hash: Option<String>,
+    #[serde(default)]
+    pub pending_sign_out_of_other_sessions: bool,
     pub created_session_id: Option<String>,
     pub abandon_at: UnixMillis,
     pub created_at: UnixMillis,

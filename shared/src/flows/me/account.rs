@@ -11,6 +11,11 @@ use crate::vocabulary::{IdentificationKind, IdentifierKind};
 use super::acting::Acting;
 use crate::flows::client::commit;
 use crate::flows::command::UserCommand;
+use crate::flows::session;
+
+/// Identifier releases written in the transaction that deletes the user (with the user and
+/// the client: within DynamoDB's 100-write limit).
+const IDENTIFIERS_WITH_THE_USER: usize = 90;
 
 /// `DELETE /v1/me`.
 #[derive(Debug, Clone, Copy)]
@@ -24,55 +29,49 @@ impl UserCommand for DeleteAccount {
         if !app.settings.actions.delete_self {
             return Err(Error::new(Code::UserDeleteSelfNotEnabled));
         }
-        let now = app.now_ms();
+        // Sessions first, in batches (any number of them): a deleted user's session must not
+        // live on. Ending them again on a retry changes nothing.
+        let user_id = a.user.id.clone();
+        session::end_everywhere(app, &mut a.current, &user_id, None, SessionStatus::Ended).await?;
         let u = &a.user;
-        let mut writes = Vec::new();
+        let mut releases = Vec::new();
         for kind in IdentificationKind::ALL {
             for r in u.identifications(*kind) {
-                writes.push(Repo::release_identifier_write(kind.identifier(), &r.value));
+                releases.push(Repo::release_identifier_write(kind.identifier(), &r.value));
             }
         }
         if let Some(name) = &u.username {
-            writes.push(Repo::release_identifier_write(
+            releases.push(Repo::release_identifier_write(
                 IdentifierKind::Username,
                 name,
             ));
         }
-        for mut s in app.repo.user_sessions(&u.id).await? {
-            if s.status == SessionStatus::Active {
-                s.status = SessionStatus::Ended;
-                s.updated_at = now;
-                writes.push(Repo::session_write(&s)?);
-            }
-        }
+        // The user goes with as many of its identifiers as one transaction holds; the rest
+        // (accounts that grew before identifiers were capped) are freed right after.
+        let later = releases.split_off(releases.len().min(IDENTIFIERS_WITH_THE_USER));
+        let mut writes = releases;
         writes.push(Write::delete(
             keys::user(&u.id),
             Condition::Version(u.version),
         ));
-        let user_id = u.id.clone();
         let current = &mut a.current;
-        for s in current.aggregate.sessions.iter_mut() {
-            if s.user_id == user_id && s.status == SessionStatus::Active {
-                s.status = SessionStatus::Ended;
-            }
-        }
-        let was_last_active = current
+        let last_active_was_theirs = current
             .aggregate
             .client
             .last_active_session_id
             .as_ref()
-            .is_some_and(|sid| {
-                current
-                    .aggregate
-                    .sessions
-                    .iter()
-                    .any(|s| &s.id == sid && s.user_id == user_id)
-            });
-        if was_last_active {
-            current.aggregate.client.last_active_session_id = None;
-            current.aggregate.client.updated_at = now;
+            .and_then(|sid| current.aggregate.sessions.iter().find(|s| &s.id == sid))
+            .is_some_and(|s| s.user_id == user_id);
+        if last_active_was_theirs {
+            let client = &mut current.aggregate.client;
+            client.last_active_session_id = None;
+            client.updated_at = app.now_ms();
             writes.push(current.client_write()?);
         }
-        commit(app, writes).await
+        commit(app, writes).await?;
+        for batch in later.chunks(IDENTIFIERS_WITH_THE_USER) {
+            commit(app, batch.to_vec()).await?;
+        }
+        Ok(())
     }
 }

@@ -4,10 +4,11 @@
 use crate::app::App;
 use crate::capabilities::Field;
 use crate::error::{Code, Error, Result};
+use crate::model::records::SessionStatus;
 use crate::password;
 use crate::vocabulary::Strategy;
 
-use super::acting::{Acting, fail, save, save_user};
+use super::acting::{Acting, fail, save_user};
 use crate::flows::command::UserCommand;
 use crate::flows::lockout;
 use crate::flows::session;
@@ -63,13 +64,14 @@ impl UserCommand for ChangePassword {
         }
         a.user.password_hash = Some(app.passwords.hash(&cmd.new_password).await?);
         a.user.password_last_updated_at = Some(app.now_ms());
-        let revoked = if cmd.sign_out_of_other_sessions {
-            let keep = a.session_id.clone();
-            session::revoke_others(app, &mut a.current, &a.user.id, Some(&keep)).await?
-        } else {
-            Vec::new()
-        };
-        save(app, a, Vec::new(), "", revoked).await
+        save_user(app, a).await?;
+        if cmd.sign_out_of_other_sessions {
+            // After the password is stored, in batches: any number of sessions.
+            let (keep, user_id) = (a.session_id.clone(), a.user.id.clone());
+            let revoked = SessionStatus::Revoked;
+            session::end_everywhere(app, &mut a.current, &user_id, Some(&keep), revoked).await?;
+        }
+        Ok(())
     }
 }
 

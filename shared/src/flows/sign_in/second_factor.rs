@@ -3,7 +3,7 @@
 
 use crate::app::App;
 use crate::error::{Code, Error, Result};
-use crate::model::records::{FactorVerification, SignInStatus, UserRecord};
+use crate::model::records::{FactorVerification, SessionStatus, SignInStatus, UserRecord};
 use crate::totp;
 use crate::vocabulary::{IdentificationKind, SecondFactor, Strategy};
 
@@ -12,6 +12,7 @@ use crate::flows::client::Current;
 use crate::flows::command::ClientCommand;
 use crate::flows::command::Origin;
 use crate::flows::lockout;
+use crate::flows::session;
 use crate::flows::verification::{self, Destination, Purpose};
 
 /// `POST …/prepare_second_factor`.
@@ -170,8 +171,18 @@ impl ClientCommand for AttemptSecondFactor {
             return state::fail(app, current, s, user, err).await;
         }
         s.second_factor_verified_at = Some(now);
-        state::complete(app, current, s, user, strategy, Vec::new(), origin)
-            .await
-            .map(Some)
+        // A password reset waiting for this factor takes effect now.
+        let reset = s.pending_password_hash.take();
+        let sign_out = reset.is_some() && s.pending_sign_out_of_other_sessions;
+        if let Some(hash) = reset {
+            super::reset::set_password(app, &mut user, hash);
+        }
+        let done = state::complete(app, current, s, user, strategy, Vec::new(), origin).await?;
+        if sign_out {
+            let keep = current.aggregate.client.last_active_session_id.clone();
+            let revoked = SessionStatus::Revoked;
+            session::end_everywhere(app, current, &done.user.id, keep.as_deref(), revoked).await?;
+        }
+        Ok(Some(done))
     }
 }
