@@ -6,7 +6,7 @@
 //! lower-cased and limited to letters, digits, `_` and `-`.
 
 use crate::error::{Code, Error, Result};
-use crate::vocabulary::IdentifierKind;
+use crate::vocabulary::{IdentificationKind, IdentifierKind};
 
 /// Clerk's username bounds (`user_settings.username_settings`).
 pub const USERNAME_MIN: usize = 4;
@@ -116,6 +116,31 @@ pub fn person_name(raw: &str, param: &str) -> Result<Option<String>> {
     Ok(Some(v.to_owned()).filter(|v| !v.is_empty()))
 }
 
+/// An identifier as shown to someone who did not type it (Clerk's `safe_identifier`): an email
+/// keeps its first character and its domain (`j***@example.com`), a phone number its country
+/// code and last four digits (`+1******0111`).
+pub fn mask(kind: IdentificationKind, value: &str) -> String {
+    match kind {
+        IdentificationKind::EmailAddress => match value.split_once('@') {
+            Some((local, domain)) => {
+                let first: String = local.chars().take(1).collect();
+                format!("{first}***@{domain}")
+            }
+            None => "***".to_owned(),
+        },
+        IdentificationKind::PhoneNumber => {
+            let country = phonenumber::parse(None, value)
+                .map(|p| p.code().value().to_string())
+                .unwrap_or_default();
+            let digits: Vec<char> = value.chars().filter(char::is_ascii_digit).collect();
+            let national = digits.len().saturating_sub(country.len());
+            let shown = national.min(4);
+            let tail: String = digits[digits.len() - shown..].iter().collect();
+            format!("+{country}{}{tail}", "*".repeat(national - shown))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,6 +168,15 @@ mod tests {
         for (normalise, input, expected) in cases {
             assert_eq!(normalise(input, "p").ok().as_deref(), expected, "{input}");
         }
+    }
+
+    #[test]
+    fn masks_show_only_what_clerk_shows() {
+        let email = IdentificationKind::EmailAddress;
+        let phone = IdentificationKind::PhoneNumber;
+        assert_eq!(mask(email, "jane@example.com"), "j***@example.com");
+        assert_eq!(mask(phone, "+12015550111"), "+1******0111");
+        assert_eq!(mask(phone, "+447700900123"), "+44******0123");
     }
 
     #[test]

@@ -455,3 +455,76 @@ async fn large_accounts_can_change_password_and_be_deleted() {
     let sessions = t.app.repo.user_sessions(&user_id).await.unwrap();
     assert_eq!(active_sessions(&sessions, t.app.now_ms()), 0);
 }
+
+/// Finding 5: typing a username used to disclose every verified email address and phone number
+/// of the account. Only the identifier the caller typed is shown in full.
+#[tokio::test]
+async fn identifiers_the_caller_did_not_type_are_masked() {
+    let t = TestApp::new().await;
+    let mut owner = Device::new(&t);
+    owner.sign_up("jane.doe@example.com", PASSWORD).await;
+    let r = owner
+        .send(http::Method::PATCH, "/v1/me", "username=janedoe")
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = owner
+        .post("/v1/me/phone_numbers", "phone_number=%2B12015550111")
+        .await;
+    let phone_id = r.body["response"]["id"].as_str().unwrap().to_owned();
+    owner
+        .post(
+            &format!("/v1/me/phone_numbers/{phone_id}/prepare_verification"),
+            "strategy=phone_code",
+        )
+        .await;
+    let r = owner
+        .post(
+            &format!("/v1/me/phone_numbers/{phone_id}/attempt_verification"),
+            "code=424242",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    t.clock.advance(std::time::Duration::from_secs(31));
+
+    let shown = |body: &serde_json::Value| -> Vec<String> {
+        body["response"]["supported_first_factors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|f| f["safe_identifier"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let mut stranger = Device::new(&t);
+    let r = stranger
+        .post("/v1/client/sign_ins", "identifier=janedoe")
+        .await;
+    let masked = shown(&r.body);
+    assert!(!masked.is_empty(), "{}", r.body);
+    for s in &masked {
+        assert!(
+            s == "j***@example.com" || s == "+1******0111",
+            "{s} is not masked"
+        );
+    }
+    // A code still goes to the real address behind the mask.
+    let id = r.body["response"]["id"].as_str().unwrap().to_owned();
+    let r = stranger
+        .post(
+            &format!("/v1/client/sign_ins/{id}/prepare_first_factor"),
+            "strategy=email_code",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(t.outbox.last_code_for("jane.doe@example.com").is_some());
+
+    // The identifier typed is shown as typed; the others stay masked.
+    let r = Device::new(&t)
+        .post("/v1/client/sign_ins", "identifier=jane.doe%40example.com")
+        .await;
+    let seen = shown(&r.body);
+    assert!(
+        seen.contains(&"jane.doe@example.com".to_owned()),
+        "{seen:?}"
+    );
+    assert!(seen.contains(&"+1******0111".to_owned()), "{seen:?}");
+}

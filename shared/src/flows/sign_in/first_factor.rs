@@ -95,6 +95,7 @@ fn identifier_signs_in(app: &App, u: &UserRecord, kind: IdentifierKind, identifi
 async fn prepare_code(
     app: &App,
     s: &mut SignInRecord,
+    user: &UserRecord,
     strategy: FirstFactor,
     target: &FactorTarget,
 ) -> Result<()> {
@@ -117,7 +118,7 @@ async fn prepare_code(
         })
         .cloned()
         .ok_or_else(|| Error::new(Code::StrategyForUserInvalid).param("strategy"))?;
-    let to = factor.safe_identifier.as_deref().unwrap_or_default();
+    let (kind, to) = state::destination(user, &factor)?;
     let purpose = if strategy.is_reset() {
         Purpose::ResetPassword
     } else {
@@ -221,7 +222,7 @@ impl ClientCommand for CreateSignIn {
             return check_password(app, current, s, user, pw, origin, "password").await;
         }
         if let Some(strategy) = self.strategy {
-            prepare_code(app, &mut s, strategy, &self.target).await?;
+            prepare_code(app, &mut s, &user, strategy, &self.target).await?;
         }
         state::store(app, current, s, None, Vec::new()).await?;
         Ok(None)
@@ -242,7 +243,7 @@ impl ClientCommand for PrepareFirstFactor {
         let mut user = state::load_user(app, &s).await?;
         lockout::ensure_unlocked(&mut user, app.now_ms())?;
         state::snapshot(app, &mut s, &user);
-        prepare_code(app, &mut s, self.strategy, &self.target).await?;
+        prepare_code(app, &mut s, &user, self.strategy, &self.target).await?;
         s.updated_at = app.now_ms();
         state::store(app, current, s, None, Vec::new()).await
     }

@@ -56,14 +56,12 @@ impl ClientCommand for PrepareSecondFactor {
         }
         .cloned()
         .ok_or_else(|| Error::new(Code::StrategyForUserInvalid).param("strategy"))?;
+        let (_, to) = state::destination(&user, &factor)?;
         let previous = s.second_factor.as_ref().map(|f| &f.verification);
         let v = verification::prepare(
             app,
             self.strategy.into(),
-            &Destination::new(
-                IdentificationKind::PhoneNumber,
-                factor.safe_identifier.as_deref().unwrap_or_default(),
-            ),
+            &Destination::new(IdentificationKind::PhoneNumber, to),
             Purpose::SecondFactor,
             previous,
             &s.client_id,

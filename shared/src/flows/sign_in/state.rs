@@ -5,6 +5,7 @@ use serde_json::json;
 
 use crate::app::App;
 use crate::error::{Code, Error, Result};
+use crate::identifiers;
 use crate::model::records::{IdentificationRecord, SignInRecord, SignInStatus, UserRecord};
 use crate::model::wire::SignInFactor;
 use crate::repo::Repo;
@@ -108,14 +109,48 @@ pub fn needs_second_factor(app: &App, user: &UserRecord) -> bool {
 /// Records who the attempt is for and what they may use.
 pub fn snapshot(app: &App, s: &mut SignInRecord, user: &UserRecord) {
     s.user_id = Some(user.id.clone());
-    s.supported_first_factors = first_factors(app, user);
-    s.supported_second_factors = second_factors(app, user);
+    s.supported_first_factors = masked(first_factors(app, user), s.identifier.as_deref());
+    s.supported_second_factors = masked(second_factors(app, user), s.identifier.as_deref());
     s.user_data = Some(json!({
         "first_name": user.first_name,
         "last_name": user.last_name,
         "image_url": "",
         "has_image": false,
     }));
+}
+
+/// Factors as the caller may see them: every identifier but the one they typed is masked, so
+/// typing a username does not disclose the account's addresses and numbers.
+fn masked(mut factors: Vec<SignInFactor>, typed: Option<&str>) -> Vec<SignInFactor> {
+    for f in &mut factors {
+        let kind = match (&f.email_address_id, &f.phone_number_id) {
+            (Some(_), _) => IdentificationKind::EmailAddress,
+            (_, Some(_)) => IdentificationKind::PhoneNumber,
+            _ => continue,
+        };
+        if let Some(value) = f.safe_identifier.as_mut()
+            && Some(value.as_str()) != typed
+        {
+            *value = identifiers::mask(kind, value);
+        }
+    }
+    factors
+}
+
+/// The identification a factor names, on the user (its real address or number).
+pub fn destination<'a>(
+    user: &'a UserRecord,
+    factor: &SignInFactor,
+) -> Result<(IdentificationKind, &'a str)> {
+    let (kind, id) = match (&factor.email_address_id, &factor.phone_number_id) {
+        (Some(id), _) => (IdentificationKind::EmailAddress, id),
+        (_, Some(id)) => (IdentificationKind::PhoneNumber, id),
+        _ => return Err(Error::new(Code::StrategyForUserInvalid).param("strategy")),
+    };
+    let r = user
+        .identification(kind, id)
+        .ok_or_else(|| Error::new(Code::StrategyForUserInvalid).param("strategy"))?;
+    Ok((kind, r.value.as_str()))
 }
 
 /// `GET /v1/client/sign_ins/{id}`: the sign-in, if it is the client's current one.
