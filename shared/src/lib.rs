@@ -39,6 +39,7 @@ pub mod http;
 pub mod identifiers;
 pub mod keys;
 pub mod lambda;
+pub mod metadata;
 pub mod model;
 pub mod password;
 pub mod random;

@@ -78,6 +78,12 @@ pub const ENDED_CLIENT_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
 /// How long an untouched sign-in / sign-up attempt lives. Clerk `abandon_at` (24 hours).
 pub const ATTEMPT_ABANDON_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// Largest `unsafe_metadata`, serialised. Clerk's metadata limit (8 KB).
+pub const METADATA_MAX_BYTES: usize = 8 * 1024;
+/// Deepest nesting of `unsafe_metadata`: far inside what JSON parsers (128) and DynamoDB maps
+/// (32 levels) accept, so a stored user always reads back. OWASP API Security Top 10 API4.
+pub const METADATA_MAX_DEPTH: usize = 10;
+
 /// Largest request body accepted; FAPI bodies are small forms. OWASP API Security Top 10 API4
 /// (unrestricted resource consumption).
 pub const MAX_REQUEST_BODY_BYTES: usize = 64 * 1024;

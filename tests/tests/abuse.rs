@@ -528,3 +528,77 @@ async fn identifiers_the_caller_did_not_type_are_masked() {
     );
     assert!(seen.contains(&"+1******0111".to_owned()), "{seen:?}");
 }
+
+fn nested_json(levels: usize) -> String {
+    let mut v = "1".to_owned();
+    for _ in 0..levels {
+        v = format!("{{\"a\":{v}}}");
+    }
+    v
+}
+
+/// Finding 8: metadata nested 127 levels deep used to be stored, then every read of the user
+/// answered 500; sign-up took 60 KB of metadata. Depth and size are limited on every path.
+#[tokio::test]
+async fn deep_or_large_metadata_is_refused_everywhere() {
+    let t = TestApp::new().await;
+    let mut d = Device::new(&t);
+    d.sign_up("meta@example.com", PASSWORD).await;
+    for (path, method) in [
+        ("/v1/me", http::Method::PATCH),
+        ("/v1/me/metadata", http::Method::PATCH),
+    ] {
+        t.counts.reset();
+        let body = form(&[("unsafe_metadata", &nested_json(127))]);
+        let r = d.send(method, path, &body).await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{path}: {}",
+            r.body
+        );
+        assert_eq!(r.body["errors"][0]["meta"]["param_name"], "unsafe_metadata");
+        assert_eq!(t.counts.commits(), 0, "{path} wrote something");
+    }
+    // A merge that would make the document too deep is refused too.
+    let r = d
+        .send(
+            http::Method::PATCH,
+            "/v1/me/metadata",
+            &form(&[("unsafe_metadata", &nested_json(9))]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let deeper = format!("{{\"b\":{{\"c\":{}}}}}", nested_json(9));
+    let r = d
+        .send(
+            http::Method::PATCH,
+            "/v1/me/metadata",
+            &form(&[("unsafe_metadata", &deeper)]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(d.get("/v1/me").await.status, StatusCode::OK);
+
+    // Sign-up: deep or large metadata is refused and nothing is created.
+    let large = format!("{{\"k\":\"{}\"}}", "x".repeat(60 * 1024));
+    for (metadata, code) in [
+        (nested_json(127), "form_param_value_invalid"),
+        (large, "form_param_value_too_large"),
+    ] {
+        let mut fresh = Device::new(&t);
+        t.counts.reset();
+        let r = fresh
+            .post(
+                "/v1/client/sign_ups",
+                &form(&[
+                    ("email_address", "new@example.com"),
+                    ("unsafe_metadata", &metadata),
+                ]),
+            )
+            .await;
+        assert_eq!(r.error_code(), Some(code), "{}", r.body);
+        assert_eq!(t.counts.commits(), 0);
+        assert!(fresh.token.as_deref().unwrap_or_default().is_empty());
+    }
+}

@@ -139,6 +139,7 @@ async fn apply(app: &App, s: &mut SignUpRecord, fields: &SignUpFields) -> Result
     let names = [&fields.first_name, &fields.last_name];
     apply_names(app, names, [&mut s.first_name, &mut s.last_name])?;
     if let Some(metadata) = &fields.unsafe_metadata {
+        crate::metadata::check(metadata, "unsafe_metadata")?;
         s.unsafe_metadata = metadata.clone();
     }
     if fields.legal_accepted == Some(true) {

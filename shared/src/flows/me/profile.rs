@@ -6,14 +6,12 @@ use crate::app::App;
 use crate::capabilities::Field;
 use crate::error::{Code, Error, Result};
 use crate::identifiers;
+use crate::metadata;
 use crate::repo::Repo;
 use crate::vocabulary::{IdentificationKind, IdentifierKind};
 
 use super::acting::{Acting, save, save_user};
 use crate::flows::command::UserCommand;
-
-/// Longest `unsafe_metadata` accepted, serialised (Clerk's limit is 8 KB).
-pub const METADATA_MAX_BYTES: usize = 8 * 1024;
 
 /// `PATCH /v1/me`. For names and the username, `Some(None)` clears the value.
 #[derive(Debug, Clone, Default)]
@@ -139,10 +137,7 @@ impl UserCommand for UpdateProfile {
 }
 
 fn check_metadata_size(m: &Map<String, Value>) -> Result<()> {
-    if Value::Object(m.clone()).to_string().len() > METADATA_MAX_BYTES {
-        return Err(Error::new(Code::FormParamValueTooLarge).param("unsafe_metadata"));
-    }
-    Ok(())
+    metadata::check(m, "unsafe_metadata")
 }
 
 /// RFC 7396 JSON merge patch.
