@@ -74,6 +74,9 @@ pub enum Code {
     FormNewPasswordMatchesCurrent,
     IdentificationUpdateSecondFactorUnverified,
     FormParamValueTooLarge,
+    QuotaExceeded,
+    SessionReverificationRequired,
+    SessionReverificationMissing,
 }
 
 impl Code {
@@ -140,6 +143,9 @@ impl Code {
                 "identification_update_second_factor_unverified"
             }
             Code::FormParamValueTooLarge => "form_param_value_too_large",
+            Code::QuotaExceeded => "quota_exceeded",
+            Code::SessionReverificationRequired => "session_reverification_required",
+            Code::SessionReverificationMissing => "session_reverification_missing",
         }
     }
 
@@ -178,6 +184,8 @@ impl Code {
             Code::FormNewPasswordMatchesCurrent => 422,
             Code::IdentificationUpdateSecondFactorUnverified => 400,
             Code::FormParamValueTooLarge => 422,
+            Code::QuotaExceeded | Code::SessionReverificationRequired => 403,
+            Code::SessionReverificationMissing => 400,
 
             Code::MethodNotAllowed => 405,
             Code::RequestBodyTooLarge => 413,
@@ -263,6 +271,9 @@ impl Code {
             Code::FormNewPasswordMatchesCurrent => "Same password",
             Code::IdentificationUpdateSecondFactorUnverified => "Unverified phone number",
             Code::FormParamValueTooLarge => "is too large",
+            Code::QuotaExceeded => "Quota exceeded",
+            Code::SessionReverificationRequired => "Reverification required",
+            Code::SessionReverificationMissing => "No verification in progress",
         }
     }
 
@@ -362,6 +373,13 @@ impl Code {
                 "Only a verified phone number can become a second factor."
             }
             Code::FormParamValueTooLarge => "A parameter is larger than allowed.",
+            Code::QuotaExceeded => "You have reached the limit for this.",
+            Code::SessionReverificationRequired => {
+                "You need to provide additional verification to perform this operation"
+            }
+            Code::SessionReverificationMissing => {
+                "You need to start a new session verification flow first"
+            }
         }
     }
 }
@@ -569,6 +587,9 @@ pub const ALL_CODES: &[Code] = &[
     Code::FormNewPasswordMatchesCurrent,
     Code::IdentificationUpdateSecondFactorUnverified,
     Code::FormParamValueTooLarge,
+    Code::QuotaExceeded,
+    Code::SessionReverificationRequired,
+    Code::SessionReverificationMissing,
 ];
 
 #[cfg(test)]

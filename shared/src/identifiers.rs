@@ -13,7 +13,10 @@ pub const USERNAME_MIN: usize = 4;
 pub const USERNAME_MAX: usize = 64;
 
 pub fn normalise_email(raw: &str, param: &str) -> Result<String> {
-    let trimmed = raw.trim();
+    // Lower-cased before it is validated: what is stored and sent is what was checked
+    // (lower-casing can change a character into several, e.g. `İ` into `i̇`).
+    let lowered = raw.trim().to_lowercase();
+    let trimmed = lowered.as_str();
     let valid = email_address::EmailAddress::parse_with_options(
         trimmed,
         email_address::Options::default().without_display_text(),
@@ -27,7 +30,7 @@ pub fn normalise_email(raw: &str, param: &str) -> Result<String> {
             .param(param)
             .long("Enter a valid email address."));
     }
-    Ok(trimmed.to_lowercase())
+    Ok(lowered)
 }
 
 /// Clerk's test numbers: +1 XXX 555 0100 to 0199, which development instances never text.

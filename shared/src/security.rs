@@ -78,6 +78,11 @@ pub const ENDED_CLIENT_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
 /// How long an untouched sign-in / sign-up attempt lives. Clerk `abandon_at` (24 hours).
 pub const ATTEMPT_ABANDON_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// Email addresses (and, separately, phone numbers) one account may hold. Bounds what one
+/// session can reserve or make the server send to. OWASP API Security Top 10 API4; Clerk limits
+/// identifications per user.
+pub const MAX_IDENTIFICATIONS_PER_KIND: usize = 10;
+
 /// Largest `unsafe_metadata`, serialised. Clerk's metadata limit (8 KB).
 pub const METADATA_MAX_BYTES: usize = 8 * 1024;
 /// Deepest nesting of `unsafe_metadata`: far inside what JSON parsers (128) and DynamoDB maps

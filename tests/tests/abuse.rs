@@ -602,3 +602,70 @@ async fn deep_or_large_metadata_is_refused_everywhere() {
         assert!(fresh.token.as_deref().unwrap_or_default().is_empty());
     }
 }
+
+/// Finding 6: an unverified address added in `/v1/me` used to block its owner's sign-up forever,
+/// and one account could add any number of addresses. An identifier is reserved only once it is
+/// verified, removing an unverified one frees nothing that is not ours, and the number of
+/// addresses per account is capped.
+#[tokio::test]
+async fn unverified_identifiers_do_not_squat() {
+    let t = TestApp::new().await;
+    let mut squatter = Device::new(&t);
+    squatter.sign_up("squatter@example.com", PASSWORD).await;
+    let r = squatter
+        .post(
+            "/v1/me/email_addresses",
+            "email_address=owner%40example.com",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let squatted_id = r.body["response"]["id"].as_str().unwrap().to_owned();
+
+    // The real owner signs up with it anyway, and signs in with it.
+    t.clock.advance(std::time::Duration::from_secs(31));
+    let mut owner = Device::new(&t);
+    owner.sign_up("owner@example.com", PASSWORD).await;
+    let r = Device::new(&t)
+        .post(
+            "/v1/client/sign_ins",
+            &form(&[("identifier", "owner@example.com"), ("password", PASSWORD)]),
+        )
+        .await;
+    assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
+
+    // Removing the squatter's unverified copy does not free the owner's address.
+    let r = squatter
+        .send(
+            http::Method::DELETE,
+            &format!("/v1/me/email_addresses/{squatted_id}"),
+            "",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = Device::new(&t)
+        .post("/v1/client/sign_ups", "email_address=owner%40example.com")
+        .await;
+    assert_eq!(r.error_code(), Some("form_identifier_exists"), "{}", r.body);
+
+    // And nobody collects addresses without bound.
+    let cap = frontdoor::security::MAX_IDENTIFICATIONS_PER_KIND;
+    for n in 1..cap {
+        let r = squatter
+            .post(
+                "/v1/me/email_addresses",
+                &format!("email_address=extra{n}%40example.com"),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{n}: {}", r.body);
+    }
+    t.counts.reset();
+    let r = squatter
+        .post(
+            "/v1/me/email_addresses",
+            "email_address=one.too.many%40example.com",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert_eq!(r.error_code(), Some("quota_exceeded"));
+    assert_eq!(t.counts.commits(), 0);
+}

@@ -9,6 +9,7 @@ use crate::store::{Condition, Write, keys};
 use crate::vocabulary::{IdentificationKind, IdentifierKind};
 
 use super::acting::Acting;
+use super::identifications::release_if_held;
 use crate::flows::client::commit;
 use crate::flows::command::UserCommand;
 use crate::flows::session;
@@ -37,7 +38,7 @@ impl UserCommand for DeleteAccount {
         let mut releases = Vec::new();
         for kind in IdentificationKind::ALL {
             for r in u.identifications(*kind) {
-                releases.push(Repo::release_identifier_write(kind.identifier(), &r.value));
+                releases.extend(release_if_held(app, &u.id, *kind, &r.value).await?);
             }
         }
         if let Some(name) = &u.username {

@@ -12,6 +12,8 @@ use crate::identifiers;
 use crate::model::records::{IdentificationRecord, UserRecord};
 use crate::random;
 use crate::repo::Repo;
+use crate::security;
+use crate::store::Write;
 use crate::vocabulary::{IdentificationKind, VerificationStrategy};
 
 use super::acting::{Acting, fail, save, save_user};
@@ -60,6 +62,41 @@ fn field(kind: IdentificationKind) -> crate::capabilities::Field {
     }
 }
 
+/// The guard write that claims `value` for `user_id`: none when the user holds it already
+/// (identifications added before claims waited for verification).
+async fn claim_unless_held(
+    app: &App,
+    user_id: &str,
+    kind: IdentificationKind,
+    value: &str,
+) -> Result<Vec<Write>> {
+    match app.repo.identifier_owner(kind.identifier(), value).await? {
+        Some(owner) if owner == user_id => Ok(Vec::new()),
+        Some(_) => Err(Error::new(Code::FormIdentifierExists).param(kind.as_str())),
+        None => Ok(vec![Repo::claim_identifier_write(
+            kind.identifier(),
+            value,
+            user_id,
+        )?]),
+    }
+}
+
+/// The guard write that frees `value`, only when `user_id` holds it: an unverified
+/// identification never claimed it, and someone else's guard is not ours to remove.
+pub(super) async fn release_if_held(
+    app: &App,
+    user_id: &str,
+    kind: IdentificationKind,
+    value: &str,
+) -> Result<Vec<Write>> {
+    let owner = app.repo.identifier_owner(kind.identifier(), value).await?;
+    Ok(if owner.as_deref() == Some(user_id) {
+        vec![Repo::release_identifier_write(kind.identifier(), value)]
+    } else {
+        Vec::new()
+    })
+}
+
 /// The identification `id` of `kind` on the acting user; 404 when there is none.
 pub fn identification<'a>(
     a: &'a Acting,
@@ -89,10 +126,23 @@ impl UserCommand for AddIdentification {
         let param = cmd.kind.as_str();
         ensure_enabled(app, field(cmd.kind), param)?;
         let value = identifiers::normalise(cmd.kind.identifier(), &cmd.value, param)?;
-        if a.user
-            .identifications(cmd.kind)
-            .iter()
-            .any(|r| r.value == value)
+        let held = a.user.identifications(cmd.kind);
+        if held.iter().any(|r| r.value == value) {
+            return Err(Error::new(Code::FormIdentifierExists).param(param));
+        }
+        if held.len() >= security::MAX_IDENTIFICATIONS_PER_KIND {
+            return Err(Error::new(Code::QuotaExceeded).param(param).long(format!(
+                "An account holds at most {} of these.",
+                security::MAX_IDENTIFICATIONS_PER_KIND
+            )));
+        }
+        // Someone else's verified identifier stays theirs. An unverified one claims nothing
+        // (the guard is taken on verification), so adding an address cannot squat it.
+        if let Some(owner) = app
+            .repo
+            .identifier_owner(cmd.kind.identifier(), &value)
+            .await?
+            && owner != a.user.id
         {
             return Err(Error::new(Code::FormIdentifierExists).param(param));
         }
@@ -103,8 +153,7 @@ impl UserCommand for AddIdentification {
             app.now_ms(),
         );
         a.user.identifications_mut(cmd.kind).push(record.clone());
-        let guard = Repo::claim_identifier_write(cmd.kind.identifier(), &value, &a.user.id)?;
-        save(app, a, vec![guard], param, Vec::new()).await?;
+        save_user(app, a).await?;
         Ok(record)
     }
 }
@@ -153,7 +202,13 @@ impl UserCommand for AttemptIdentification {
                 .long("Request a code with prepare_verification first.")
         })?;
         match verification::attempt(app, v, &cmd.code) {
-            Ok(verification::Attempt::Verified) => save_user(app, a).await,
+            Ok(verification::Attempt::Verified) => {
+                // Verified: now the identifier is claimed for this user, unless someone else
+                // verified it first.
+                let value = identification(a, kind, id)?.value.clone();
+                let claim = claim_unless_held(app, &a.user.id, kind, &value).await?;
+                save(app, a, claim, kind.as_str(), Vec::new()).await
+            }
             Ok(other) => fail(app, a, verification::attempt_error(other)).await,
             Err(e) => {
                 save_user(app, a).await?;
@@ -212,7 +267,7 @@ impl UserCommand for DeleteIdentification {
         if before > 0 && sign_in_identifiers(app, &a.user) == 0 {
             return Err(Error::new(Code::LastRequiredIdentificationDeletionFailed));
         }
-        let release = Repo::release_identifier_write(kind.identifier(), &removed.value);
-        save(app, a, vec![release], "", Vec::new()).await
+        let release = release_if_held(app, &a.user.id, kind, &removed.value).await?;
+        save(app, a, release, "", Vec::new()).await
     }
 }
