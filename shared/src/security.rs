@@ -60,6 +60,9 @@ pub const RATE_LIMIT_WINDOW: Duration = Duration::from_secs(10);
 
 /// Longest a session lives, whatever its activity. Clerk default session lifetime (7 days).
 pub const SESSION_MAX_LIFETIME: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+/// How recent a session's factor verification must be for a sensitive action. Clerk
+/// reverification ("strict": 10 minutes, the strongest factor the user has), OWASP ASVS 3.7.1.
+pub const REVERIFICATION_MAX_AGE: Duration = Duration::from_secs(10 * 60);
 /// Lifetime of a session token (JWT). Clerk default (60 seconds).
 pub const SESSION_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
 /// How far back `nbf` is set, to absorb clock skew between us and verifiers. Clerk v2 tokens.

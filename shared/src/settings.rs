@@ -92,6 +92,9 @@ pub struct SessionSettings {
     /// 0 turns the inactivity timeout off.
     pub inactivity_timeout_secs: u64,
     pub token_lifetime_secs: u64,
+    /// How recent the session's factor verifications must be for a sensitive action (changing
+    /// identifiers, password, second factors, deleting the account).
+    pub reverification_max_age_secs: u64,
 }
 
 impl Default for SessionSettings {
@@ -101,6 +104,7 @@ impl Default for SessionSettings {
             max_lifetime_secs: security::SESSION_MAX_LIFETIME.as_secs(),
             inactivity_timeout_secs: 0,
             token_lifetime_secs: security::SESSION_TOKEN_LIFETIME.as_secs(),
+            reverification_max_age_secs: security::REVERIFICATION_MAX_AGE.as_secs(),
         }
     }
 }
@@ -498,6 +502,12 @@ impl Settings {
             ));
         }
         let s = &self.sessions;
+        if s.reverification_max_age_secs == 0 {
+            return Err(bad(
+                "sessions.reverification_max_age_secs",
+                "must be positive",
+            ));
+        }
         if s.max_lifetime_secs == 0 {
             return Err(bad("sessions.max_lifetime_secs", "must be positive"));
         }

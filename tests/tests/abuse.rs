@@ -669,3 +669,203 @@ async fn unverified_identifiers_do_not_squat() {
     assert_eq!(r.error_code(), Some("quota_exceeded"));
     assert_eq!(t.counts.commits(), 0);
 }
+
+/// Starts a reverification on `d`'s session and proves the password (and the TOTP code when
+/// `totp` is given); returns the last answer.
+async fn reverify(d: &mut Device<'_>, t: &TestApp, totp: Option<&str>) -> serde_json::Value {
+    let sid = d.get("/v1/client").await.body["response"]["last_active_session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let base = format!("/v1/client/sessions/{sid}/verify");
+    let r = d.post(&base, "level=second_factor").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["response"]["object"], "session_reverification");
+    assert_eq!(r.body["response"]["status"], "needs_first_factor");
+    let r = d
+        .post(
+            &format!("{base}/attempt_first_factor"),
+            &form(&[("strategy", "password"), ("password", PASSWORD)]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let Some(secret) = totp else {
+        assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
+        return r.body;
+    };
+    assert_eq!(
+        r.body["response"]["status"], "needs_second_factor",
+        "{}",
+        r.body
+    );
+    let r = d
+        .post(
+            &format!("{base}/attempt_second_factor"),
+            &form(&[("strategy", "totp"), ("code", &totp_now(t, secret))]),
+        )
+        .await;
+    assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
+    r.body
+}
+
+/// Finding 4: with only a stolen session, an attacker could regenerate backup codes, remove
+/// TOTP, add and make primary their own email, remove the owner's, change the password and
+/// delete the account. Every such action now needs a recent factor verification.
+#[tokio::test]
+async fn sensitive_actions_need_a_recent_verification() {
+    let t = TestApp::new().await;
+    let mut d = Device::new(&t);
+    let user_id = d.sign_up("stolen@example.com", PASSWORD).await;
+    let r = d
+        .post("/v1/me/email_addresses", "email_address=mine%40example.com")
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "fresh sessions may: {}", r.body);
+    let email_id = r.body["response"]["id"].as_str().unwrap().to_owned();
+    let owner_email = user(&t, &user_id).await.primary_email_address_id.unwrap();
+
+    // Eleven minutes later, the session is stale.
+    t.clock.advance(std::time::Duration::from_secs(11 * 60));
+    let attempts: Vec<(http::Method, String, String)> = vec![
+        (
+            http::Method::POST,
+            "/v1/me/email_addresses".into(),
+            "email_address=attacker%40example.com".into(),
+        ),
+        (
+            http::Method::DELETE,
+            format!("/v1/me/email_addresses/{owner_email}"),
+            String::new(),
+        ),
+        (
+            http::Method::PATCH,
+            "/v1/me".into(),
+            format!("primary_email_address_id={email_id}"),
+        ),
+        (
+            http::Method::POST,
+            "/v1/me/change_password".into(),
+            form(&[
+                ("current_password", PASSWORD),
+                ("new_password", "attacker password"),
+            ]),
+        ),
+        (
+            http::Method::POST,
+            "/v1/me/remove_password".into(),
+            form(&[("current_password", PASSWORD)]),
+        ),
+        (http::Method::POST, "/v1/me/totp".into(), String::new()),
+        (http::Method::DELETE, "/v1/me/totp".into(), String::new()),
+        (
+            http::Method::POST,
+            "/v1/me/backup_codes".into(),
+            String::new(),
+        ),
+        (
+            http::Method::POST,
+            "/v1/me/phone_numbers".into(),
+            "phone_number=%2B12015550123".into(),
+        ),
+        (http::Method::DELETE, "/v1/me".into(), String::new()),
+    ];
+    for (method, path, body) in &attempts {
+        t.counts.reset();
+        let r = d.send(method.clone(), path, body).await;
+        assert_eq!(
+            r.status,
+            StatusCode::FORBIDDEN,
+            "{method} {path}: {}",
+            r.body
+        );
+        assert_eq!(
+            r.error_code(),
+            Some("session_reverification_required"),
+            "{method} {path}"
+        );
+        assert_eq!(t.counts.commits(), 0, "{method} {path} wrote something");
+    }
+    // Harmless edits still work.
+    let r = d
+        .send(http::Method::PATCH, "/v1/me", "first_name=Still")
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+
+    // After proving the password again, the action goes through, and the token says so.
+    let body = reverify(&mut d, &t, None).await;
+    let sid = body["response"]["session"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let session = body["client"]["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == sid.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(
+        session["factor_verification_age"],
+        serde_json::json!([0, -1])
+    );
+    let r = d
+        .send(
+            http::Method::PATCH,
+            "/v1/me",
+            &format!("primary_email_address_id={email_id}"),
+        )
+        .await;
+    // (The new address is unverified, so it cannot be primary: the request got past the check.)
+    assert_eq!(
+        r.error_code(),
+        Some("form_param_value_invalid"),
+        "{}",
+        r.body
+    );
+    let r = d.post("/v1/me/totp", "").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
+
+/// Reverification of a user with a second factor asks for both, and a wrong password counts
+/// toward the lockout like at sign-in.
+#[tokio::test]
+async fn reverification_asks_for_the_second_factor_and_counts_failures() {
+    let t = TestApp::new().await;
+    let email = "both@example.com";
+    let (user_id, secret) = two_factor_user(&t, email).await;
+    let mut d = Device::new(&t);
+    let id = past_the_password(&mut d, email).await;
+    let r = d
+        .post(
+            &format!("/v1/client/sign_ins/{id}/attempt_second_factor"),
+            &form(&[("strategy", "totp"), ("code", &totp_now(&t, &secret))]),
+        )
+        .await;
+    assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
+    t.clock.advance(std::time::Duration::from_secs(11 * 60));
+    let r = d.post("/v1/me/backup_codes", "").await;
+    assert_eq!(r.error_code(), Some("session_reverification_required"));
+
+    let sid = r.body["errors"][0]["meta"]["session_verification"]["level"].clone();
+    assert_eq!(sid, "multi_factor");
+    let session_id = d.get("/v1/client").await.body["response"]["last_active_session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let base = format!("/v1/client/sessions/{session_id}/verify");
+    d.post(&base, "level=multi_factor").await;
+    let r = d
+        .post(
+            &format!("{base}/attempt_first_factor"),
+            "strategy=password&password=wrong%20password",
+        )
+        .await;
+    assert_eq!(r.error_code(), Some("form_password_incorrect"));
+    assert_eq!(user(&t, &user_id).await.failed_attempts, 1);
+
+    // The TOTP step accepts each time step once: move to the next one.
+    t.clock.advance(std::time::Duration::from_secs(30));
+    reverify(&mut d, &t, Some(&secret)).await;
+    let r = d.post("/v1/me/backup_codes", "").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(user(&t, &user_id).await.failed_attempts, 0);
+}

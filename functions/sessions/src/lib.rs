@@ -1,5 +1,7 @@
 //! The sessions group: `/v1/client/sessions/**` (read, touch, end, remove, sign out of all,
-//! tokens) and `/v1/me/sessions/**` (a user's sessions on all devices, revoke).
+//! tokens, reverification) and `/v1/me/sessions/**` (a user's sessions on all devices, revoke).
+
+mod verify;
 
 use axum::Router;
 use axum::extract::Path;
@@ -26,6 +28,11 @@ pub fn table() -> Vec<Route> {
         CreateSessionToken => token, CreateTemplateToken => template_token,
         ListMySessions => my_sessions, ListMyActiveSessions => my_active_sessions,
         RevokeSession => revoke,
+        StartSessionVerification => verify::start,
+        PrepareSessionVerificationFirstFactor => verify::prepare_first_factor,
+        AttemptSessionVerificationFirstFactor => verify::attempt_first_factor,
+        PrepareSessionVerificationSecondFactor => verify::prepare_second_factor,
+        AttemptSessionVerificationSecondFactor => verify::attempt_second_factor,
     ]
 }
 

@@ -7,6 +7,7 @@ pub mod environment;
 pub mod lockout;
 pub mod me;
 pub mod rate_limit;
+pub mod reverification;
 pub mod session;
 pub mod sign_in;
 pub mod sign_up;

@@ -125,6 +125,7 @@ pub fn start(
         first_factor_verified_at: first_factor_at,
         second_factor_verified_at: second_factor_at,
         activity: activity(app, origin),
+        reverification: None,
         created_at: now,
         updated_at: now,
         version: 0,

@@ -58,6 +58,10 @@ operations! {
     // sessions
     EndAllSessions, GetSession, TouchSession, EndSession, RemoveSession, CreateSessionToken,
     CreateTemplateToken, ListMySessions, ListMyActiveSessions, RevokeSession,
+    // reverification
+    StartSessionVerification, PrepareSessionVerificationFirstFactor,
+    AttemptSessionVerificationFirstFactor, PrepareSessionVerificationSecondFactor,
+    AttemptSessionVerificationSecondFactor,
     // me
     GetMe, UpdateMe, DeleteMe, UpdateMetadata, UpdatePhoneNumber, ChangePassword, RemovePassword,
     StartTotp, VerifyTotp, DeleteTotp, RegenerateBackupCodes;
@@ -71,17 +75,37 @@ operations! {
 pub struct AbusePolicy {
     /// The per-IP bucket the request counts against, if any.
     pub bucket: Option<Bucket>,
+    /// Whether the acting session must have verified its factors recently
+    /// (`flows::reverification`).
+    pub reverify: bool,
 }
 
-const OPEN: AbusePolicy = AbusePolicy { bucket: None };
+const OPEN: AbusePolicy = AbusePolicy {
+    bucket: None,
+    reverify: false,
+};
 const CREATE: AbusePolicy = AbusePolicy {
     bucket: Some(Bucket::Create),
+    reverify: false,
 };
 const ATTEMPT: AbusePolicy = AbusePolicy {
     bucket: Some(Bucket::Attempt),
+    reverify: false,
 };
 const PREPARE: AbusePolicy = AbusePolicy {
     bucket: Some(Bucket::Prepare),
+    reverify: false,
+};
+/// A sensitive change to the account: rate-limited like a create, and only from a session that
+/// verified its factors recently.
+const SENSITIVE: AbusePolicy = AbusePolicy {
+    bucket: Some(Bucket::Create),
+    reverify: true,
+};
+/// A sensitive change that also checks a secret.
+const SENSITIVE_ATTEMPT: AbusePolicy = AbusePolicy {
+    bucket: Some(Bucket::Attempt),
+    reverify: true,
 };
 
 impl Operation {
@@ -91,24 +115,31 @@ impl Operation {
     ///   sign-ups and their updates, added identifications, a username change);
     /// - `PREPARE`: what sends a code (and, inside it, the per-destination and per-client send
     ///   caps of `flows::rate_limit::admit_send`);
-    /// - `ATTEMPT`: what checks a secret (codes, passwords, TOTP).
+    /// - `ATTEMPT`: what checks a secret (codes, passwords, TOTP);
+    /// - `SENSITIVE`: what could take the account over from a stolen session (identifiers,
+    ///   password, second factors, deletion) needs a recent factor verification too. Making an
+    ///   identification primary (`PATCH /v1/me`) is checked by that flow, as only that field of
+    ///   the request is sensitive.
     #[rustfmt::skip]
     pub const fn policy(self) -> AbusePolicy {
         use Operation::*;
         match self {
             CreateClient | PutClient | CreateDevBrowser | CreateSignIn | CreateSignUp
-            | UpdateSignUp | AddIdentification(_) | UpdateMe => CREATE,
+            | UpdateSignUp | UpdateMe | StartSessionVerification => CREATE,
             PrepareFirstFactor | PrepareSecondFactor | PrepareSignUpVerification
-            | PrepareIdentification(_) => PREPARE,
+            | PrepareIdentification(_) | PrepareSessionVerificationFirstFactor
+            | PrepareSessionVerificationSecondFactor => PREPARE,
             AttemptFirstFactor | AttemptSecondFactor | ResetPassword | AttemptSignUpVerification
-            | AttemptIdentification(_) | VerifyTotp | ChangePassword | RemovePassword => ATTEMPT,
+            | AttemptIdentification(_) | VerifyTotp | AttemptSessionVerificationFirstFactor
+            | AttemptSessionVerificationSecondFactor => ATTEMPT,
+            AddIdentification(_) | DeleteIdentification(_) | UpdatePhoneNumber | StartTotp
+            | DeleteTotp | RegenerateBackupCodes | DeleteMe => SENSITIVE,
+            ChangePassword | RemovePassword => SENSITIVE_ATTEMPT,
             GetEnvironment | TouchEnvironment | WellKnownJwks | Jwks | Health | GetClient
             | EndClient | GetSignIn | GetSignUp | EndAllSessions | GetSession | TouchSession
             | EndSession | RemoveSession | CreateSessionToken | CreateTemplateToken
-            | ListMySessions | ListMyActiveSessions | RevokeSession | GetMe | DeleteMe
-            | UpdateMetadata | ListIdentifications(_) | GetIdentification(_)
-            | DeleteIdentification(_) | UpdatePhoneNumber | StartTotp | DeleteTotp
-            | RegenerateBackupCodes => OPEN,
+            | ListMySessions | ListMyActiveSessions | RevokeSession | GetMe | UpdateMetadata
+            | ListIdentifications(_) | GetIdentification(_) => OPEN,
         }
     }
 
@@ -149,6 +180,11 @@ impl Operation {
             ListMySessions => (Method::GET, "/v1/me/sessions"),
             ListMyActiveSessions => (Method::GET, "/v1/me/sessions/active"),
             RevokeSession => (Method::POST, "/v1/me/sessions/{id}/revoke"),
+            StartSessionVerification => (Method::POST, "/v1/client/sessions/{id}/verify"),
+            PrepareSessionVerificationFirstFactor => (Method::POST, "/v1/client/sessions/{id}/verify/prepare_first_factor"),
+            AttemptSessionVerificationFirstFactor => (Method::POST, "/v1/client/sessions/{id}/verify/attempt_first_factor"),
+            PrepareSessionVerificationSecondFactor => (Method::POST, "/v1/client/sessions/{id}/verify/prepare_second_factor"),
+            AttemptSessionVerificationSecondFactor => (Method::POST, "/v1/client/sessions/{id}/verify/attempt_second_factor"),
             GetMe => (Method::GET, "/v1/me"),
             UpdateMe => (Method::PATCH, "/v1/me"),
             DeleteMe => (Method::DELETE, "/v1/me"),

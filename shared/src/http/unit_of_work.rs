@@ -7,6 +7,7 @@ use crate::error::Result;
 use crate::flows::client::{Current, Retry};
 use crate::flows::command::{ClientCommand, UserCommand};
 use crate::flows::me::Acting;
+use crate::flows::reverification;
 
 impl Fapi {
     /// Runs a command on the caller's client as one unit of work: load the client (a new,
@@ -31,11 +32,15 @@ impl Fapi {
     }
 
     /// Runs a command of the user a `/v1/me` request acts for, as one unit of work (see
-    /// [`Fapi::run`]).
+    /// [`Fapi::run`]). A sensitive operation (its policy says so) first needs the session's
+    /// factors verified recently.
     pub async fn run_as_user<C: UserCommand>(&self, cmd: &C) -> Result<(Acting, C::Output)> {
         let mut retry = Retry::new();
         loop {
             let mut acting = self.acting().await?;
+            if self.operation.policy().reverify {
+                reverification::ensure_fresh(&self.app, &acting)?;
+            }
             match cmd.run(&self.app, &mut acting).await {
                 Ok(out) => return Ok((acting, out)),
                 Err(e) if e.conflict => retry.after_conflict().await?,

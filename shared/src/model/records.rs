@@ -62,6 +62,9 @@ pub struct SessionRecord {
     pub first_factor_verified_at: Option<UnixMillis>,
     pub second_factor_verified_at: Option<UnixMillis>,
     pub activity: SessionActivity,
+    /// A reverification in progress (or just completed) on this session.
+    #[serde(default)]
+    pub reverification: Option<ReverificationRecord>,
     pub created_at: UnixMillis,
     pub updated_at: UnixMillis,
     #[serde(skip)]
@@ -243,6 +246,33 @@ wire_enum! {
         NeedsSecondFactor = "needs_second_factor", NeedsNewPassword = "needs_new_password",
         Complete = "complete", Abandoned = "abandoned",
     }
+}
+
+wire_enum! {
+    /// How much a reverification asks for.
+    ReverificationLevel {
+        FirstFactor = "first_factor", SecondFactor = "second_factor", MultiFactor = "multi_factor",
+    }
+    /// Where a reverification stands.
+    ReverificationStatus {
+        NeedsFirstFactor = "needs_first_factor", NeedsSecondFactor = "needs_second_factor",
+        Complete = "complete",
+    }
+}
+
+/// A session reverification: the user proves their factors again for a sensitive action.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ReverificationRecord {
+    pub id: String,
+    pub level: ReverificationLevel,
+    pub status: ReverificationStatus,
+    /// Whether the second factor is asked for after the first.
+    pub needs_second_factor: bool,
+    pub first_factor: Option<FactorVerification>,
+    pub second_factor: Option<FactorVerification>,
+    pub supported_first_factors: Vec<crate::model::wire::SignInFactor>,
+    pub supported_second_factors: Vec<crate::model::wire::SignInFactor>,
+    pub created_at: UnixMillis,
 }
 
 /// A factor being verified during a sign-in, and which identification it targets.

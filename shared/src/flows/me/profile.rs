@@ -65,6 +65,10 @@ impl UserCommand for UpdateProfile {
 
     async fn run(&self, app: &App, a: &mut Acting) -> Result<Self::Output> {
         let cmd = self;
+        if cmd.primary_email_address_id.is_some() || cmd.primary_phone_number_id.is_some() {
+            // Changing which address or number is primary is sensitive; names are not.
+            crate::flows::reverification::ensure_fresh(app, a)?;
+        }
         let mut guards = Vec::new();
         let u = &mut a.user;
         let names = [&cmd.first_name, &cmd.last_name];

@@ -13,10 +13,11 @@ use crate::error::{Code, Error, Result};
 use crate::model::records::UserRecord;
 use crate::model::render;
 use crate::random;
+use crate::repo::Repo;
 use crate::totp;
 use crate::vocabulary::{IdentificationKind, SecondFactor};
 
-use super::acting::{Acting, fail, save_user};
+use super::acting::{Acting, fail, save, save_user};
 use crate::flows::command::UserCommand;
 use crate::flows::lockout;
 
@@ -221,7 +222,23 @@ impl UserCommand for VerifyTotp {
         let codes = (app.capabilities.second_factor(SecondFactor::BackupCode)
             && a.user.backup_code_hashes.is_empty())
         .then(|| fresh_backup_codes(app, &mut a.user));
-        save_user(app, a).await?;
+        // The code just proved the new second factor on this session: it counts as verified
+        // now (`fva`), as it would at sign-in.
+        let mut verified_here = Vec::new();
+        let now = app.now_ms();
+        if let Some(s) = a
+            .current
+            .aggregate
+            .sessions
+            .iter_mut()
+            .find(|s| s.id == a.session_id)
+        {
+            s.second_factor_verified_at = Some(now);
+            s.updated_at = now;
+            verified_here.push(Repo::session_write(s)?);
+            s.version += 1;
+        }
+        save(app, a, Vec::new(), "", verified_here).await?;
         totp_object(app, a, None, true, codes)
     }
 }

@@ -87,7 +87,7 @@ fn proven(strategy: SecondFactor) -> Option<FactorVerification> {
 }
 
 /// Checks a TOTP code (each time step is accepted once).
-fn totp_matches(app: &App, user: &mut UserRecord, code: &str) -> bool {
+pub(crate) fn totp_matches(app: &App, user: &mut UserRecord, code: &str) -> bool {
     let secret = user.totp_secret.clone().unwrap_or_default();
     match totp::accept(&secret, code, app.clock.now_secs(), user.totp_last_step) {
         Some(step) => {
@@ -99,7 +99,7 @@ fn totp_matches(app: &App, user: &mut UserRecord, code: &str) -> bool {
 }
 
 /// Checks a backup code; a code that works is gone.
-fn backup_code_matches(app: &App, user: &mut UserRecord, code: &str) -> bool {
+pub(crate) fn backup_code_matches(app: &App, user: &mut UserRecord, code: &str) -> bool {
     let position = user
         .backup_code_hashes
         .iter()

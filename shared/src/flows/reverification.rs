@@ -1,0 +1,481 @@
+//! Reverification: a sensitive action (changing identifiers, the password or second factors,
+//! deleting the account) needs the session's factors to have been verified recently — the
+//! first factor, and the second when the user has one — or the user proves them again.
+//!
+//! ```text
+//!   sensitive action, verification too old ──► 403 session_reverification_required
+//!   POST sessions/{id}/verify ──► needs_first_factor ──(password / code)──┬─(user has 2FA)─► needs_second_factor ──(totp / sms / backup)──► complete
+//!                                                                      └─(no 2FA)────────────────────────────────────────────► complete
+//!   complete: the session's verification times (`fva`) are now, the action can be retried
+//! ```
+//!
+//! Wrong passwords and codes count toward the user's lockout, as at sign-in. The window comes
+//! from `[sessions] reverification_max_age_secs` (`security::REVERIFICATION_MAX_AGE`).
+
+use serde_json::{Value, json};
+
+use crate::app::App;
+use crate::clock::UnixMillis;
+use crate::error::{Code, Error, Result};
+use crate::model::records::{
+    FactorVerification, ReverificationLevel, ReverificationRecord, ReverificationStatus,
+    SessionRecord, UserRecord,
+};
+use crate::model::render;
+use crate::random;
+use crate::repo::Repo;
+use crate::vocabulary::{FirstFactor, IdentificationKind, SecondFactor, Strategy};
+
+use super::client::{Acting, Current, commit};
+use super::command::{ClientCommand, Origin};
+use super::lockout;
+use super::session::signed_out;
+use super::sign_in::state as sign_in_state;
+use super::sign_in::{FactorTarget, FirstFactorProof};
+use super::verification::{self, Destination, Purpose};
+
+fn within(verified_at: Option<UnixMillis>, now: UnixMillis, max_age_ms: i64) -> bool {
+    verified_at.is_some_and(|t| now - t < max_age_ms)
+}
+
+/// Whether `session` may perform a sensitive action for `user` now.
+pub fn is_fresh(app: &App, session: &SessionRecord, user: &UserRecord, now: UnixMillis) -> bool {
+    let secs = app.settings.sessions.reverification_max_age_secs;
+    let max_age = i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let first = within(session.first_factor_verified_at, now, max_age);
+    let second =
+        !user.has_second_factor() || within(session.second_factor_verified_at, now, max_age);
+    first && second
+}
+
+/// Refuses a sensitive action on a session whose verification is too old: 403
+/// `session_reverification_required`, with the level and window as a hint.
+pub fn ensure_fresh(app: &App, a: &Acting) -> Result<()> {
+    let now = app.now_ms();
+    let session = a
+        .current
+        .aggregate
+        .sessions
+        .iter()
+        .find(|s| s.id == a.session_id)
+        .ok_or_else(signed_out)?;
+    if is_fresh(app, session, &a.user, now) {
+        return Ok(());
+    }
+    let level = if a.user.has_second_factor() {
+        ReverificationLevel::MultiFactor
+    } else {
+        ReverificationLevel::FirstFactor
+    };
+    let minutes = app.settings.sessions.reverification_max_age_secs / 60;
+    Err(Error::new(Code::SessionReverificationRequired).meta(
+        "session_verification",
+        json!({ "level": level.as_str(), "after_minutes": minutes }),
+    ))
+}
+
+/// `POST /v1/client/sessions/{id}/verify`: starts a reverification.
+#[derive(Debug, Clone)]
+pub struct StartVerification {
+    pub id: String,
+    pub level: ReverificationLevel,
+}
+
+/// `POST …/verify/prepare_first_factor`.
+#[derive(Debug, Clone)]
+pub struct PrepareVerificationFirstFactor {
+    pub id: String,
+    pub strategy: FirstFactor,
+    pub target: FactorTarget,
+}
+
+/// `POST …/verify/attempt_first_factor`.
+#[derive(Debug, Clone)]
+pub struct AttemptVerificationFirstFactor {
+    pub id: String,
+    pub proof: FirstFactorProof,
+}
+
+/// `POST …/verify/prepare_second_factor`.
+#[derive(Debug, Clone)]
+pub struct PrepareVerificationSecondFactor {
+    pub id: String,
+    pub strategy: SecondFactor,
+    pub phone_number_id: Option<String>,
+}
+
+/// `POST …/verify/attempt_second_factor`.
+#[derive(Debug, Clone)]
+pub struct AttemptVerificationSecondFactor {
+    pub id: String,
+    pub strategy: SecondFactor,
+    pub code: String,
+}
+
+/// The session `id` on this client, active, with its user.
+async fn active_session(
+    app: &App,
+    current: &Current,
+    id: &str,
+) -> Result<(SessionRecord, UserRecord)> {
+    let session = current.session(id)?.clone();
+    if !session.is_active_at(app.now_ms()) {
+        return Err(signed_out());
+    }
+    let user = app
+        .repo
+        .load_user(&session.user_id)
+        .await?
+        .ok_or_else(signed_out)?;
+    Ok((session, user))
+}
+
+/// The reverification in progress on the session, at `step`.
+fn in_progress(
+    session: &SessionRecord,
+    step: ReverificationStatus,
+) -> Result<ReverificationRecord> {
+    let r = session
+        .reverification
+        .clone()
+        .ok_or_else(|| Error::new(Code::SessionReverificationMissing))?;
+    if r.status != step {
+        return Err(Error::new(Code::BadRequest).long(format!(
+            "This verification is {}, not {}.",
+            r.status.as_str(),
+            step.as_str()
+        )));
+    }
+    Ok(r)
+}
+
+/// Stores the session (and the user, when a failure or a used code changed it), keeping the
+/// caller's client in step.
+async fn store(
+    app: &App,
+    current: &mut Current,
+    mut session: SessionRecord,
+    user: Option<&UserRecord>,
+) -> Result<SessionRecord> {
+    session.updated_at = app.now_ms();
+    let mut writes = vec![Repo::session_write(&session)?];
+    if let Some(u) = user {
+        writes.push(Repo::user_write(u)?);
+    }
+    commit(app, writes).await?;
+    session.version += 1;
+    if let Some(mine) = current
+        .aggregate
+        .sessions
+        .iter_mut()
+        .find(|s| s.id == session.id)
+    {
+        *mine = session.clone();
+    }
+    Ok(session)
+}
+
+/// Counts a failure toward the lockout, stores it, and answers `error` (or `user_locked`).
+async fn fail<T>(
+    app: &App,
+    current: &mut Current,
+    session: SessionRecord,
+    mut user: UserRecord,
+    error: Error,
+) -> Result<T> {
+    let answer = lockout::record_failure(&mut user, app.now_ms(), error);
+    store(app, current, session, Some(&user)).await?;
+    Err(answer)
+}
+
+/// A step passed: on to the second factor, or complete — the session's verification times
+/// become now.
+async fn passed(
+    app: &App,
+    current: &mut Current,
+    mut session: SessionRecord,
+    mut r: ReverificationRecord,
+    user: &UserRecord,
+    second: bool,
+) -> Result<SessionRecord> {
+    let now = app.now_ms();
+    if !second && r.needs_second_factor {
+        r.status = ReverificationStatus::NeedsSecondFactor;
+        session.reverification = Some(r);
+        return store(app, current, session, Some(user)).await;
+    }
+    r.status = ReverificationStatus::Complete;
+    session.first_factor_verified_at = Some(now);
+    if second {
+        session.second_factor_verified_at = Some(now);
+    }
+    session.reverification = Some(r);
+    let mut user = user.clone();
+    lockout::record_success(&mut user);
+    store(app, current, session, Some(&user)).await
+}
+
+impl ClientCommand for StartVerification {
+    type Output = SessionRecord;
+
+    async fn run(&self, app: &App, current: &mut Current, _: &Origin) -> Result<Self::Output> {
+        let (mut session, mut user) = active_session(app, current, &self.id).await?;
+        lockout::ensure_unlocked(&mut user, app.now_ms())?;
+        let has_second = user.has_second_factor();
+        // Clerk falls back to the first factor when the user has no second one.
+        let level = match self.level {
+            ReverificationLevel::FirstFactor => ReverificationLevel::FirstFactor,
+            _ if !has_second => ReverificationLevel::FirstFactor,
+            other => other,
+        };
+        let first_factors = sign_in_state::first_factors(app, &user)
+            .into_iter()
+            .filter(|f| {
+                !matches!(
+                    f.strategy,
+                    Strategy::ResetPasswordEmailCode | Strategy::ResetPasswordPhoneCode
+                )
+            })
+            .collect();
+        session.reverification = Some(ReverificationRecord {
+            id: random::object_id(app.random.as_ref(), "sessver"),
+            level,
+            status: ReverificationStatus::NeedsFirstFactor,
+            needs_second_factor: level != ReverificationLevel::FirstFactor,
+            first_factor: None,
+            second_factor: None,
+            supported_first_factors: first_factors,
+            supported_second_factors: sign_in_state::second_factors(app, &user),
+            created_at: app.now_ms(),
+        });
+        store(app, current, session, None).await
+    }
+}
+
+impl ClientCommand for PrepareVerificationFirstFactor {
+    type Output = SessionRecord;
+
+    async fn run(&self, app: &App, current: &mut Current, _: &Origin) -> Result<Self::Output> {
+        let (mut session, user) = active_session(app, current, &self.id).await?;
+        let mut r = in_progress(&session, ReverificationStatus::NeedsFirstFactor)?;
+        let Some(kind) = self
+            .strategy
+            .code_destination()
+            .filter(|_| !self.strategy.is_reset())
+        else {
+            return Err(Error::new(Code::VerificationStrategyInvalid).param("strategy"));
+        };
+        let wanted = match kind {
+            IdentificationKind::EmailAddress => &self.target.email_address_id,
+            IdentificationKind::PhoneNumber => &self.target.phone_number_id,
+        };
+        let factor = r
+            .supported_first_factors
+            .iter()
+            .filter(|f| f.strategy == Strategy::from(self.strategy))
+            .find(|f| {
+                let id = match kind {
+                    IdentificationKind::EmailAddress => &f.email_address_id,
+                    IdentificationKind::PhoneNumber => &f.phone_number_id,
+                };
+                wanted.is_none() || id == wanted
+            })
+            .cloned()
+            .ok_or_else(|| Error::new(Code::StrategyForUserInvalid).param("strategy"))?;
+        let (kind, to) = sign_in_state::destination(&user, &factor)?;
+        let previous = r.first_factor.as_ref().map(|f| &f.verification);
+        let v = verification::prepare(
+            app,
+            self.strategy.into(),
+            &Destination::new(kind, to),
+            Purpose::Verify,
+            previous,
+            &session.client_id,
+        )
+        .await?;
+        r.first_factor = Some(FactorVerification {
+            verification: v,
+            email_address_id: factor.email_address_id.clone(),
+            phone_number_id: factor.phone_number_id.clone(),
+        });
+        session.reverification = Some(r);
+        store(app, current, session, None).await
+    }
+}
+
+impl ClientCommand for AttemptVerificationFirstFactor {
+    type Output = SessionRecord;
+
+    async fn run(&self, app: &App, current: &mut Current, _: &Origin) -> Result<Self::Output> {
+        let (mut session, mut user) = active_session(app, current, &self.id).await?;
+        let mut r = in_progress(&session, ReverificationStatus::NeedsFirstFactor)?;
+        lockout::ensure_unlocked(&mut user, app.now_ms())?;
+        match &self.proof {
+            FirstFactorProof::Password(password) => {
+                let hash = user
+                    .password_hash
+                    .clone()
+                    .ok_or_else(|| Error::new(Code::StrategyForUserInvalid).param("strategy"))?;
+                if !app.passwords.verify(&hash, password).await? {
+                    let err = Error::new(Code::FormPasswordIncorrect).param("password");
+                    return fail(app, current, session, user, err).await;
+                }
+                r.first_factor = Some(FactorVerification {
+                    verification: verification::verified(Strategy::Password),
+                    email_address_id: None,
+                    phone_number_id: None,
+                });
+            }
+            FirstFactorProof::Code(strategy, code) => {
+                let factor = r
+                    .first_factor
+                    .as_mut()
+                    .filter(|f| f.verification.strategy == Strategy::from(*strategy))
+                    .ok_or_else(|| Error::new(Code::VerificationMissing).param("strategy"))?;
+                match verification::attempt(app, &mut factor.verification, code) {
+                    Ok(verification::Attempt::Verified) => {}
+                    Ok(other) => {
+                        session.reverification = Some(r);
+                        let err = verification::attempt_error(other);
+                        return fail(app, current, session, user, err).await;
+                    }
+                    Err(e) => {
+                        session.reverification = Some(r);
+                        store(app, current, session, None).await?;
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        passed(app, current, session, r, &user, false).await
+    }
+}
+
+impl ClientCommand for PrepareVerificationSecondFactor {
+    type Output = SessionRecord;
+
+    async fn run(&self, app: &App, current: &mut Current, _: &Origin) -> Result<Self::Output> {
+        let (mut session, user) = active_session(app, current, &self.id).await?;
+        let mut r = in_progress(&session, ReverificationStatus::NeedsSecondFactor)?;
+        if self.strategy != SecondFactor::PhoneCode {
+            return Err(Error::new(Code::VerificationStrategyInvalid).param("strategy"));
+        }
+        let phones = || {
+            r.supported_second_factors
+                .iter()
+                .filter(|f| f.strategy == Strategy::PhoneCode)
+        };
+        let factor = match self.phone_number_id.as_deref() {
+            Some(id) => phones().find(|f| f.phone_number_id.as_deref() == Some(id)),
+            None => phones()
+                .find(|f| f.default == Some(true))
+                .or_else(|| phones().next()),
+        }
+        .cloned()
+        .ok_or_else(|| Error::new(Code::StrategyForUserInvalid).param("strategy"))?;
+        let (_, to) = sign_in_state::destination(&user, &factor)?;
+        let previous = r.second_factor.as_ref().map(|f| &f.verification);
+        let v = verification::prepare(
+            app,
+            self.strategy.into(),
+            &Destination::new(IdentificationKind::PhoneNumber, to),
+            Purpose::SecondFactor,
+            previous,
+            &session.client_id,
+        )
+        .await?;
+        r.second_factor = Some(FactorVerification {
+            verification: v,
+            email_address_id: None,
+            phone_number_id: factor.phone_number_id.clone(),
+        });
+        session.reverification = Some(r);
+        store(app, current, session, None).await
+    }
+}
+
+impl ClientCommand for AttemptVerificationSecondFactor {
+    type Output = SessionRecord;
+
+    async fn run(&self, app: &App, current: &mut Current, _: &Origin) -> Result<Self::Output> {
+        let (mut session, mut user) = active_session(app, current, &self.id).await?;
+        let mut r = in_progress(&session, ReverificationStatus::NeedsSecondFactor)?;
+        lockout::ensure_unlocked(&mut user, app.now_ms())?;
+        let strategy = Strategy::from(self.strategy);
+        if !r
+            .supported_second_factors
+            .iter()
+            .any(|f| f.strategy == strategy)
+        {
+            return Err(Error::new(Code::StrategyForUserInvalid).param("strategy"));
+        }
+        let passed_now = match self.strategy {
+            SecondFactor::PhoneCode => {
+                let factor = r
+                    .second_factor
+                    .as_mut()
+                    .ok_or_else(|| Error::new(Code::VerificationMissing).param("strategy"))?;
+                match verification::attempt(app, &mut factor.verification, &self.code) {
+                    Ok(verification::Attempt::Verified) => true,
+                    Ok(other) => {
+                        session.reverification = Some(r);
+                        let err = verification::attempt_error(other);
+                        return fail(app, current, session, user, err).await;
+                    }
+                    Err(e) => {
+                        session.reverification = Some(r);
+                        store(app, current, session, None).await?;
+                        return Err(e);
+                    }
+                }
+            }
+            SecondFactor::Totp => {
+                super::sign_in::second_factor::totp_matches(app, &mut user, &self.code)
+            }
+            SecondFactor::BackupCode => {
+                super::sign_in::second_factor::backup_code_matches(app, &mut user, &self.code)
+            }
+        };
+        if !passed_now {
+            session.reverification = Some(r);
+            let err = Error::new(Code::FormCodeIncorrect).param("code");
+            return fail(app, current, session, user, err).await;
+        }
+        r.second_factor = Some(FactorVerification {
+            verification: verification::verified(strategy),
+            email_address_id: None,
+            phone_number_id: None,
+        });
+        passed(app, current, session, r, &user, true).await
+    }
+}
+
+/// The `session_reverification` object (Clerk's `Client.SessionReverification`).
+pub fn render(session: &SessionRecord) -> Result<Value> {
+    let r = session
+        .reverification
+        .as_ref()
+        .ok_or_else(|| Error::new(Code::SessionReverificationMissing))?;
+    let verification =
+        |f: &Option<FactorVerification>| f.as_ref().map(|f| render::verification(&f.verification));
+    Ok(json!({
+        "object": "session_reverification",
+        "id": r.id,
+        "level": r.level.as_str(),
+        "status": r.status.as_str(),
+        "session": {
+            "object": "session",
+            "id": session.id,
+            "status": session.status.as_str(),
+            "expire_at": session.expire_at,
+            "abandon_at": session.abandon_at,
+            "last_active_at": session.last_active_at,
+            // No token here: clerk-js would cache it over the fresh one it fetches next.
+            "last_active_token": null,
+        },
+        "supported_first_factors": r.supported_first_factors,
+        "supported_second_factors": (!r.supported_second_factors.is_empty()).then_some(&r.supported_second_factors),
+        "first_factor_verification": verification(&r.first_factor),
+        "second_factor_verification": verification(&r.second_factor),
+    }))
+}
