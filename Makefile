@@ -1,6 +1,6 @@
 # Frontdoor: the two commands a newcomer runs are `make dev` and `make test`.
 
-.PHONY: dev test check fmt lint lambdas bench clean-tools
+.PHONY: dev test check fmt lint lambdas bench soak clean-tools
 
 ## make dev: the whole API on http://127.0.0.1:3000 (FRONTDOOR_ADDR to change it), embedded
 ## store and development outbox under .frontdoor/ (FRONTDOOR_DATA_DIR to change it), and the
@@ -24,6 +24,11 @@ lambdas:
 ## release build of the local server.
 bench:
 	bash scripts/bench.sh
+
+## make soak: SOAK_SECONDS (default 600) of mixed native-mode traffic against a release build of
+## the local server; fails on any error or if its RSS grows by more than half. Not in make test.
+soak:
+	bash scripts/soak.sh
 
 ## make check: formatting and lints, as CI wants them.
 check: fmt lint
