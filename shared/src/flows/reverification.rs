@@ -441,11 +441,14 @@ impl ClientCommand for AttemptVerificationSecondFactor {
             let err = Error::new(Code::FormCodeIncorrect).param("code");
             return fail(app, current, session, user, err).await;
         }
-        r.second_factor = Some(FactorVerification {
-            verification: verification::verified(strategy),
-            email_address_id: None,
-            phone_number_id: None,
-        });
+        if self.strategy != SecondFactor::PhoneCode {
+            // (An SMS code's verification is already marked verified, with its expiry.)
+            r.second_factor = Some(FactorVerification {
+                verification: verification::verified(strategy),
+                email_address_id: None,
+                phone_number_id: None,
+            });
+        }
         passed(app, current, session, r, &user, true).await
     }
 }
