@@ -107,12 +107,23 @@ pub fn normalise(kind: IdentifierKind, raw: &str, param: &str) -> Result<String>
     }
 }
 
+/// Characters a name must not carry: controls (NUL included) and the bidirectional overrides
+/// and isolates that make a name display as something else (Trojan Source, CVE-2021-42574).
+fn is_hostile(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
 /// Longest first or last name accepted.
 pub const NAME_MAX_CHARS: usize = 256;
 
 /// A first or last name as given: trimmed, empty meaning none.
 pub fn person_name(raw: &str, param: &str) -> Result<Option<String>> {
     let v = raw.trim();
+    if v.chars().any(is_hostile) {
+        return Err(Error::new(Code::FormParamFormatInvalid)
+            .param(param)
+            .long("Names may not contain control or text-direction characters."));
+    }
     if v.chars().count() > NAME_MAX_CHARS {
         return Err(Error::new(Code::FormParamMaxLengthExceeded).param(param));
     }
@@ -180,6 +191,14 @@ mod tests {
         assert_eq!(mask(email, "jane@example.com"), "j***@example.com");
         assert_eq!(mask(phone, "+12015550111"), "+1******0111");
         assert_eq!(mask(phone, "+447700900123"), "+44******0123");
+    }
+
+    #[test]
+    fn names_refuse_controls_and_direction_overrides() {
+        assert_eq!(person_name("  Ada ", "n").ok(), Some(Some("Ada".into())));
+        for hostile in ["A\u{0}da", "Ada\u{202E}moc.exe", "A\u{2066}da", "Ad\na"] {
+            assert!(person_name(hostile, "n").is_err(), "{hostile:?}");
+        }
     }
 
     #[test]

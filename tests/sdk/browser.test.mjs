@@ -11,6 +11,61 @@ const PASSWORD = 'correct horse battery staple';
 let server;
 let browser;
 const seen = [];
+// Responses whose body could not be read because the page or its context closed while the
+// response was held (so the page never received it either); kept apart from `seen`.
+const unread = [];
+const holds = new Set();
+
+// Records every FAPI response the page receives, body included, for the wire check.
+//
+// Reading bodies from Playwright's 'response' event races the page: the event only reports
+// that headers arrived, and the body is fetched later with Network.getResponseBody, which
+// fails once the page has navigated or reloaded ("the body is not JSON", about one run in
+// four). Instead, Chromium's own request interception (CDP Fetch, response stage) pauses
+// each matching response in the browser before the page gets any of it: the test reads the
+// body (Fetch.getResponseBody), records it, and only then releases the response to the
+// page (Fetch.continueRequest, which passes the original response through untouched:
+// status, headers, Set-Cookie, body). The page cannot act on, or navigate away from, a
+// response that has not been recorded yet, and a held body stays readable even if the page
+// navigates meanwhile. The only way to lose a body is the page or its context closing while
+// the response is held, and then the page never saw it: those go to `unread`, and the last
+// test insists that is the only reason any body went unread.
+async function recordFapi(page, wanted) {
+  const cdp = await page.context().newCDPSession(page);
+  cdp.on('Fetch.requestPaused', (event) => {
+    const hold = record(cdp, event, wanted);
+    holds.add(hold);
+    hold.finally(() => holds.delete(hold));
+  });
+  await cdp.send('Fetch.enable', {
+    patterns: ['*/v1/*', '*/.well-known/*'].map((urlPattern) => ({ urlPattern, requestStage: 'Response' })),
+  });
+}
+
+async function record(cdp, { requestId, request, responseStatusCode: status }, wanted) {
+  try {
+    if (!wanted(new URL(request.url).pathname)) return;
+    const entry = { method: request.method, url: request.url, status };
+    let raw;
+    try {
+      raw = await cdp.send('Fetch.getResponseBody', { requestId });
+    } catch (error) {
+      unread.push({ ...entry, reason: error.message });
+      return;
+    }
+    const text = raw.base64Encoded ? Buffer.from(raw.body, 'base64').toString('utf8') : raw.body;
+    let body;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined; // read, and not JSON: the wire check fails it
+    }
+    seen.push({ ...entry, body });
+  } finally {
+    // Released only after it is recorded. This fails only if the page is already gone.
+    await cdp.send('Fetch.continueRequest', { requestId }).catch(() => {});
+  }
+}
 
 before(async () => {
   server = await startServer();
@@ -28,18 +83,7 @@ async function open(pk, proxy) {
   const page = await context.newPage();
   const requests = [];
   page.on('request', (r) => requests.push(r.url()));
-  page.on('response', async (r) => {
-    const url = new URL(r.url());
-    if (!url.pathname.includes('/v1/') && !url.pathname.includes('/.well-known/')) return;
-    const request = r.request();
-    let body = null;
-    try {
-      body = await r.json();
-    } catch {
-      body = undefined;
-    }
-    seen.push({ method: request.method(), url: r.url(), status: r.status(), body });
-  });
+  await recordFapi(page, (path) => path.includes('/v1/') || path.includes('/.well-known/'));
   const load = async () => {
     await page.goto(`${server.url}/demo/harness.html?pk=${encodeURIComponent(pk)}&proxy=${encodeURIComponent(proxy)}`);
     await page.waitForFunction(() => window.__ready || window.__loadError, null, { timeout: 20_000 });
@@ -108,17 +152,7 @@ test('cookie mode: a same-origin proxyUrl and the HttpOnly __client cookie; sign
 test("the demo page: Clerk's prebuilt SignUp component completes a sign-up against Frontdoor", async () => {
   const context = await browser.newContext();
   const page = await context.newPage();
-  page.on('response', async (r) => {
-    const url = new URL(r.url());
-    if (!url.pathname.startsWith('/v1/')) return;
-    let body;
-    try {
-      body = await r.json();
-    } catch {
-      body = undefined;
-    }
-    seen.push({ method: r.request().method(), url: r.url(), status: r.status(), body });
-  });
+  await recordFapi(page, (path) => path.startsWith('/v1/'));
   await page.goto(`${server.url}/`);
   await page.waitForFunction(() => window.__frontdoorDemoReady, null, { timeout: 20_000 });
   // The prebuilt SignIn links to the sign-up page.
@@ -143,7 +177,16 @@ test("the demo page: Clerk's prebuilt SignUp component completes a sign-up again
   await context.close();
 });
 
-test('every FAPI response the browser saw matches its schema in the spec', () => {
+test('every FAPI response the browser saw matches its schema in the spec', async (t) => {
+  await Promise.all(holds);
+  t.diagnostic(`${seen.length} responses recorded, ${unread.length} unread`);
+  for (const u of unread) t.diagnostic(`body unread: ${u.method} ${u.url} → ${u.status}: ${u.reason}`);
+  const closed = /Target page, context or browser has been closed|Target closed|Session closed/;
+  assert.deepEqual(
+    unread.filter((u) => !closed.test(u.reason)).map((u) => `${u.method} ${u.url} → ${u.status}: ${u.reason}`),
+    [],
+    'response bodies that could not be read',
+  );
   assert.ok(seen.length > 10, `recorded ${seen.length} responses`);
   assertWireFidelity(seen);
 });

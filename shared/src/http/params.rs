@@ -70,6 +70,11 @@ impl Params {
             .map(|m| m.trim().to_ascii_lowercase());
         match media.as_deref() {
             None | Some("application/x-www-form-urlencoded") | Some("text/plain") => {
+                if !well_formed_form(body) {
+                    return Err(Error::new(Code::RequestBodyInvalid).long(
+                        "The form body is malformed: a `%` must start a two-digit hex escape.",
+                    ));
+                }
                 Ok(Self::from_form(body))
             }
             Some("application/json") => Self::from_json(body),
@@ -143,6 +148,24 @@ impl Params {
     }
 }
 
+/// Whether every `%` in a form body starts a valid escape (`%` and two hex digits). The parser
+/// itself is lenient, which would turn garbage like `%%%=%%&&==` into an empty form.
+fn well_formed_form(body: &[u8]) -> bool {
+    let mut i = 0;
+    while i < body.len() {
+        if body[i] == b'%' {
+            let hex = body.get(i + 1..i + 3);
+            if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
+                return false;
+            }
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    true
+}
+
 fn scalar(v: Value) -> String {
     match v {
         Value::Null => String::new(),
@@ -168,6 +191,17 @@ mod tests {
         assert_eq!(p.str("strategy"), Some("email_code"));
         let obj = p.object("unsafe_metadata").ok().flatten();
         assert_eq!(obj.and_then(|o| o.get("a").cloned()), Some(Value::from(1)));
+    }
+
+    #[test]
+    fn malformed_forms_are_refused() {
+        let bad = Params::from_body(None, &Bytes::from_static(b"%%%=%%&&=="));
+        assert_eq!(bad.err().map(|e| e.code), Some(Code::RequestBodyInvalid));
+        let good = Params::from_body(None, &Bytes::from_static(b"a=%41%2b&b=c+d"));
+        assert_eq!(
+            good.ok().and_then(|p| p.str("a").map(str::to_owned)),
+            Some("A+".into())
+        );
     }
 
     #[test]
