@@ -42,6 +42,7 @@ pub mod lambda;
 pub mod metadata;
 pub mod model;
 pub mod password;
+pub mod private_files;
 pub mod random;
 pub mod repo;
 pub mod runtime;

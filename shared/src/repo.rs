@@ -105,13 +105,14 @@ impl Repo {
     }
 
     fn client_item(c: &ClientRecord, version: u64) -> Result<Item> {
-        let mut item = Item::new(keys::client(&c.id), to_doc(c)?).with_version(version);
-        if let Some(ended) = c.ended_at {
-            item = item.with_expiry(
-                ended.div_euclid(1000) + duration_secs(security::ENDED_CLIENT_RETENTION),
-            );
-        }
-        Ok(item)
+        let item = Item::new(keys::client(&c.id), to_doc(c)?).with_version(version);
+        // An ended client goes soon; any other goes once nothing has touched it for longer than
+        // a session can live (sign-ins and touches write it), so unused clients do not pile up.
+        let exp = match c.ended_at {
+            Some(ended) => ended.div_euclid(1000) + duration_secs(security::ENDED_CLIENT_RETENTION),
+            None => c.updated_at.div_euclid(1000) + duration_secs(security::IDLE_CLIENT_RETENTION),
+        };
+        Ok(item.with_expiry(exp))
     }
 
     /// The write that stores a client: a new one (version 0) must not exist yet, a loaded one

@@ -82,6 +82,11 @@ pub struct InstanceSettings {
     /// Domain for the `__client_uat` cookie (the app's eTLD+1) in production.
     #[serde(default)]
     pub cookie_domain: Option<String>,
+    /// Reverse proxies in front of the local server (their IP addresses). Only a request from
+    /// one of them has its `X-Forwarded-For` believed; empty (the default) believes none, so a
+    /// caller cannot pick the address its rate limits count against.
+    #[serde(default)]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -508,8 +513,12 @@ impl Settings {
                 "must be positive",
             ));
         }
-        if s.max_lifetime_secs == 0 {
-            return Err(bad("sessions.max_lifetime_secs", "must be positive"));
+        let longest = security::IDLE_CLIENT_RETENTION.as_secs() - 24 * 60 * 60;
+        if s.max_lifetime_secs == 0 || s.max_lifetime_secs > longest {
+            return Err(bad(
+                "sessions.max_lifetime_secs",
+                format!("must be between 1 and {longest}"),
+            ));
         }
         if s.token_lifetime_secs == 0 || s.token_lifetime_secs > 24 * 60 * 60 {
             return Err(bad(

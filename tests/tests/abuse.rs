@@ -869,3 +869,209 @@ async fn reverification_asks_for_the_second_factor_and_counts_failures() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(user(&t, &user_id).await.failed_attempts, 0);
 }
+
+/// Finding 10 (lows): expired rate-limit counters used to stay in the embedded store forever.
+#[tokio::test]
+async fn expired_counters_are_purged_from_the_embedded_store() {
+    use frontdoor::store::ItemStore;
+    use frontdoor::store::keys::rate_counter;
+    let clock = std::sync::Arc::new(frontdoor::clock::ManualClock::new(frontdoor_tests::T0));
+    let store = frontdoor::store::sqlite::SqliteStore::in_memory(clock.clone()).unwrap();
+    let now = frontdoor_tests::T0 / 1000;
+    for n in 0..50 {
+        store
+            .increment(
+                &rate_counter("attempt", &format!("198.51.100.{n}"), now),
+                1,
+                now + 10,
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.item_count().await.unwrap(), 50);
+    clock.advance(std::time::Duration::from_secs(120));
+    let later = now + 120;
+    store
+        .increment(
+            &rate_counter("attempt", "198.51.100.1", later),
+            1,
+            later + 10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.item_count().await.unwrap(),
+        1,
+        "only the live counter is left"
+    );
+}
+
+/// Finding 10 (lows): clients used to be created without limit and kept forever when unused.
+#[tokio::test]
+async fn clients_are_rate_limited_and_unused_ones_expire() {
+    let t = TestApp::new().await;
+    let mut statuses = Vec::new();
+    for _ in 0..=t.app.settings.rate_limits.creates {
+        let mut d = Device::with_ip(&t, "203.0.113.77");
+        statuses.push(d.post("/v1/client", "").await.status);
+    }
+    let refused = statuses.pop().unwrap();
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::OK),
+        "{statuses:?}"
+    );
+    assert_eq!(refused, StatusCode::TOO_MANY_REQUESTS);
+
+    let mut idle = Device::new(&t);
+    let r = idle.post("/v1/client", "").await;
+    assert_eq!(r.status, StatusCode::OK);
+    t.clock.advance(frontdoor::security::IDLE_CLIENT_RETENTION);
+    let r = idle.get("/v1/client").await;
+    assert_eq!(
+        r.body["response"],
+        serde_json::Value::Null,
+        "the unused client is gone"
+    );
+}
+
+/// Finding 10 (lows): names took control, NUL and text-direction characters; a malformed form
+/// body was taken as an empty form.
+#[tokio::test]
+async fn hostile_names_and_malformed_forms_are_refused() {
+    let t = TestApp::new().await;
+    let mut d = Device::new(&t);
+    d.sign_up("names@example.com", PASSWORD).await;
+    for name in ["Eve\u{0}", "Eve\u{202E}gnp.exe", "E\u{7}ve"] {
+        t.counts.reset();
+        let r = d
+            .send(
+                http::Method::PATCH,
+                "/v1/me",
+                &form(&[("first_name", name)]),
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{name:?}: {}",
+            r.body
+        );
+        assert_eq!(r.body["errors"][0]["meta"]["param_name"], "first_name");
+        assert_eq!(t.counts.commits(), 0);
+    }
+    t.counts.reset();
+    let r = Device::new(&t)
+        .post("/v1/client/sign_ins", "%%%=%%&&==")
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.error_code(), Some("request_body_invalid"));
+    assert_eq!(t.counts.commits(), 0);
+}
+
+/// Finding 10 (lows): the embedded store and its directory were world-readable.
+#[tokio::test]
+async fn the_embedded_store_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("frontdoor-private-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let clock = std::sync::Arc::new(frontdoor::clock::ManualClock::new(frontdoor_tests::T0));
+    let path = dir.join("data").join("frontdoor.db");
+    let _store = frontdoor::store::sqlite::SqliteStore::open(&path, clock.clone()).unwrap();
+    let outbox = dir.join("data").join("outbox.jsonl");
+    let _outbox = frontdoor::courier::outbox::Outbox::to_file(outbox.clone(), clock).unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir.join("data")), 0o700);
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(mode(&outbox), 0o600);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Sends a sign-in create as if over TCP from `peer`, with an `X-Forwarded-For` header.
+async fn create_from(t: &TestApp, peer: &str, forwarded_for: &str) -> StatusCode {
+    let peer: std::net::SocketAddr = format!("{peer}:40000").parse().unwrap();
+    let req = frontdoor_tests::req(http::Method::POST, "/v1/client/sign_ins")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-forwarded-for", forwarded_for)
+        .extension(axum::extract::ConnectInfo(peer))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    t.send(req).await.status
+}
+
+/// Finding 10 (lows): behind a reverse proxy the local server saw one address for everyone.
+/// An explicit, off-by-default list of trusted proxies makes their `X-Forwarded-For` count; no
+/// one else can choose the address their rate limits count against.
+#[tokio::test]
+async fn forwarded_addresses_count_only_from_trusted_proxies() {
+    let limit = frontdoor_tests::development_settings().rate_limits.creates as usize;
+    // Off by default: a caller's X-Forwarded-For is ignored, the peer is what counts.
+    let t = TestApp::new().await;
+    let mut statuses = Vec::new();
+    for n in 0..=limit {
+        statuses.push(create_from(&t, "198.51.100.7", &format!("192.0.2.{n}")).await);
+    }
+    assert_eq!(
+        statuses.last(),
+        Some(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+
+    // Trusted: each forwarded address has a bucket of its own; the proxy's own does not fill.
+    let t = TestApp::with_settings(frontdoor_tests::settings_with(&[(
+        "trusted_proxies = []",
+        "trusted_proxies = [\"10.0.0.1\"]",
+    )]))
+    .await;
+    for n in 0..=limit {
+        let status = create_from(&t, "10.0.0.1", &format!("spoofed, 192.0.2.{n}")).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let mut one = Vec::new();
+    for _ in 0..=limit {
+        one.push(create_from(&t, "10.0.0.1", "192.0.2.200").await);
+    }
+    assert_eq!(one.last(), Some(&StatusCode::TOO_MANY_REQUESTS), "{one:?}");
+}
+
+/// Finding 10 (lows): the local server had no header or body read timeouts, so slow clients
+/// could hold its connections. A client that never finishes its headers is disconnected.
+#[tokio::test]
+async fn the_local_server_drops_clients_that_never_finish_their_headers() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let t = TestApp::new().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = frontdoor_local::local_router(t.app.clone(), std::path::Path::new("/nonexistent"));
+    let timeouts = frontdoor_local::Timeouts {
+        headers: std::time::Duration::from_millis(200),
+        request: std::time::Duration::from_secs(5),
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(frontdoor_local::serve(listener, router, timeouts, async {
+        let _ = stopped.await;
+    }));
+
+    // A well-behaved client is served.
+    let mut good = tokio::net::TcpStream::connect(addr).await.unwrap();
+    good.write_all(b"GET /v1/environment HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    good.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+    // A slow one is cut off (bounded wait: the test never hangs).
+    let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"GET /v1/environment HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let closed = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        slow.read_to_end(&mut buf),
+    )
+    .await;
+    assert!(closed.is_ok(), "the connection was still open after 5 s");
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}

@@ -56,3 +56,79 @@ pub fn local_router(app: App, demo_dir: &Path) -> Router {
         .nest_service("/npm/@clerk", ServeDir::new(demo_dir.join("vendor/@clerk")))
         .merge(api)
 }
+
+/// How long the local server waits for a client: for a request's headers (a slow client cannot
+/// hold connections open by trickling them, "slowloris"), and for a whole request, body
+/// included. OWASP API Security Top 10 API4.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub headers: std::time::Duration,
+    pub request: std::time::Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            headers: std::time::Duration::from_secs(10),
+            request: std::time::Duration::from_secs(30),
+        }
+    }
+}
+
+/// Serves `router` on `listener` over HTTP/1.1 with `timeouts`, until `shutdown` resolves. Each
+/// request carries the peer's address (`ConnectInfo`), as `axum::serve` would add it.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    timeouts: Timeouts,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    use axum::extract::ConnectInfo;
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt as _;
+
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => accepted?,
+            () = &mut shutdown => return Ok(()),
+        };
+        let router = router.clone();
+        let service =
+            hyper::service::service_fn(move |mut req: ::http::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                let router = router.clone();
+                async move {
+                    let call = router.oneshot(req.map(axum::body::Body::new));
+                    match tokio::time::timeout(timeouts.request, call).await {
+                        Ok(answer) => answer,
+                        Err(_) => Ok(timed_out()),
+                    }
+                }
+            });
+        tokio::spawn(async move {
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(timeouts.headers)
+                .serve_connection(TokioIo::new(stream), service);
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection closed");
+            }
+        });
+    }
+}
+
+/// The Clerk-shaped answer to a request that took too long to arrive.
+fn timed_out() -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let body = axum::Json(serde_json::json!({
+        "errors": [{
+            "code": "request_timeout",
+            "message": "Request timeout",
+            "long_message": "The request took too long to arrive.",
+            "meta": {},
+        }],
+        "clerk_trace_id": "",
+    }));
+    (::http::StatusCode::REQUEST_TIMEOUT, body).into_response()
+}

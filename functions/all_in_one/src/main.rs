@@ -23,13 +23,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let router = frontdoor_local::local_router(app, std::path::Path::new(&demo));
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, "Frontdoor listening on http://{addr}");
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
+    let timeouts = frontdoor_local::Timeouts::default();
+    frontdoor_local::serve(listener, router, timeouts, stop_signal()).await?;
     Ok(())
+}
+
+/// Ctrl-C or SIGTERM (what service managers and containers send).
+async fn stop_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
 }

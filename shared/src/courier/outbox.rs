@@ -22,10 +22,12 @@ pub struct Outbox {
 impl Outbox {
     /// An outbox that appends to `path` (its directory is created).
     pub fn to_file(path: PathBuf, clock: Arc<dyn Clock>) -> Result<Self> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            crate::private_files::private_dir(dir)
                 .map_err(|e| Error::internal(format!("outbox directory: {e}")))?;
         }
+        crate::private_files::create_private_file(&path)
+            .map_err(|e| Error::internal(format!("outbox file: {e}")))?;
         Ok(Self {
             path: Some(path),
             sent: Mutex::new(Vec::new()),

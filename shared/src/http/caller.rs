@@ -57,6 +57,31 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
+/// The address a request comes from: the TCP peer, unless the peer is a trusted proxy, in which
+/// case the nearest address in `X-Forwarded-For` that is not itself a trusted proxy (reading
+/// from the right: entries further left were written by the caller and prove nothing).
+pub fn client_address(
+    peer: std::net::IpAddr,
+    headers: &HeaderMap,
+    trusted: &[std::net::IpAddr],
+) -> std::net::IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse::<std::net::IpAddr>().ok())
+        .collect::<Vec<_>>();
+    forwarded
+        .into_iter()
+        .rev()
+        .find(|a| !trusted.contains(a))
+        .unwrap_or(peer)
+}
+
 /// The value of one cookie in the `Cookie` header(s).
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers

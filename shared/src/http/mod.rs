@@ -144,9 +144,11 @@ async fn handle(app: App, router: Router, mut req: Request<Body>) -> Response {
         let peer = req
             .extensions()
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip().to_string());
-        if let Some(ip) = peer {
-            req.extensions_mut().insert(ClientIp(ip));
+            .map(|c| c.0.ip());
+        if let Some(peer) = peer {
+            let ip =
+                caller::client_address(peer, req.headers(), &app.settings.instance.trusted_proxies);
+            req.extensions_mut().insert(ClientIp(ip.to_string()));
         }
     }
     async move {

@@ -4,7 +4,7 @@
 //!
 //! | item                  | PK                          | SK               | GSI1PK        | GSI1SK          | expires (`exp`)            |
 //! |-----------------------|-----------------------------|------------------|---------------|-----------------|----------------------------|
-//! | client                | `CLIENT#<client_id>`        | `CLIENT`         |               |                 | ended clients only         |
+//! | client                | `CLIENT#<client_id>`        | `CLIENT`         |               |                 | ended + 1 d, else idle 90 d |
 //! | session               | `CLIENT#<client_id>`        | `SESSION#<id>`   | `USER#<uid>`  | `SESSION#<id>`  | session expiry + retention |
 //! | sign-in attempt       | `CLIENT#<client_id>`        | `SIGN_IN#<id>`   |               |                 | `abandon_at`               |
 //! | sign-up attempt       | `CLIENT#<client_id>`        | `SIGN_UP#<id>`   |               |                 | `abandon_at`               |

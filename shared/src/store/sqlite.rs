@@ -11,6 +11,7 @@
 //! writes are serialised, which is exactly the isolation DynamoDB transactions give.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -18,11 +19,18 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Index, Item, ItemStore, Key, Query, StoreError, Write, validate_writes};
 use crate::clock::Clock;
+use crate::private_files;
 
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
     clock: Arc<dyn Clock>,
+    /// When expired items were last deleted (Unix seconds).
+    last_purge: Arc<AtomicI64>,
 }
+
+/// How often expired items (rate-limit counters above all) are deleted, as DynamoDB's TTL
+/// would: at most once a minute, on a counter increment.
+const PURGE_EVERY_SECS: i64 = 60;
 
 const SCHEMA: &str = "
 PRAGMA journal_mode = WAL;
@@ -48,11 +56,22 @@ fn backend(e: impl std::fmt::Display) -> StoreError {
 impl SqliteStore {
     /// Opens (or creates) the database file at `path`.
     pub fn open(path: &Path, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(backend)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            private_files::private_dir(dir).map_err(backend)?;
         }
+        // Private before SQLite writes anything into it (its journal files take the same mode).
+        private_files::create_private_file(path).map_err(backend)?;
         let conn = Connection::open(path).map_err(backend)?;
         Self::init(conn, clock)
+    }
+
+    /// How many items the database holds, live or expired (for operators and tests).
+    pub async fn item_count(&self) -> Result<i64, StoreError> {
+        self.run(|conn, _| {
+            conn.query_row("SELECT COUNT(*) FROM items", [], |r| r.get(0))
+                .map_err(backend)
+        })
+        .await
     }
 
     /// A private in-memory database, for tests.
@@ -68,6 +87,7 @@ impl SqliteStore {
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             clock,
+            last_purge: Arc::new(AtomicI64::new(0)),
         })
     }
 
@@ -237,7 +257,21 @@ impl ItemStore for SqliteStore {
 
     async fn increment(&self, key: &Key, by: i64, expires_at: i64) -> Result<i64, StoreError> {
         let key = key.clone();
+        let last = self.last_purge.load(Ordering::Relaxed);
+        let now_secs = self.clock.now_secs();
+        let purge = now_secs - last >= PURGE_EVERY_SECS
+            && self
+                .last_purge
+                .compare_exchange(last, now_secs, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok();
         self.run(move |conn, now| {
+            if purge {
+                conn.execute(
+                    "DELETE FROM items WHERE exp IS NOT NULL AND exp <= ?1",
+                    params![now],
+                )
+                .map_err(backend)?;
+            }
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(backend)?;
