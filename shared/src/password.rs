@@ -137,3 +137,37 @@ pub fn validate(password: &str, rules: &PasswordSettings, param: &str) -> Result
     }
     Ok(())
 }
+
+/// A password check made once per request: when the unit of work retries after losing a race,
+/// the answer is reused as long as the hash it was checked against is unchanged, so a retry
+/// costs a store round trip, not another argon2id hash.
+#[derive(Debug, Default)]
+pub struct CheckedOnce(std::sync::Mutex<Option<(String, bool)>>);
+
+impl CheckedOnce {
+    /// Whether `password` matches `hash`, hashing at most once for a given `hash`.
+    pub async fn verify(&self, passwords: &Passwords, hash: &str, password: &str) -> Result<bool> {
+        let cached = match self.0.lock() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        };
+        if let Some((checked, answer)) = cached
+            && checked == hash
+        {
+            return Ok(answer);
+        }
+        let answer = passwords.verify(hash, password).await?;
+        match self.0.lock() {
+            Ok(mut g) => *g = Some((hash.to_owned(), answer)),
+            Err(p) => *p.into_inner() = Some((hash.to_owned(), answer)),
+        }
+        Ok(answer)
+    }
+}
+
+impl Clone for CheckedOnce {
+    /// A copy of a command checks afresh.
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}

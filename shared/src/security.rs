@@ -78,6 +78,9 @@ pub const CLIENT_TOKEN_SECRET_BYTES: usize = 32;
 pub const CLIENT_COOKIE_LIFETIME: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 /// How long an ended client is kept before the store may drop it. Clerk keeps ended clients briefly.
 pub const ENDED_CLIENT_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
+/// How stale a user's `last_sign_in_at` may get before a sign-in writes it again: a burst of
+/// sign-ins of one account (many devices at once) writes the user item once, not once each.
+pub const ACTIVITY_WRITE_INTERVAL: Duration = Duration::from_secs(30);
 /// How long a client nobody has written (no sign-in, no touch) is kept. Longer than any session
 /// may live (settings refuse a longer `max_lifetime_secs`), so only dead clients go. OWASP API4.
 pub const IDLE_CLIENT_RETENTION: Duration = Duration::from_secs(90 * 24 * 60 * 60);

@@ -120,3 +120,35 @@ async fn parallel_wrong_codes_never_exceed_the_attempt_cap() {
         .await;
     assert_eq!(r.error_code(), Some("verification_failed"));
 }
+
+/// Fifteen devices sign in to one account at the same moment: every one of them completes
+/// (no `concurrent_update`), each with a session of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_password_sign_ins_of_one_user_all_succeed() {
+    let t = TestApp::new().await;
+    let email = "popular+clerk_test@example.com";
+    Device::new(&t).sign_up(email, PASSWORD).await;
+    t.clock.advance(std::time::Duration::from_secs(60));
+    let mut devices: Vec<Device> = (0..15).map(|_| Device::new(&t)).collect();
+    let body = form(&[("identifier", email), ("password", PASSWORD)]);
+    let results = join_all(
+        devices
+            .iter_mut()
+            .map(|d| async { d.post("/v1/client/sign_ins", &body).await }),
+    )
+    .await;
+    for r in &results {
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(r.body["response"]["status"], "complete");
+    }
+    let sessions: std::collections::HashSet<_> = results
+        .iter()
+        .map(|r| {
+            r.body["response"]["created_session_id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(sessions.len(), 15);
+}

@@ -59,6 +59,7 @@ async fn create(fapi: Fapi) -> Result<Reply, Error> {
         strategy: strategy.transpose()?,
         password: p.str("password").map(str::to_owned),
         target: target(p),
+        checked: Default::default(),
     };
     answer(&fapi, fapi.run(&cmd).await?).await
 }
@@ -88,7 +89,9 @@ async fn attempt_first_factor(Path(id): Path<String>, fapi: Fapi) -> Result<Repl
         FirstFactor::Password => FirstFactorProof::Password(p.required("password")?.to_owned()),
         code => FirstFactorProof::Code(code, p.required("code")?.to_owned()),
     };
-    answer(&fapi, fapi.run(&AttemptFirstFactor { id, proof }).await?).await
+    let checked = Default::default();
+    let cmd = AttemptFirstFactor { id, proof, checked };
+    answer(&fapi, fapi.run(&cmd).await?).await
 }
 
 async fn reset_password(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {

@@ -16,6 +16,7 @@ use crate::error::{Code, Error, Result};
 use crate::model::records::{SessionActivity, SessionRecord, SessionStatus, UserRecord};
 use crate::random;
 use crate::repo::Repo;
+use crate::security;
 use crate::settings::SessionMode;
 use crate::store::{StoreError, Write};
 use crate::vocabulary::Strategy;
@@ -89,6 +90,15 @@ pub fn abandon_at(app: &App, active_at: UnixMillis, expire_at: UnixMillis) -> Un
     }
 }
 
+/// A session just started: its record and write, and whether the user item needs writing too
+/// (otherwise the caller checks its version instead, so a concurrent lock still stops it).
+#[derive(Debug)]
+pub struct Started {
+    pub session: SessionRecord,
+    pub write: Write,
+    pub user_write_needed: bool,
+}
+
 /// Refuses a new sign-in on a client that already has one, in single-session mode.
 pub fn ensure_can_sign_in(app: &App, current: &Current) -> Result<()> {
     if app.settings.sessions.mode == SessionMode::Single
@@ -110,7 +120,7 @@ pub fn start(
     first_factor_at: Option<UnixMillis>,
     second_factor_at: Option<UnixMillis>,
     origin: &Origin,
-) -> Result<(SessionRecord, Write)> {
+) -> Result<Started> {
     ensure_can_sign_in(app, current)?;
     let now = app.now_ms();
     let expire_at = now + secs_ms(app.settings.sessions.max_lifetime_secs);
@@ -137,10 +147,22 @@ pub fn start(
     client.last_authentication_strategy = Some(strategy.as_str().to_owned());
     client.updated_at = now;
     current.rotate_token(app)?;
+    // Whether the user item must be written for this sign-in: to forgive failures, or because
+    // its activity times are stale. Within the interval, parallel sign-ins of one account do
+    // not all write (and race for) the same item.
+    let user_write_needed = user.failed_attempts != 0
+        || user.locked_until.is_some()
+        || user
+            .last_sign_in_at
+            .is_none_or(|t| now - t >= duration_ms(security::ACTIVITY_WRITE_INTERVAL));
     user.last_sign_in_at = Some(now);
     user.last_active_at = Some(now);
     super::lockout::record_success(user);
-    Ok((session, write))
+    Ok(Started {
+        session,
+        write,
+        user_write_needed,
+    })
 }
 
 /// Stores a changed session with its (changed) client, in one transaction.

@@ -246,7 +246,11 @@ async fn save(
         } else {
             Strategy::Password
         };
-        let (session, session_write) = session::start(
+        let session::Started {
+            session,
+            write: session_write,
+            ..
+        } = session::start(
             app,
             current,
             &mut user,

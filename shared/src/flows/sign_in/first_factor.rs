@@ -5,6 +5,7 @@ use crate::app::App;
 use crate::error::{Code, Error, Result};
 use crate::identifiers;
 use crate::model::records::{FactorVerification, SignInRecord, SignInStatus, UserRecord};
+use crate::password::CheckedOnce;
 use crate::random;
 use crate::vocabulary::{FirstFactor, IdentificationKind, IdentifierKind};
 
@@ -30,6 +31,8 @@ pub struct CreateSignIn {
     pub strategy: Option<FirstFactor>,
     pub password: Option<String>,
     pub target: FactorTarget,
+    /// The password check, kept across retries of the unit of work.
+    pub checked: CheckedOnce,
 }
 
 /// `POST …/prepare_first_factor`.
@@ -55,6 +58,8 @@ pub struct AttemptFirstFactor {
     /// The attempt.
     pub id: String,
     pub proof: FirstFactorProof,
+    /// The password check, kept across retries of the unit of work.
+    pub checked: CheckedOnce,
 }
 
 impl AttemptFirstFactor {
@@ -149,14 +154,14 @@ async fn check_password(
     current: &mut Current,
     s: SignInRecord,
     user: UserRecord,
-    password: &str,
+    (password, checked): (&str, &CheckedOnce),
     origin: &Origin,
     no_password_param: &str,
 ) -> Result<Option<SignedIn>> {
     let Some(hash) = user.password_hash.clone() else {
         return Err(Error::new(Code::StrategyForUserInvalid).param(no_password_param));
     };
-    if !app.passwords.verify(&hash, password).await? {
+    if !checked.verify(&app.passwords, &hash, password).await? {
         let err = Error::new(Code::FormPasswordIncorrect).param("password");
         return state::fail(app, current, s, user, err).await;
     }
@@ -219,7 +224,16 @@ impl ClientCommand for CreateSignIn {
         state::snapshot(app, &mut s, &user);
 
         if let Some(pw) = password {
-            return check_password(app, current, s, user, pw, origin, "password").await;
+            return check_password(
+                app,
+                current,
+                s,
+                user,
+                (pw, &self.checked),
+                origin,
+                "password",
+            )
+            .await;
         }
         if let Some(strategy) = self.strategy {
             prepare_code(app, &mut s, &user, strategy, &self.target).await?;
@@ -264,7 +278,16 @@ impl ClientCommand for AttemptFirstFactor {
         s.updated_at = now;
         let code = match &self.proof {
             FirstFactorProof::Password(pw) => {
-                return check_password(app, current, s, user, pw, origin, "strategy").await;
+                return check_password(
+                    app,
+                    current,
+                    s,
+                    user,
+                    (pw, &self.checked),
+                    origin,
+                    "strategy",
+                )
+                .await;
             }
             FirstFactorProof::Code(_, code) => code,
         };

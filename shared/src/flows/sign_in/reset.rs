@@ -53,6 +53,7 @@ impl ClientCommand for ResetPassword {
             Strategy::Password,
             Vec::new(),
             origin,
+            true,
         )
         .await?;
         if sign_out {

@@ -113,6 +113,12 @@ pub(crate) fn backup_code_matches(app: &App, user: &mut UserRecord, code: &str) 
     }
 }
 
+/// Whether passing this factor changes the user record (TOTP remembers its step, a backup code
+/// is spent).
+fn cmd_changes_user(strategy: SecondFactor) -> bool {
+    matches!(strategy, SecondFactor::Totp | SecondFactor::BackupCode)
+}
+
 /// `POST …/attempt_second_factor`: `phone_code`, `totp` or `backup_code`.
 impl ClientCommand for AttemptSecondFactor {
     type Output = Option<SignedIn>;
@@ -171,11 +177,15 @@ impl ClientCommand for AttemptSecondFactor {
         s.second_factor_verified_at = Some(now);
         // A password reset waiting for this factor takes effect now.
         let reset = s.pending_password_hash.take();
+        let reset_pending = reset.is_some();
         let sign_out = reset.is_some() && s.pending_sign_out_of_other_sessions;
         if let Some(hash) = reset {
             super::reset::set_password(app, &mut user, hash);
         }
-        let done = state::complete(app, current, s, user, strategy, Vec::new(), origin).await?;
+        // TOTP and backup codes changed the user (the step used, the code spent).
+        let changed = cmd_changes_user(self.strategy) || sign_out || reset_pending;
+        let done =
+            state::complete(app, current, s, user, strategy, Vec::new(), origin, changed).await?;
         if sign_out {
             let keep = current.aggregate.client.last_active_session_id.clone();
             let revoked = SessionStatus::Revoked;

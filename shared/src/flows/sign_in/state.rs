@@ -9,7 +9,7 @@ use crate::identifiers;
 use crate::model::records::{IdentificationRecord, SignInRecord, SignInStatus, UserRecord};
 use crate::model::wire::SignInFactor;
 use crate::repo::Repo;
-use crate::store::Write;
+use crate::store::{Condition, Write, keys};
 use crate::vocabulary::{FirstFactor, IdentificationKind, SecondFactor, Strategy};
 
 use crate::flows::client::{Current, commit};
@@ -235,12 +235,25 @@ pub async fn first_factor_passed(
         store(app, current, s, None, Vec::new()).await?;
         return Ok(None);
     }
-    complete(app, current, s, user, strategy.into(), Vec::new(), origin)
-        .await
-        .map(Some)
+    complete(
+        app,
+        current,
+        s,
+        user,
+        strategy.into(),
+        Vec::new(),
+        origin,
+        false,
+    )
+    .await
+    .map(Some)
 }
 
-/// The sign-in is done: a session starts, in the same transaction as `extra`.
+/// The sign-in is done: a session starts, in the same transaction as `extra`. `user_changed`
+/// says whether the flow changed the user beyond its activity times (a used backup code, a
+/// new password): then it is written; otherwise only when its activity is stale, and its
+/// version is checked either way.
+#[allow(clippy::too_many_arguments)]
 pub async fn complete(
     app: &App,
     current: &mut Current,
@@ -249,8 +262,9 @@ pub async fn complete(
     strategy: Strategy,
     mut extra: Vec<Write>,
     origin: &Origin,
+    user_changed: bool,
 ) -> Result<SignedIn> {
-    let (session, write) = session::start(
+    let started = session::start(
         app,
         current,
         &mut user,
@@ -259,9 +273,17 @@ pub async fn complete(
         s.second_factor_verified_at,
         origin,
     )?;
-    extra.push(write);
+    extra.push(started.write);
     s.status = SignInStatus::Complete;
-    s.created_session_id = Some(session.id);
-    store(app, current, s, Some(&user), extra).await?;
+    s.created_session_id = Some(started.session.id);
+    if user_changed || started.user_write_needed {
+        store(app, current, s, Some(&user), extra).await?;
+    } else {
+        extra.push(Write::check(
+            keys::user(&user.id),
+            Condition::Version(user.version),
+        ));
+        store(app, current, s, None, extra).await?;
+    }
     Ok(SignedIn { user })
 }
