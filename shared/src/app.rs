@@ -33,6 +33,10 @@ pub struct AppInner {
     pub codes: CodeHasher,
     pub passwords: Passwords,
     keys: RwLock<Arc<KeyRing>>,
+    /// Whether the keys come from the store (and may be rotated there), not an operator PEM.
+    keys_in_store: bool,
+    /// When the key ring was last read from the store (real time: this is a cache, not a rule).
+    keys_read: std::sync::Mutex<std::time::Instant>,
 }
 
 /// Cheap to clone; every request holds one.
@@ -124,6 +128,8 @@ impl AppBuilder {
             codes: CodeHasher::new(secret.as_bytes())?,
             passwords: Passwords::new(),
             keys: RwLock::new(Arc::new(KeyRing::new(keys, grace)?)),
+            keys_in_store: self.signing_key_pem.is_none(),
+            keys_read: std::sync::Mutex::new(std::time::Instant::now()),
             capabilities: Capabilities::from_settings(&self.settings),
             settings: self.settings,
             repo,
@@ -158,20 +164,83 @@ impl App {
         }
     }
 
-    /// Adds a new signing key, persists the ring, and makes the new key current.
-    pub async fn rotate_signing_key(&self) -> Result<String> {
-        let now = self.now_ms();
-        let new_key = SigningKey::generate(now)?;
-        let kid = new_key.kid.clone();
-        let mut ring = KeyRing::clone(&self.key_ring());
-        ring.rotate(new_key, now);
-        ring.prune(now);
-        let stored: Vec<StoredKey> = ring.keys().iter().map(SigningKey::to_stored).collect();
-        self.repo.put_instance_value(SIGNING_KEYS, &stored).await?;
+    /// The key ring, read again from the store when the copy in hand is older than
+    /// [`security::SIGNING_KEYS_REFRESH`]: a rotation an operator staged reaches every warm
+    /// instance (every Lambda) within that time, and before the new key signs. A failed read
+    /// keeps the keys in hand.
+    pub async fn signing_keys(&self) -> Arc<KeyRing> {
+        let stale = match self.keys_read.lock() {
+            Ok(t) => t.elapsed() >= security::SIGNING_KEYS_REFRESH,
+            Err(p) => p.into_inner().elapsed() >= security::SIGNING_KEYS_REFRESH,
+        };
+        if stale
+            && self.keys_in_store
+            && let Err(e) = self.refresh_signing_keys().await
+        {
+            tracing::warn!(error = %e, "could not re-read the signing keys; keeping them");
+        }
+        self.key_ring()
+    }
+
+    /// Reads the key ring from the store now.
+    pub async fn refresh_signing_keys(&self) -> Result<()> {
+        let in_hand: Vec<StoredKey> = self
+            .key_ring()
+            .keys()
+            .iter()
+            .map(SigningKey::to_stored)
+            .collect();
+        let stored: Vec<StoredKey> = self
+            .repo
+            .instance_value(SIGNING_KEYS, || Ok(in_hand))
+            .await?;
+        let keys = stored
+            .iter()
+            .map(SigningKey::from_stored)
+            .collect::<Result<Vec<_>>>()?;
+        let ring = KeyRing::new(keys, self.key_ring().publish_grace())?;
+        self.install(ring)?;
+        match self.keys_read.lock() {
+            Ok(mut t) => *t = std::time::Instant::now(),
+            Err(p) => *p.into_inner() = std::time::Instant::now(),
+        }
+        Ok(())
+    }
+
+    fn install(&self, ring: KeyRing) -> Result<()> {
         match self.keys.write() {
             Ok(mut g) => *g = Arc::new(ring),
             Err(_) => return Err(Error::internal("key ring lock poisoned")),
         }
+        Ok(())
+    }
+
+    /// Adds a new signing key, persists the ring, and makes the new key current at once.
+    pub async fn rotate_signing_key(&self) -> Result<String> {
+        self.stage_signing_key(std::time::Duration::ZERO).await
+    }
+
+    /// Stages a new signing key in the store: published from now on, signing from
+    /// `activate_after` from now, when the keys before it retire (they stay published while
+    /// their tokens may live). For operators: choose `activate_after` longer than
+    /// [`security::SIGNING_KEYS_REFRESH`], so every instance publishes the key before any signs
+    /// with it. Returns the new key's `kid`.
+    pub async fn stage_signing_key(&self, activate_after: std::time::Duration) -> Result<String> {
+        if !self.keys_in_store {
+            return Err(Error::internal(
+                "the signing key comes from FRONTDOOR_SIGNING_KEY_PEM: rotate it there",
+            ));
+        }
+        self.refresh_signing_keys().await?;
+        let now = self.now_ms();
+        let new_key = SigningKey::generate(now)?;
+        let kid = new_key.kid.clone();
+        let mut ring = KeyRing::clone(&self.key_ring());
+        ring.stage(new_key, now + crate::clock::duration_ms(activate_after));
+        ring.prune(now);
+        let stored: Vec<StoredKey> = ring.keys().iter().map(SigningKey::to_stored).collect();
+        self.repo.put_instance_value(SIGNING_KEYS, &stored).await?;
+        self.install(ring)?;
         Ok(kid)
     }
 }

@@ -44,6 +44,10 @@ pub struct StoredKey {
     pub created_at: UnixMillis,
     /// When a newer key took over; the key is published until this plus the longest token lifetime.
     pub retired_at: Option<UnixMillis>,
+    /// When the key starts signing; until then it is only published, so verifiers have it
+    /// before the first token signed with it (a staged rotation). `None`: at once.
+    #[serde(default)]
+    pub activate_at: Option<UnixMillis>,
 }
 
 /// A key ready to sign and to publish.
@@ -52,6 +56,7 @@ pub struct SigningKey {
     pub kid: String,
     pub created_at: UnixMillis,
     pub retired_at: Option<UnixMillis>,
+    pub activate_at: Option<UnixMillis>,
     signer: Arc<KeyPair>,
     decoding: DecodingKey,
     /// Modulus and exponent, base64url (JWK `n`, `e`).
@@ -119,6 +124,7 @@ impl SigningKey {
             kid,
             created_at,
             retired_at,
+            activate_at: None,
             signer: Arc::new(pair),
             decoding,
             n,
@@ -148,6 +154,7 @@ impl SigningKey {
             .map_err(|e| Error::internal(format!("stored key is not base64: {e}")))?;
         let mut key = Self::from_pkcs8(&der, s.created_at, s.retired_at)?;
         key.kid.clone_from(&s.kid);
+        key.activate_at = s.activate_at;
         Ok(key)
     }
 
@@ -157,6 +164,7 @@ impl SigningKey {
             pkcs8: self.pkcs8_b64.clone(),
             created_at: self.created_at,
             retired_at: self.retired_at,
+            activate_at: self.activate_at,
         }
     }
 
@@ -208,22 +216,40 @@ impl KeyRing {
         })
     }
 
-    pub fn current(&self) -> &SigningKey {
-        // `new` guarantees at least one key.
-        &self.keys[self.keys.len() - 1]
+    /// The key that signs at `now`: the newest one that is active (a staged key waits for its
+    /// activation time).
+    pub fn current(&self, now: UnixMillis) -> &SigningKey {
+        self.keys
+            .iter()
+            .rev()
+            .find(|k| k.activate_at.is_none_or(|a| a <= now))
+            // `new` guarantees at least one key; the oldest signs if all were staged.
+            .unwrap_or(&self.keys[0])
     }
 
     pub fn keys(&self) -> &[SigningKey] {
         &self.keys
     }
 
+    /// How long a retired key stays published.
+    pub fn publish_grace(&self) -> Duration {
+        self.publish_grace
+    }
+
     /// Adds a new current key; the previous one is retired now.
     pub fn rotate(&mut self, new_key: SigningKey, now: UnixMillis) {
+        self.stage(new_key, now);
+    }
+
+    /// Adds a key that starts signing at `activate_at` and is published from now on; the keys
+    /// before it retire when it activates (and stay published while their tokens may live).
+    pub fn stage(&mut self, mut new_key: SigningKey, activate_at: UnixMillis) {
         for k in &mut self.keys {
             if k.retired_at.is_none() {
-                k.retired_at = Some(now);
+                k.retired_at = Some(activate_at);
             }
         }
+        new_key.activate_at = Some(activate_at);
         self.keys.push(new_key);
     }
 
@@ -246,9 +272,10 @@ impl KeyRing {
         json!({ "keys": self.published(now).map(SigningKey::jwk).collect::<Vec<_>>() })
     }
 
-    /// Signs claims with the current key: a compact RS256 JWS with `typ: JWT` and `kid`.
-    pub fn sign(&self, claims: &Value) -> Result<String> {
-        let key = self.current();
+    /// Signs claims with the key current at `now`: a compact RS256 JWS with `typ: JWT` and
+    /// `kid`.
+    pub fn sign(&self, claims: &Value, now: UnixMillis) -> Result<String> {
+        let key = self.current(now);
         let header = json!({ "alg": "RS256", "typ": "JWT", "kid": key.kid });
         let encode = |v: &Value| {
             serde_json::to_vec(v)

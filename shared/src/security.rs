@@ -67,6 +67,13 @@ pub const REVERIFICATION_MAX_AGE: Duration = Duration::from_secs(10 * 60);
 pub const SESSION_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
 /// How far back `nbf` is set, to absorb clock skew between us and verifiers. Clerk v2 tokens.
 pub const SESSION_TOKEN_NOT_BEFORE_SKEW: Duration = Duration::from_secs(10);
+/// How old the signing keys in hand may get before they are read from the store again: the
+/// bound on how long a staged rotation takes to reach every warm instance. NIST SP 800-57
+/// (keys are rotated), Clerk publishes new keys in its JWKS before signing with them.
+pub const SIGNING_KEYS_REFRESH: Duration = Duration::from_secs(5 * 60);
+/// How long after it is staged a rotated key starts signing by default: twice the refresh
+/// bound, so every instance publishes it first.
+pub const SIGNING_KEY_ACTIVATION_DELAY: Duration = Duration::from_secs(10 * 60);
 /// RSA modulus size of session-token keys: `@clerk/backend` only parses RSA-2048 PEMs. Clerk.
 pub const SIGNING_KEY_BITS: usize = 2048;
 

@@ -156,7 +156,7 @@ async fn jwks_is_served_at_both_paths_with_an_rsa_2048_key_that_verifies_our_sig
     let token = t
         .app
         .key_ring()
-        .sign(&json!({"sub": "user_1", "exp": 4_000_000_000u64}))
+        .sign(&json!({"sub": "user_1", "exp": 4_000_000_000u64}), 0)
         .unwrap();
     let header = jsonwebtoken::decode_header(&token).unwrap();
     assert_eq!(header.kid.as_deref(), Some(kid.as_str()));
@@ -188,7 +188,11 @@ async fn rotation_signs_with_the_new_key_and_publishes_the_old_one_until_its_tok
     let (old_kid, _, _) = rsa_key(&t.get("/v1/jwks").await.body);
     let new_kid = t.app.rotate_signing_key().await.unwrap();
     assert_ne!(old_kid, new_kid);
-    let token = t.app.key_ring().sign(&json!({"sub": "u"})).unwrap();
+    let token = t
+        .app
+        .key_ring()
+        .sign(&json!({"sub": "u"}), t.app.now_ms())
+        .unwrap();
     assert_eq!(
         jsonwebtoken::decode_header(&token).unwrap().kid.as_deref(),
         Some(new_kid.as_str())
@@ -235,7 +239,7 @@ async fn an_operator_supplied_pem_is_used_and_a_wrong_size_is_refused() {
         .build()
         .await
         .unwrap();
-    assert_eq!(app.key_ring().current().kid, generated.kid);
+    assert_eq!(app.key_ring().current(app.now_ms()).kid, generated.kid);
     assert!(
         frontdoor::keys::SigningKey::from_pem(
             "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----",
@@ -259,4 +263,64 @@ async fn timestamps_are_unix_milliseconds() {
     let r = t.post_form("/v1/client?_is_native=1", "").await;
     assert_eq!(r.body["client"]["created_at"], json!(T0));
     assert_eq!(r.body["client"]["updated_at"], json!(T0));
+}
+
+/// Finding 11 (issue 11): an operator stages a new signing key; it is published at once —
+/// also by another instance once that re-reads its keys — signs only from its activation, and
+/// the old key stays published until its last token has expired.
+#[tokio::test]
+async fn a_staged_signing_key_is_published_before_it_signs() {
+    use frontdoor_tests::TestApp;
+    let t = TestApp::new().await;
+    let kids = |jwks: &serde_json::Value| -> Vec<String> {
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let old = t.app.key_ring().current(t.app.now_ms()).kid.clone();
+    let new = t
+        .app
+        .stage_signing_key(std::time::Duration::from_secs(600))
+        .await
+        .unwrap();
+    assert_eq!(
+        kids(&t.get("/v1/jwks").await.body),
+        vec![old.clone(), new.clone()]
+    );
+
+    // Another instance over the same table sees it when it re-reads its keys.
+    let other = TestApp::with_store(
+        frontdoor_tests::development_settings(),
+        t.store.clone(),
+        t.clock.clone(),
+    )
+    .await;
+    other.app.refresh_signing_keys().await.unwrap();
+    assert_eq!(
+        kids(&other.get("/v1/jwks").await.body),
+        vec![old.clone(), new.clone()]
+    );
+
+    // Until activation the old key signs; then the new one.
+    let kid_of = |jwt: &str| jsonwebtoken::decode_header(jwt).unwrap().kid.unwrap();
+    let claims = json!({"sub": "user_1"});
+    let now = t.app.now_ms();
+    assert_eq!(kid_of(&t.app.key_ring().sign(&claims, now).unwrap()), old);
+    t.clock.advance(std::time::Duration::from_secs(600));
+    let now = t.app.now_ms();
+    assert_eq!(
+        kid_of(&other.app.key_ring().sign(&claims, now).unwrap()),
+        new
+    );
+    assert_eq!(
+        kids(&t.get("/v1/jwks").await.body),
+        vec![old.clone(), new.clone()]
+    );
+
+    // Once the old key's last token has expired, it is no longer published.
+    t.clock.advance(std::time::Duration::from_secs(61));
+    assert_eq!(kids(&t.get("/v1/jwks").await.body), vec![new]);
 }

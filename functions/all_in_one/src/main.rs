@@ -4,6 +4,9 @@
 //! over the embedded store, with the development outbox, and the demo page (`FRONTDOOR_DEMO_DIR`,
 //! default `demo`) at `/`. Inside Lambda (when
 //! `AWS_LAMBDA_RUNTIME_API` is set) it runs as a single function serving every group.
+//!
+//! `frontdoor-local rotate-signing-key [SECONDS]` is the operator's key rotation (see
+//! `infra/README.md`).
 
 use std::net::SocketAddr;
 
@@ -15,6 +18,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         return frontdoor::lambda::run(frontdoor_local::routes).await;
     }
     runtime::init_tracing(false);
+    let mut args = std::env::args().skip(1);
+    if let Some(command) = args.next() {
+        return operator_command(&command, args.collect()).await;
+    }
     let addr: SocketAddr = std::env::var("FRONTDOOR_ADDR")
         .unwrap_or_else(|_| "127.0.0.1:3000".into())
         .parse()?;
@@ -26,6 +33,34 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let timeouts = frontdoor_local::Timeouts::default();
     frontdoor_local::serve(listener, router, timeouts, stop_signal()).await?;
     Ok(())
+}
+
+/// `frontdoor-local rotate-signing-key [SECONDS]`: stages a new signing key in the store the
+/// environment names (`FRONTDOOR_STORE`, `FRONTDOOR_TABLE`, …: the deployed table too). It is
+/// published at once by every instance that re-reads its keys (within five minutes) and signs
+/// from SECONDS from now (default 600); the old key stays published until its tokens expired.
+async fn operator_command(
+    command: &str,
+    args: Vec<String>,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    match command {
+        "rotate-signing-key" => {
+            let delay = match args.first() {
+                Some(secs) => std::time::Duration::from_secs(secs.parse()?),
+                None => frontdoor::security::SIGNING_KEY_ACTIVATION_DELAY,
+            };
+            let app = runtime::build_app(StoreKind::Sqlite).await?;
+            let kid = app.stage_signing_key(delay).await?;
+            println!(
+                "staged signing key {kid}: published now, signing in {} s",
+                delay.as_secs()
+            );
+            Ok(())
+        }
+        other => {
+            Err(format!("unknown command `{other}`; commands: rotate-signing-key [SECONDS]").into())
+        }
+    }
 }
 
 /// Ctrl-C or SIGTERM (what service managers and containers send).

@@ -35,7 +35,7 @@ async fn create_dev_browser(fapi: Fapi) -> Result<Reply, Error> {
 }
 
 async fn jwks(fapi: Fapi) -> Reply {
-    Reply::bare(&environment::jwks(&fapi.app))
+    Reply::bare(&environment::jwks(&fapi.app).await)
 }
 
 /// The spec's health shape: 200 `healthy`, or 503 `unhealthy` when the store does not answer.

@@ -25,8 +25,8 @@ pub async fn create_dev_browser(app: &App) -> Result<String> {
 }
 
 /// The public signing keys.
-pub fn jwks(app: &App) -> Value {
-    app.key_ring().jwks(app.now_ms())
+pub async fn jwks(app: &App) -> Value {
+    app.signing_keys().await.jwks(app.now_ms())
 }
 
 /// Whether the store answers.

@@ -83,7 +83,7 @@ pub async fn mint(
             map.entry(k).or_insert(v);
         }
     }
-    app.key_ring().sign(&claims)
+    app.signing_keys().await.sign(&claims, now)
 }
 
 /// Replaces `{{user.<field>}}` strings with the user's values.
