@@ -75,6 +75,7 @@ pub enum Code {
     IdentificationUpdateSecondFactorUnverified,
     FormParamValueTooLarge,
     QuotaExceeded,
+    FormParamTypeInvalid,
     SessionReverificationRequired,
     SessionReverificationMissing,
 }
@@ -144,6 +145,7 @@ impl Code {
             }
             Code::FormParamValueTooLarge => "form_param_value_too_large",
             Code::QuotaExceeded => "quota_exceeded",
+            Code::FormParamTypeInvalid => "form_param_type_invalid",
             Code::SessionReverificationRequired => "session_reverification_required",
             Code::SessionReverificationMissing => "session_reverification_missing",
         }
@@ -185,6 +187,7 @@ impl Code {
             Code::IdentificationUpdateSecondFactorUnverified => 400,
             Code::FormParamValueTooLarge => 422,
             Code::QuotaExceeded | Code::SessionReverificationRequired => 403,
+            Code::FormParamTypeInvalid => 422,
             Code::SessionReverificationMissing => 400,
 
             Code::MethodNotAllowed => 405,
@@ -272,6 +275,7 @@ impl Code {
             Code::IdentificationUpdateSecondFactorUnverified => "Unverified phone number",
             Code::FormParamValueTooLarge => "is too large",
             Code::QuotaExceeded => "Quota exceeded",
+            Code::FormParamTypeInvalid => "has the wrong type",
             Code::SessionReverificationRequired => "Reverification required",
             Code::SessionReverificationMissing => "No verification in progress",
         }
@@ -374,6 +378,7 @@ impl Code {
             }
             Code::FormParamValueTooLarge => "A parameter is larger than allowed.",
             Code::QuotaExceeded => "You have reached the limit for this.",
+            Code::FormParamTypeInvalid => "A parameter has the wrong type.",
             Code::SessionReverificationRequired => {
                 "You need to provide additional verification to perform this operation"
             }
@@ -588,6 +593,7 @@ pub const ALL_CODES: &[Code] = &[
     Code::IdentificationUpdateSecondFactorUnverified,
     Code::FormParamValueTooLarge,
     Code::QuotaExceeded,
+    Code::FormParamTypeInvalid,
     Code::SessionReverificationRequired,
     Code::SessionReverificationMissing,
 ];

@@ -24,7 +24,8 @@ pub fn normalise_email(raw: &str, param: &str) -> Result<String> {
     .is_ok()
         && trimmed
             .rsplit_once('@')
-            .is_some_and(|(_, domain)| domain.contains('.'));
+            .is_some_and(|(_, domain)| domain.contains('.'))
+        && !trimmed.chars().any(is_hostile);
     if !valid {
         return Err(Error::new(Code::FormParamFormatInvalid)
             .param(param)
@@ -51,7 +52,8 @@ pub fn normalise_phone(raw: &str, param: &str) -> Result<String> {
         )
     };
     let trimmed = raw.trim();
-    if !trimmed.starts_with('+') {
+    // The parser stops at what is not part of a number; what follows must not slip through.
+    if !trimmed.starts_with('+') || trimmed.chars().any(is_hostile) {
         return Err(invalid());
     }
     let parsed = phonenumber::parse(None, trimmed).map_err(|_| invalid())?;
@@ -107,10 +109,15 @@ pub fn normalise(kind: IdentifierKind, raw: &str, param: &str) -> Result<String>
     }
 }
 
-/// Characters a name must not carry: controls (NUL included) and the bidirectional overrides
-/// and isolates that make a name display as something else (Trojan Source, CVE-2021-42574).
+/// Characters no name or identifier may carry: controls (NUL included), the bidirectional
+/// overrides, embeddings, isolates and marks that make text display as something else (Trojan
+/// Source, CVE-2021-42574).
 fn is_hostile(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    c.is_control()
+        || matches!(
+            c,
+            '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+        )
 }
 
 /// Longest first or last name accepted.

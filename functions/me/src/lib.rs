@@ -84,16 +84,16 @@ fn deleted(object: &str, id: &str) -> Value {
 }
 
 /// A value that may be cleared: absent (unchanged), null (cleared) or given.
-fn patch(p: &Params, name: &str) -> Option<Option<String>> {
-    match p.field(name) {
+fn patch(p: &Params, name: &str) -> Result<Option<Option<String>>, Error> {
+    Ok(match p.field(name)? {
         Field::Absent => None,
         Field::Null => Some(None),
         Field::Value(v) => Some(Some(v.to_owned())),
-    }
+    })
 }
 
-fn text(p: &Params, name: &str) -> Option<String> {
-    p.str(name).map(str::to_owned)
+fn text(p: &Params, name: &str) -> Result<Option<String>, Error> {
+    Ok(p.text(name)?.map(str::to_owned))
 }
 
 async fn show(fapi: Fapi) -> Result<Reply, Error> {
@@ -105,11 +105,11 @@ async fn show(fapi: Fapi) -> Result<Reply, Error> {
 async fn update(fapi: Fapi) -> Result<Reply, Error> {
     let p = &fapi.params;
     let cmd = UpdateProfile {
-        first_name: patch(p, "first_name"),
-        last_name: patch(p, "last_name"),
-        username: patch(p, "username"),
-        primary_email_address_id: text(p, "primary_email_address_id"),
-        primary_phone_number_id: text(p, "primary_phone_number_id"),
+        first_name: patch(p, "first_name")?,
+        last_name: patch(p, "last_name")?,
+        username: patch(p, "username")?,
+        primary_email_address_id: text(p, "primary_email_address_id")?,
+        primary_phone_number_id: text(p, "primary_phone_number_id")?,
         unsafe_metadata: p.object("unsafe_metadata")?,
     };
     with_user(fapi, cmd).await
@@ -192,14 +192,14 @@ async fn change_password(fapi: Fapi) -> Result<Reply, Error> {
     let p = &fapi.params;
     let cmd = ChangePassword {
         new_password: p.required("new_password")?.to_owned(),
-        current_password: text(p, "current_password"),
+        current_password: text(p, "current_password")?,
         sign_out_of_other_sessions: p.bool("sign_out_of_other_sessions")?.unwrap_or(false),
     };
     with_user(fapi, cmd).await
 }
 
 async fn remove_password(fapi: Fapi) -> Result<Reply, Error> {
-    let current_password = text(&fapi.params, "current_password");
+    let current_password = text(&fapi.params, "current_password")?;
     with_user(fapi, RemovePassword { current_password }).await
 }
 

@@ -27,11 +27,11 @@ where
         .await
 }
 
-fn target(p: &Params) -> FactorTarget {
-    FactorTarget {
-        email_address_id: p.str("email_address_id").map(str::to_owned),
-        phone_number_id: p.str("phone_number_id").map(str::to_owned),
-    }
+fn target(p: &Params) -> Result<FactorTarget, Error> {
+    Ok(FactorTarget {
+        email_address_id: p.text("email_address_id")?.map(str::to_owned),
+        phone_number_id: p.text("phone_number_id")?.map(str::to_owned),
+    })
 }
 
 pub async fn start(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
@@ -46,7 +46,7 @@ pub async fn start(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
 
 pub async fn prepare_first_factor(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
     let strategy: FirstFactor = parse_strategy("strategy", fapi.params.required("strategy")?)?;
-    let target = target(&fapi.params);
+    let target = target(&fapi.params)?;
     let cmd = PrepareVerificationFirstFactor {
         id,
         strategy,
@@ -66,7 +66,7 @@ pub async fn attempt_first_factor(Path(id): Path<String>, fapi: Fapi) -> Result<
 
 pub async fn prepare_second_factor(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
     let strategy: SecondFactor = parse_strategy("strategy", fapi.params.required("strategy")?)?;
-    let phone_number_id = fapi.params.str("phone_number_id").map(str::to_owned);
+    let phone_number_id = fapi.params.text("phone_number_id")?.map(str::to_owned);
     let cmd = PrepareVerificationSecondFactor {
         id,
         strategy,

@@ -36,11 +36,11 @@ async fn answer(fapi: &Fapi, (current, done): (Current, Option<SignedIn>)) -> Re
         .await
 }
 
-fn target(p: &Params) -> FactorTarget {
-    FactorTarget {
-        email_address_id: p.str("email_address_id").map(str::to_owned),
-        phone_number_id: p.str("phone_number_id").map(str::to_owned),
-    }
+fn target(p: &Params) -> Result<FactorTarget, Error> {
+    Ok(FactorTarget {
+        email_address_id: p.text("email_address_id")?.map(str::to_owned),
+        phone_number_id: p.text("phone_number_id")?.map(str::to_owned),
+    })
 }
 
 fn first_factor(p: &Params) -> Result<FirstFactor, Error> {
@@ -53,12 +53,12 @@ fn second_factor(p: &Params) -> Result<SecondFactor, Error> {
 
 async fn create(fapi: Fapi) -> Result<Reply, Error> {
     let p = &fapi.params;
-    let strategy = p.str("strategy").map(|s| parse_strategy("strategy", s));
+    let strategy = p.text("strategy")?.map(|s| parse_strategy("strategy", s));
     let cmd = CreateSignIn {
-        identifier: p.str("identifier").map(str::to_owned),
+        identifier: p.text("identifier")?.map(str::to_owned),
         strategy: strategy.transpose()?,
-        password: p.str("password").map(str::to_owned),
-        target: target(p),
+        password: p.text("password")?.map(str::to_owned),
+        target: target(p)?,
         checked: Default::default(),
     };
     answer(&fapi, fapi.run(&cmd).await?).await
@@ -72,7 +72,7 @@ async fn show(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
 
 async fn prepare_first_factor(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
     let strategy = first_factor(&fapi.params)?;
-    let target = target(&fapi.params);
+    let target = target(&fapi.params)?;
     let (current, ()) = fapi
         .run(&PrepareFirstFactor {
             id,
@@ -109,7 +109,7 @@ async fn reset_password(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Err
 
 async fn prepare_second_factor(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
     let strategy = second_factor(&fapi.params)?;
-    let phone_number_id = fapi.params.str("phone_number_id").map(str::to_owned);
+    let phone_number_id = fapi.params.text("phone_number_id")?.map(str::to_owned);
     let cmd = PrepareSecondFactor {
         id,
         strategy,

@@ -38,17 +38,17 @@ async fn answer(
 }
 
 /// A name: absent (unchanged), null (cleared) or a value.
-fn name(p: &Params, field: &str) -> Option<Option<String>> {
-    match p.field(field) {
+fn name(p: &Params, field: &str) -> Result<Option<Option<String>>, Error> {
+    Ok(match p.field(field)? {
         Field::Absent => None,
         Field::Null => Some(None),
         Field::Value(v) => Some(Some(v.to_owned())),
-    }
+    })
 }
 
 /// The fields of a create or update.
 fn fields(p: &Params) -> Result<SignUpFields, Error> {
-    if let Some(strategy) = p.str("strategy") {
+    if let Some(strategy) = p.text("strategy")? {
         // OAuth, SAML, tickets and Web3 need providers this server does not run.
         return Err(Error::new(Code::FormParamValueInvalid)
             .param("strategy")
@@ -56,14 +56,14 @@ fn fields(p: &Params) -> Result<SignUpFields, Error> {
                 "The {strategy} strategy is not supported by this application."
             )));
     }
-    let text = |name: &str| p.str(name).map(str::to_owned);
+    let text = |name: &str| p.text(name).map(|v| v.map(str::to_owned));
     Ok(SignUpFields {
-        email_address: text("email_address"),
-        phone_number: text("phone_number"),
-        username: text("username"),
-        first_name: name(p, "first_name"),
-        last_name: name(p, "last_name"),
-        password: text("password"),
+        email_address: text("email_address")?,
+        phone_number: text("phone_number")?,
+        username: text("username")?,
+        first_name: name(p, "first_name")?,
+        last_name: name(p, "last_name")?,
+        password: text("password")?,
         unsafe_metadata: p.object("unsafe_metadata")?,
         legal_accepted: p.bool("legal_accepted")?,
     })

@@ -3,7 +3,9 @@
 //! Bodies are `application/x-www-form-urlencoded` (JSON is accepted too). clerk-js encodes
 //! arrays as repeated keys, objects as JSON strings, `null` as an empty value and booleans as
 //! `"true"`/`"false"`; JSON bodies are folded into the same shape so every handler reads one
-//! representation.
+//! representation — remembering each JSON value's type, so that an object, an array, a number
+//! or a boolean where text is expected is refused (`form_param_type_invalid`), never read as
+//! its JSON text (a password of `{"p":"…"}`).
 
 use std::collections::BTreeMap;
 
@@ -12,9 +14,25 @@ use serde_json::{Map, Value};
 
 use crate::error::{Code, Error, Result};
 
-/// Parameters by name, each with every value it was given (in order).
+/// Parameters by name, each with every value it was given (in order), and for JSON bodies the
+/// type of each value that was not text.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Params(BTreeMap<String, Vec<String>>);
+pub struct Params(BTreeMap<String, Vec<String>>, BTreeMap<String, JsonKind>);
+
+/// A JSON value's type, where it was not a string (or null).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum JsonKind {
+    Bool,
+    Number,
+    Object,
+    Array,
+}
+
+fn type_invalid(name: &str, wanted: &str) -> Error {
+    Error::new(Code::FormParamTypeInvalid)
+        .param(name)
+        .long(format!("{name} must be {wanted}."))
+}
 
 /// What a parameter said: absent, explicitly null (empty), or a value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,7 +52,7 @@ impl Params {
         for (k, v) in form_urlencoded::parse(body) {
             map.entry(k.into_owned()).or_default().push(v.into_owned());
         }
-        Self(map)
+        Self(map, BTreeMap::new())
     }
 
     pub fn from_json(body: &[u8]) -> Result<Self> {
@@ -50,14 +68,25 @@ impl Params {
             );
         };
         let mut map = BTreeMap::new();
+        let mut kinds = BTreeMap::new();
         for (k, v) in obj {
+            let kind = match &v {
+                Value::Bool(_) => Some(JsonKind::Bool),
+                Value::Number(_) => Some(JsonKind::Number),
+                Value::Object(_) => Some(JsonKind::Object),
+                Value::Array(_) => Some(JsonKind::Array),
+                Value::Null | Value::String(_) => None,
+            };
+            if let Some(kind) = kind {
+                kinds.insert(k.clone(), kind);
+            }
             let values = match v {
                 Value::Array(items) => items.into_iter().map(scalar).collect(),
                 other => vec![scalar(other)],
             };
             map.insert(k, values);
         }
-        Ok(Self(map))
+        Ok(Self(map, kinds))
     }
 
     /// Parses a body by its content type. An empty body is no parameters, whatever the type.
@@ -82,7 +111,7 @@ impl Params {
         }
     }
 
-    pub fn field(&self, name: &str) -> Field<'_> {
+    fn raw(&self, name: &str) -> Field<'_> {
         match self.0.get(name).and_then(|v| v.last()) {
             None => Field::Absent,
             Some(v) if v.is_empty() => Field::Null,
@@ -90,16 +119,30 @@ impl Params {
         }
     }
 
-    /// The value, treating null like absence.
-    pub fn str(&self, name: &str) -> Option<&str> {
-        match self.field(name) {
-            Field::Value(v) => Some(v),
-            _ => None,
+    /// What a text parameter said; a JSON value that is not text is refused.
+    pub fn field(&self, name: &str) -> Result<Field<'_>> {
+        match self.1.get(name) {
+            None => Ok(self.raw(name)),
+            Some(_) => Err(type_invalid(name, "a string")),
         }
     }
 
+    /// A text parameter's value (null is absence); a JSON value that is not text is refused.
+    pub fn text(&self, name: &str) -> Result<Option<&str>> {
+        match self.field(name)? {
+            Field::Value(v) => Ok(Some(v)),
+            _ => Ok(None),
+        }
+    }
+
+    /// The value, treating null like absence — and a JSON value that is not text like absence
+    /// too (for the query, which is always text; bodies are read with [`Params::text`]).
+    pub fn str(&self, name: &str) -> Option<&str> {
+        self.text(name).ok().flatten()
+    }
+
     pub fn required(&self, name: &str) -> Result<&str> {
-        self.str(name).ok_or_else(|| Error::missing(name))
+        self.text(name)?.ok_or_else(|| Error::missing(name))
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -120,7 +163,11 @@ impl Params {
     }
 
     pub fn bool(&self, name: &str) -> Result<Option<bool>> {
-        match self.str(name) {
+        match self.1.get(name) {
+            None | Some(JsonKind::Bool) => {}
+            Some(_) => return Err(type_invalid(name, "true or false")),
+        }
+        match self.raw(name).value() {
             None => Ok(None),
             Some("true") | Some("1") => Ok(Some(true)),
             Some("false") | Some("0") => Ok(Some(false)),
@@ -132,7 +179,11 @@ impl Params {
 
     /// A JSON object sent as a string (clerk-js encodes objects that way).
     pub fn object(&self, name: &str) -> Result<Option<Map<String, Value>>> {
-        match self.str(name) {
+        match self.1.get(name) {
+            None | Some(JsonKind::Object) => {}
+            Some(_) => return Err(type_invalid(name, "a JSON object")),
+        }
+        match self.raw(name).value() {
             None => Ok(None),
             Some(text) => match serde_json::from_str::<Value>(text) {
                 Ok(Value::Object(m)) => Ok(Some(m)),
@@ -176,6 +227,15 @@ fn scalar(v: Value) -> String {
     }
 }
 
+impl<'a> Field<'a> {
+    fn value(&self) -> Option<&'a str> {
+        match self {
+            Field::Value(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,8 +246,8 @@ mod tests {
             b"strategy=email_code&ids=a&ids=b&organization_id=&unsafe_metadata=%7B%22a%22%3A1%7D",
         );
         assert_eq!(p.list("ids"), vec!["a", "b"]);
-        assert_eq!(p.field("organization_id"), Field::Null);
-        assert_eq!(p.field("missing"), Field::Absent);
+        assert_eq!(p.field("organization_id").ok(), Some(Field::Null));
+        assert_eq!(p.field("missing").ok(), Some(Field::Absent));
         assert_eq!(p.str("strategy"), Some("email_code"));
         let obj = p.object("unsafe_metadata").ok().flatten();
         assert_eq!(obj.and_then(|o| o.get("a").cloned()), Some(Value::from(1)));
@@ -209,9 +269,24 @@ mod tests {
         let p = Params::from_json(br#"{"a":"x","b":null,"c":[1,2],"d":{"k":true},"e":false}"#);
         let p = p.unwrap_or_default();
         assert_eq!(p.str("a"), Some("x"));
-        assert_eq!(p.field("b"), Field::Null);
+        assert_eq!(p.field("b").ok(), Some(Field::Null));
         assert_eq!(p.list("c"), vec!["1", "2"]);
         assert!(p.object("d").ok().flatten().is_some());
         assert_eq!(p.bool("e").ok().flatten(), Some(false));
+    }
+
+    #[test]
+    fn json_values_of_the_wrong_type_are_refused_not_read_as_text() {
+        let p = Params::from_json(br#"{"password":{"p":"x"},"code":123,"first_name":true,"email_address":["a","b"],"unsafe_metadata":{"k":1},"legal_accepted":true}"#)
+            .unwrap_or_default();
+        for name in ["password", "code", "first_name", "email_address"] {
+            let e = p.text(name).err().map(|e| e.code);
+            assert_eq!(e, Some(Code::FormParamTypeInvalid), "{name}");
+            assert_eq!(p.str(name), None, "{name}");
+        }
+        assert!(p.object("unsafe_metadata").ok().flatten().is_some());
+        assert_eq!(p.bool("legal_accepted").ok().flatten(), Some(true));
+        assert!(p.object("password").is_ok());
+        assert!(p.bool("code").is_err());
     }
 }
