@@ -47,12 +47,15 @@ pub async fn start(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
 pub async fn prepare_first_factor(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
     let strategy: FirstFactor = parse_strategy("strategy", fapi.params.required("strategy")?)?;
     let target = target(&fapi.params)?;
-    let cmd = PrepareVerificationFirstFactor {
-        id,
-        strategy,
-        target,
-    };
-    answer(fapi, cmd).await
+    answer(
+        fapi,
+        PrepareVerificationFirstFactor {
+            id,
+            strategy,
+            target,
+        },
+    )
+    .await
 }
 
 pub async fn attempt_first_factor(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
@@ -66,11 +69,11 @@ pub async fn attempt_first_factor(Path(id): Path<String>, fapi: Fapi) -> Result<
 
 pub async fn prepare_second_factor(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
     let strategy: SecondFactor = parse_strategy("strategy", fapi.params.required("strategy")?)?;
-    let phone_number_id = fapi.params.text("phone_number_id")?.map(str::to_owned);
+    let phone = fapi.params.text("phone_number_id")?.map(str::to_owned);
     let cmd = PrepareVerificationSecondFactor {
         id,
         strategy,
-        phone_number_id,
+        phone_number_id: phone,
     };
     answer(fapi, cmd).await
 }

@@ -22,9 +22,10 @@ use crate::model::records::{
     SessionRecord, UserRecord,
 };
 use crate::model::render;
+use crate::model::wire::SignInFactor;
 use crate::random;
 use crate::repo::Repo;
-use crate::vocabulary::{FirstFactor, IdentificationKind, SecondFactor, Strategy};
+use crate::vocabulary::{FirstFactor, SecondFactor, Strategy};
 
 use super::client::{Acting, Current, commit};
 use super::command::{ClientCommand, Origin};
@@ -32,7 +33,7 @@ use super::lockout;
 use super::session::signed_out;
 use super::sign_in::state as sign_in_state;
 use super::sign_in::{FactorTarget, FirstFactorProof};
-use super::verification::{self, Destination, Purpose};
+use super::verification::{self, Purpose};
 
 fn within(verified_at: Option<UnixMillis>, now: UnixMillis, max_age_ms: i64) -> bool {
     verified_at.is_some_and(|t| now - t < max_age_ms)
@@ -149,6 +150,51 @@ fn in_progress(
     Ok(r)
 }
 
+/// The session, its user and the reverification at `step`, for a step of it; a locked user
+/// goes no further.
+async fn at_step(
+    app: &App,
+    current: &Current,
+    id: &str,
+    step: ReverificationStatus,
+) -> Result<(SessionRecord, UserRecord, ReverificationRecord)> {
+    let (session, mut user) = active_session(app, current, id).await?;
+    let r = in_progress(&session, step)?;
+    lockout::ensure_unlocked(&mut user, app.now_ms())?;
+    Ok((session, user, r))
+}
+
+/// Sends the code for `factor` (of the step the reverification is at) and keeps the code's
+/// verification on the reverification.
+async fn send_and_keep(
+    app: &App,
+    current: &mut Current,
+    (session, mut r): (SessionRecord, ReverificationRecord),
+    user: &UserRecord,
+    factor: &SignInFactor,
+) -> Result<SessionRecord> {
+    let (slot, purpose) = match r.status {
+        ReverificationStatus::NeedsSecondFactor => (&mut r.second_factor, Purpose::SecondFactor),
+        _ => (&mut r.first_factor, Purpose::Verify),
+    };
+    let previous = slot.as_ref().map(|f| &f.verification);
+    let sent = sign_in_state::send_code(app, user, factor, (purpose, previous), &session.client_id)
+        .await?;
+    *slot = Some(sent);
+    keep(app, current, session, r).await
+}
+
+/// Stores the reverification on its session.
+async fn keep(
+    app: &App,
+    current: &mut Current,
+    mut session: SessionRecord,
+    r: ReverificationRecord,
+) -> Result<SessionRecord> {
+    session.reverification = Some(r);
+    store(app, current, session, None).await
+}
+
 /// Stores the session (and the user, when a failure or a used code changed it), keeping the
 /// caller's client in step.
 async fn store(
@@ -175,7 +221,8 @@ async fn store(
     Ok(session)
 }
 
-/// Counts a failure toward the lockout, stores it, and answers `error` (or `user_locked`).
+/// Counts a failure toward the lockout (as at sign-in), stores it with the session, and
+/// answers `error` (or `user_locked`).
 async fn fail<T>(
     app: &App,
     current: &mut Current,
@@ -184,8 +231,39 @@ async fn fail<T>(
     error: Error,
 ) -> Result<T> {
     let answer = lockout::record_failure(&mut user, app.now_ms(), error);
-    store(app, current, session, Some(&user)).await?;
-    Err(answer)
+    store(app, current, session, Some(&user))
+        .await
+        .and(Err(answer))
+}
+
+/// Settles a code attempt that did not verify: a wrong code is stored and counted toward the
+/// lockout; an attempt that could not be made (expired, used up) stores the verification as it
+/// now is. A verified code hands the state back to carry on.
+async fn unless_verified(
+    app: &App,
+    current: &mut Current,
+    (mut session, r): (SessionRecord, ReverificationRecord),
+    user: UserRecord,
+    outcome: Result<verification::Attempt>,
+) -> Result<(SessionRecord, ReverificationRecord)> {
+    match outcome {
+        Ok(verification::Attempt::Verified) => Ok((session, r)),
+        Ok(other) => {
+            session.reverification = Some(r);
+            fail(
+                app,
+                current,
+                session,
+                user,
+                verification::attempt_error(other),
+            )
+            .await
+        }
+        Err(e) => {
+            keep(app, current, session, r).await?;
+            Err(e)
+        }
+    }
 }
 
 /// A step passed: on to the second factor, or complete — the session's verification times
@@ -256,50 +334,15 @@ impl ClientCommand for PrepareVerificationFirstFactor {
     type Output = SessionRecord;
 
     async fn run(&self, app: &App, current: &mut Current, _: &Origin) -> Result<Self::Output> {
-        let (mut session, user) = active_session(app, current, &self.id).await?;
-        let mut r = in_progress(&session, ReverificationStatus::NeedsFirstFactor)?;
-        let Some(kind) = self
-            .strategy
-            .code_destination()
-            .filter(|_| !self.strategy.is_reset())
-        else {
+        let step = ReverificationStatus::NeedsFirstFactor;
+        let (session, user, r) = at_step(app, current, &self.id, step).await?;
+        if self.strategy.code_destination().is_none() || self.strategy.is_reset() {
             return Err(Error::new(Code::VerificationStrategyInvalid).param("strategy"));
-        };
-        let wanted = match kind {
-            IdentificationKind::EmailAddress => &self.target.email_address_id,
-            IdentificationKind::PhoneNumber => &self.target.phone_number_id,
-        };
-        let factor = r
-            .supported_first_factors
-            .iter()
-            .filter(|f| f.strategy == Strategy::from(self.strategy))
-            .find(|f| {
-                let id = match kind {
-                    IdentificationKind::EmailAddress => &f.email_address_id,
-                    IdentificationKind::PhoneNumber => &f.phone_number_id,
-                };
-                wanted.is_none() || id == wanted
-            })
-            .cloned()
-            .ok_or_else(|| Error::new(Code::StrategyForUserInvalid).param("strategy"))?;
-        let (kind, to) = sign_in_state::destination(&user, &factor)?;
-        let previous = r.first_factor.as_ref().map(|f| &f.verification);
-        let v = verification::prepare(
-            app,
-            self.strategy.into(),
-            &Destination::new(kind, to),
-            Purpose::Verify,
-            previous,
-            &session.client_id,
-        )
-        .await?;
-        r.first_factor = Some(FactorVerification {
-            verification: v,
-            email_address_id: factor.email_address_id.clone(),
-            phone_number_id: factor.phone_number_id.clone(),
-        });
-        session.reverification = Some(r);
-        store(app, current, session, None).await
+        }
+        let strategy = self.strategy.into();
+        let factor =
+            sign_in_state::pick_factor(&r.supported_first_factors, strategy, &self.target)?;
+        send_and_keep(app, current, (session, r), &user, &factor).await
     }
 }
 
@@ -307,9 +350,8 @@ impl ClientCommand for AttemptVerificationFirstFactor {
     type Output = SessionRecord;
 
     async fn run(&self, app: &App, current: &mut Current, _: &Origin) -> Result<Self::Output> {
-        let (mut session, mut user) = active_session(app, current, &self.id).await?;
-        let mut r = in_progress(&session, ReverificationStatus::NeedsFirstFactor)?;
-        lockout::ensure_unlocked(&mut user, app.now_ms())?;
+        let step = ReverificationStatus::NeedsFirstFactor;
+        let (mut session, user, mut r) = at_step(app, current, &self.id, step).await?;
         match &self.proof {
             FirstFactorProof::Password(password) => {
                 let hash = user
@@ -332,19 +374,9 @@ impl ClientCommand for AttemptVerificationFirstFactor {
                     .as_mut()
                     .filter(|f| f.verification.strategy == Strategy::from(*strategy))
                     .ok_or_else(|| Error::new(Code::VerificationMissing).param("strategy"))?;
-                match verification::attempt(app, &mut factor.verification, code) {
-                    Ok(verification::Attempt::Verified) => {}
-                    Ok(other) => {
-                        session.reverification = Some(r);
-                        let err = verification::attempt_error(other);
-                        return fail(app, current, session, user, err).await;
-                    }
-                    Err(e) => {
-                        session.reverification = Some(r);
-                        store(app, current, session, None).await?;
-                        return Err(e);
-                    }
-                }
+                let outcome = verification::attempt(app, &mut factor.verification, code);
+                (session, r) =
+                    unless_verified(app, current, (session, r), user.clone(), outcome).await?;
             }
         }
         passed(app, current, session, r, &user, false).await
@@ -355,42 +387,14 @@ impl ClientCommand for PrepareVerificationSecondFactor {
     type Output = SessionRecord;
 
     async fn run(&self, app: &App, current: &mut Current, _: &Origin) -> Result<Self::Output> {
-        let (mut session, user) = active_session(app, current, &self.id).await?;
-        let mut r = in_progress(&session, ReverificationStatus::NeedsSecondFactor)?;
+        let step = ReverificationStatus::NeedsSecondFactor;
+        let (session, user, r) = at_step(app, current, &self.id, step).await?;
         if self.strategy != SecondFactor::PhoneCode {
             return Err(Error::new(Code::VerificationStrategyInvalid).param("strategy"));
         }
-        let phones = || {
-            r.supported_second_factors
-                .iter()
-                .filter(|f| f.strategy == Strategy::PhoneCode)
-        };
-        let factor = match self.phone_number_id.as_deref() {
-            Some(id) => phones().find(|f| f.phone_number_id.as_deref() == Some(id)),
-            None => phones()
-                .find(|f| f.default == Some(true))
-                .or_else(|| phones().next()),
-        }
-        .cloned()
-        .ok_or_else(|| Error::new(Code::StrategyForUserInvalid).param("strategy"))?;
-        let (_, to) = sign_in_state::destination(&user, &factor)?;
-        let previous = r.second_factor.as_ref().map(|f| &f.verification);
-        let v = verification::prepare(
-            app,
-            self.strategy.into(),
-            &Destination::new(IdentificationKind::PhoneNumber, to),
-            Purpose::SecondFactor,
-            previous,
-            &session.client_id,
-        )
-        .await?;
-        r.second_factor = Some(FactorVerification {
-            verification: v,
-            email_address_id: None,
-            phone_number_id: factor.phone_number_id.clone(),
-        });
-        session.reverification = Some(r);
-        store(app, current, session, None).await
+        let factors = &r.supported_second_factors;
+        let factor = sign_in_state::pick_sms_factor(factors, self.phone_number_id.as_deref())?;
+        send_and_keep(app, current, (session, r), &user, &factor).await
     }
 }
 
@@ -398,9 +402,8 @@ impl ClientCommand for AttemptVerificationSecondFactor {
     type Output = SessionRecord;
 
     async fn run(&self, app: &App, current: &mut Current, _: &Origin) -> Result<Self::Output> {
-        let (mut session, mut user) = active_session(app, current, &self.id).await?;
-        let mut r = in_progress(&session, ReverificationStatus::NeedsSecondFactor)?;
-        lockout::ensure_unlocked(&mut user, app.now_ms())?;
+        let step = ReverificationStatus::NeedsSecondFactor;
+        let (mut session, mut user, mut r) = at_step(app, current, &self.id, step).await?;
         let strategy = Strategy::from(self.strategy);
         if !r
             .supported_second_factors
@@ -415,19 +418,10 @@ impl ClientCommand for AttemptVerificationSecondFactor {
                     .second_factor
                     .as_mut()
                     .ok_or_else(|| Error::new(Code::VerificationMissing).param("strategy"))?;
-                match verification::attempt(app, &mut factor.verification, &self.code) {
-                    Ok(verification::Attempt::Verified) => true,
-                    Ok(other) => {
-                        session.reverification = Some(r);
-                        let err = verification::attempt_error(other);
-                        return fail(app, current, session, user, err).await;
-                    }
-                    Err(e) => {
-                        session.reverification = Some(r);
-                        store(app, current, session, None).await?;
-                        return Err(e);
-                    }
-                }
+                let outcome = verification::attempt(app, &mut factor.verification, &self.code);
+                (session, r) =
+                    unless_verified(app, current, (session, r), user.clone(), outcome).await?;
+                true
             }
             SecondFactor::Totp => {
                 super::sign_in::second_factor::totp_matches(app, &mut user, &self.code)

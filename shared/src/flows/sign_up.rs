@@ -33,7 +33,7 @@ use super::command::ClientCommand;
 use super::command::Origin;
 use super::me::profile::apply_names;
 use super::session;
-use super::verification::{self, Destination, Purpose};
+use super::verification;
 
 /// The fields a create or update gives (`None`: not given). Names distinguish "not given" from
 /// "cleared" (`Some(None)`).
@@ -356,17 +356,10 @@ impl ClientCommand for PrepareVerification {
         if !app.capabilities.verification(kind, cmd.strategy) {
             return Err(Error::new(Code::VerificationStrategyInvalid).param("strategy"));
         }
-        let dest = Destination::new(kind, &to);
-        let strategy = cmd.strategy.into();
-        let v = verification::prepare(
-            app,
-            strategy,
-            &dest,
-            Purpose::Verify,
-            previous,
-            &s.client_id,
-        )
-        .await?;
+        let client_id = &s.client_id;
+        let v =
+            verification::prove_identification(app, (kind, &to), cmd.strategy, previous, client_id)
+                .await?;
         *s.verification_mut(kind) = Some(v);
         s.updated_at = app.now_ms();
         commit_sign_up(app, current, s).await

@@ -173,6 +173,27 @@ pub async fn prepare(
     })
 }
 
+/// Sends a code that proves someone holds `to` (an identification of `kind`: at sign-up, or
+/// added to a profile), asked for by `client_id`.
+pub async fn prove_identification(
+    app: &App,
+    (kind, to): (IdentificationKind, &str),
+    strategy: crate::vocabulary::VerificationStrategy,
+    previous: Option<&VerificationRecord>,
+    client_id: &str,
+) -> Result<VerificationRecord> {
+    let dest = Destination::new(kind, to);
+    prepare(
+        app,
+        strategy.into(),
+        &dest,
+        Purpose::Verify,
+        previous,
+        client_id,
+    )
+    .await
+}
+
 /// What an attempt did to the verification (which the caller stores either way).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Attempt {

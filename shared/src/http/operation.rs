@@ -80,33 +80,19 @@ pub struct AbusePolicy {
     pub reverify: bool,
 }
 
-const OPEN: AbusePolicy = AbusePolicy {
-    bucket: None,
-    reverify: false,
-};
-const CREATE: AbusePolicy = AbusePolicy {
-    bucket: Some(Bucket::Create),
-    reverify: false,
-};
-const ATTEMPT: AbusePolicy = AbusePolicy {
-    bucket: Some(Bucket::Attempt),
-    reverify: false,
-};
-const PREPARE: AbusePolicy = AbusePolicy {
-    bucket: Some(Bucket::Prepare),
-    reverify: false,
-};
+const fn policy(bucket: Option<Bucket>, reverify: bool) -> AbusePolicy {
+    AbusePolicy { bucket, reverify }
+}
+
+const OPEN: AbusePolicy = policy(None, false);
+const CREATE: AbusePolicy = policy(Some(Bucket::Create), false);
+const ATTEMPT: AbusePolicy = policy(Some(Bucket::Attempt), false);
+const PREPARE: AbusePolicy = policy(Some(Bucket::Prepare), false);
 /// A sensitive change to the account: rate-limited like a create, and only from a session that
 /// verified its factors recently.
-const SENSITIVE: AbusePolicy = AbusePolicy {
-    bucket: Some(Bucket::Create),
-    reverify: true,
-};
+const SENSITIVE: AbusePolicy = policy(Some(Bucket::Create), true);
 /// A sensitive change that also checks a secret.
-const SENSITIVE_ATTEMPT: AbusePolicy = AbusePolicy {
-    bucket: Some(Bucket::Attempt),
-    reverify: true,
-};
+const SENSITIVE_ATTEMPT: AbusePolicy = policy(Some(Bucket::Attempt), true);
 
 impl Operation {
     /// The abuse policy: the one place it is declared.

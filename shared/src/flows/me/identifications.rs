@@ -21,7 +21,7 @@ use super::profile::ensure_enabled;
 use super::second_factors::note_mfa_change;
 use crate::flows::command::UserCommand;
 use crate::flows::lockout;
-use crate::flows::verification::{self, Destination, Purpose};
+use crate::flows::verification;
 
 /// `POST /v1/me/{email_addresses|phone_numbers}`.
 #[derive(Debug, Clone)]
@@ -171,15 +171,12 @@ impl UserCommand for PrepareIdentification {
         if r.is_verified() {
             return Err(Error::new(Code::VerificationAlreadyVerified));
         }
-        let dest = Destination::new(kind, &r.value);
-        let previous = r.verification.clone();
+        let (to, previous) = (r.value.clone(), r.verification.clone());
         let client_id = a.current.aggregate.client.id.clone();
-        let strategy = cmd.strategy.into();
-        let v = verification::prepare(
+        let v = verification::prove_identification(
             app,
-            strategy,
-            &dest,
-            Purpose::Verify,
+            (kind, &to),
+            cmd.strategy,
             previous.as_ref(),
             &client_id,
         )

@@ -4,7 +4,7 @@
 use crate::app::App;
 use crate::error::{Code, Error, Result};
 use crate::identifiers;
-use crate::model::records::{FactorVerification, SignInRecord, SignInStatus, UserRecord};
+use crate::model::records::{SignInRecord, SignInStatus, UserRecord};
 use crate::password::CheckedOnce;
 use crate::random;
 use crate::vocabulary::{FirstFactor, IdentificationKind, IdentifierKind};
@@ -15,7 +15,7 @@ use crate::flows::command::ClientCommand;
 use crate::flows::command::Origin;
 use crate::flows::lockout;
 use crate::flows::session;
-use crate::flows::verification::{self, Destination, Purpose};
+use crate::flows::verification::{self, Purpose};
 
 /// Which identification a code factor goes to, when the caller names one.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -104,46 +104,18 @@ async fn prepare_code(
     strategy: FirstFactor,
     target: &FactorTarget,
 ) -> Result<()> {
-    let Some(kind) = strategy.code_destination() else {
+    if strategy.code_destination().is_none() {
         return Ok(()); // Passwords need no preparation.
-    };
-    let factor = s
-        .supported_first_factors
-        .iter()
-        .filter(|f| f.strategy == strategy.into())
-        .find(|f| match kind {
-            IdentificationKind::EmailAddress => target
-                .email_address_id
-                .as_ref()
-                .is_none_or(|id| f.email_address_id.as_ref() == Some(id)),
-            IdentificationKind::PhoneNumber => target
-                .phone_number_id
-                .as_ref()
-                .is_none_or(|id| f.phone_number_id.as_ref() == Some(id)),
-        })
-        .cloned()
-        .ok_or_else(|| Error::new(Code::StrategyForUserInvalid).param("strategy"))?;
-    let (kind, to) = state::destination(user, &factor)?;
+    }
+    let factor = state::pick_factor(&s.supported_first_factors, strategy.into(), target)?;
     let purpose = if strategy.is_reset() {
         Purpose::ResetPassword
     } else {
         Purpose::SignIn
     };
     let previous = s.first_factor.as_ref().map(|f| &f.verification);
-    let v = verification::prepare(
-        app,
-        strategy.into(),
-        &Destination::new(kind, to),
-        purpose,
-        previous,
-        &s.client_id,
-    )
-    .await?;
-    s.first_factor = Some(FactorVerification {
-        verification: v,
-        email_address_id: factor.email_address_id.clone(),
-        phone_number_id: factor.phone_number_id.clone(),
-    });
+    let sent = state::send_code(app, user, &factor, (purpose, previous), &s.client_id).await?;
+    s.first_factor = Some(sent);
     Ok(())
 }
 
@@ -224,16 +196,8 @@ impl ClientCommand for CreateSignIn {
         state::snapshot(app, &mut s, &user);
 
         if let Some(pw) = password {
-            return check_password(
-                app,
-                current,
-                s,
-                user,
-                (pw, &self.checked),
-                origin,
-                "password",
-            )
-            .await;
+            let proof = (pw, &self.checked);
+            return check_password(app, current, s, user, proof, origin, "password").await;
         }
         if let Some(strategy) = self.strategy {
             prepare_code(app, &mut s, &user, strategy, &self.target).await?;
@@ -278,16 +242,8 @@ impl ClientCommand for AttemptFirstFactor {
         s.updated_at = now;
         let code = match &self.proof {
             FirstFactorProof::Password(pw) => {
-                return check_password(
-                    app,
-                    current,
-                    s,
-                    user,
-                    (pw, &self.checked),
-                    origin,
-                    "strategy",
-                )
-                .await;
+                let proof = (pw.as_str(), &self.checked);
+                return check_password(app, current, s, user, proof, origin, "strategy").await;
             }
             FirstFactorProof::Code(_, code) => code,
         };

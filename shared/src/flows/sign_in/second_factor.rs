@@ -5,7 +5,7 @@ use crate::app::App;
 use crate::error::{Code, Error, Result};
 use crate::model::records::{FactorVerification, SessionStatus, SignInStatus, UserRecord};
 use crate::totp;
-use crate::vocabulary::{IdentificationKind, SecondFactor, Strategy};
+use crate::vocabulary::{SecondFactor, Strategy};
 
 use super::state::{self, SignedIn};
 use crate::flows::client::Current;
@@ -13,7 +13,7 @@ use crate::flows::command::ClientCommand;
 use crate::flows::command::Origin;
 use crate::flows::lockout;
 use crate::flows::session;
-use crate::flows::verification::{self, Destination, Purpose};
+use crate::flows::verification::{self, Purpose};
 
 /// `POST …/prepare_second_factor`.
 #[derive(Debug, Clone)]
@@ -47,31 +47,10 @@ impl ClientCommand for PrepareSecondFactor {
         }
         let user = state::load_user(app, &s).await?;
         let factors = state::second_factors(app, &user);
-        let phones = || factors.iter().filter(|f| f.strategy == Strategy::PhoneCode);
-        let factor = match self.phone_number_id.as_deref() {
-            Some(wanted) => phones().find(|f| f.phone_number_id.as_deref() == Some(wanted)),
-            None => phones()
-                .find(|f| f.default == Some(true))
-                .or_else(|| phones().next()),
-        }
-        .cloned()
-        .ok_or_else(|| Error::new(Code::StrategyForUserInvalid).param("strategy"))?;
-        let (_, to) = state::destination(&user, &factor)?;
+        let factor = state::pick_sms_factor(&factors, self.phone_number_id.as_deref())?;
         let previous = s.second_factor.as_ref().map(|f| &f.verification);
-        let v = verification::prepare(
-            app,
-            self.strategy.into(),
-            &Destination::new(IdentificationKind::PhoneNumber, to),
-            Purpose::SecondFactor,
-            previous,
-            &s.client_id,
-        )
-        .await?;
-        s.second_factor = Some(FactorVerification {
-            verification: v,
-            email_address_id: None,
-            phone_number_id: factor.phone_number_id.clone(),
-        });
+        let purpose = (Purpose::SecondFactor, previous);
+        s.second_factor = Some(state::send_code(app, &user, &factor, purpose, &s.client_id).await?);
         s.updated_at = app.now_ms();
         state::store(app, current, s, None, Vec::new()).await
     }

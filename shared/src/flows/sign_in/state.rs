@@ -6,16 +6,21 @@ use serde_json::json;
 use crate::app::App;
 use crate::error::{Code, Error, Result};
 use crate::identifiers;
-use crate::model::records::{IdentificationRecord, SignInRecord, SignInStatus, UserRecord};
+use crate::model::records::{
+    FactorVerification, IdentificationRecord, SignInRecord, SignInStatus, UserRecord,
+    VerificationRecord,
+};
 use crate::model::wire::SignInFactor;
 use crate::repo::Repo;
 use crate::store::{Condition, Write, keys};
 use crate::vocabulary::{FirstFactor, IdentificationKind, SecondFactor, Strategy};
 
+use super::first_factor::FactorTarget;
 use crate::flows::client::{Current, commit};
 use crate::flows::command::Origin;
 use crate::flows::lockout;
 use crate::flows::session;
+use crate::flows::verification::{self, Destination, Purpose};
 
 /// What a completed sign-in needs for rendering: the user it signed in.
 #[derive(Debug, Clone)]
@@ -151,6 +156,62 @@ pub fn destination<'a>(
         .identification(kind, id)
         .ok_or_else(|| Error::new(Code::StrategyForUserInvalid).param("strategy"))?;
     Ok((kind, r.value.as_str()))
+}
+
+/// The code factor of `strategy` the caller asked for (by identification id, when given).
+pub fn pick_factor(
+    factors: &[SignInFactor],
+    strategy: Strategy,
+    target: &FactorTarget,
+) -> Result<SignInFactor> {
+    let matches = |wanted: &Option<String>, id: &Option<String>| {
+        wanted.as_ref().is_none_or(|w| id.as_ref() == Some(w))
+    };
+    factors
+        .iter()
+        .filter(|f| f.strategy == strategy)
+        .find(|f| {
+            matches(&target.email_address_id, &f.email_address_id)
+                && matches(&target.phone_number_id, &f.phone_number_id)
+        })
+        .cloned()
+        .ok_or_else(|| Error::new(Code::StrategyForUserInvalid).param("strategy"))
+}
+
+/// The SMS second factor the caller asked for: `phone_number_id`, else the default one.
+pub fn pick_sms_factor(
+    factors: &[SignInFactor],
+    phone_number_id: Option<&str>,
+) -> Result<SignInFactor> {
+    let phones = || factors.iter().filter(|f| f.strategy == Strategy::PhoneCode);
+    match phone_number_id {
+        Some(wanted) => phones().find(|f| f.phone_number_id.as_deref() == Some(wanted)),
+        None => phones()
+            .find(|f| f.default == Some(true))
+            .or_else(|| phones().next()),
+    }
+    .cloned()
+    .ok_or_else(|| Error::new(Code::StrategyForUserInvalid).param("strategy"))
+}
+
+/// Sends a code for `factor` to the user's identification it names, and returns the factor's
+/// verification (the caller keeps it on its attempt).
+pub async fn send_code(
+    app: &App,
+    user: &UserRecord,
+    factor: &SignInFactor,
+    (purpose, previous): (Purpose, Option<&VerificationRecord>),
+    client_id: &str,
+) -> Result<FactorVerification> {
+    let (kind, to) = destination(user, factor)?;
+    let dest = Destination::new(kind, to);
+    let v =
+        verification::prepare(app, factor.strategy, &dest, purpose, previous, client_id).await?;
+    Ok(FactorVerification {
+        verification: v,
+        email_address_id: factor.email_address_id.clone(),
+        phone_number_id: factor.phone_number_id.clone(),
+    })
 }
 
 /// `GET /v1/client/sign_ins/{id}`: the sign-in, if it is the client's current one.
