@@ -9,20 +9,13 @@ use crate::password::CheckedOnce;
 use crate::random;
 use crate::vocabulary::{FirstFactor, IdentificationKind, IdentifierKind};
 
-use super::state::{self, SignedIn};
+use super::state::{self, FactorTarget, SignedIn};
 use crate::flows::client::Current;
 use crate::flows::command::ClientCommand;
 use crate::flows::command::Origin;
 use crate::flows::lockout;
 use crate::flows::session;
 use crate::flows::verification::{self, Purpose};
-
-/// Which identification a code factor goes to, when the caller names one.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FactorTarget {
-    pub email_address_id: Option<String>,
-    pub phone_number_id: Option<String>,
-}
 
 /// `POST /v1/client/sign_ins`.
 #[derive(Debug, Clone, Default)]

@@ -26,9 +26,7 @@ pub mod reset;
 pub mod second_factor;
 pub mod state;
 
-pub use first_factor::{
-    AttemptFirstFactor, CreateSignIn, FactorTarget, FirstFactorProof, PrepareFirstFactor,
-};
+pub use first_factor::{AttemptFirstFactor, CreateSignIn, FirstFactorProof, PrepareFirstFactor};
 pub use reset::ResetPassword;
 pub use second_factor::{AttemptSecondFactor, PrepareSecondFactor};
-pub use state::{SignedIn, first_factors, get, second_factors};
+pub use state::{FactorTarget, SignedIn, first_factors, get, second_factors};

@@ -15,12 +15,18 @@ use crate::repo::Repo;
 use crate::store::{Condition, Write, keys};
 use crate::vocabulary::{FirstFactor, IdentificationKind, SecondFactor, Strategy};
 
-use super::first_factor::FactorTarget;
 use crate::flows::client::{Current, commit};
 use crate::flows::command::Origin;
 use crate::flows::lockout;
 use crate::flows::session;
 use crate::flows::verification::{self, Destination, Purpose};
+
+/// Which identification a code factor goes to, when the caller names one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FactorTarget {
+    pub email_address_id: Option<String>,
+    pub phone_number_id: Option<String>,
+}
 
 /// What a completed sign-in needs for rendering: the user it signed in.
 #[derive(Debug, Clone)]
