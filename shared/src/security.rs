@@ -85,6 +85,10 @@ pub const CLIENT_TOKEN_SECRET_BYTES: usize = 32;
 pub const CLIENT_COOKIE_LIFETIME: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 /// How long an ended client is kept before the store may drop it. Clerk keeps ended clients briefly.
 pub const ENDED_CLIENT_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
+/// Active sessions one user may have; a sign-in past it revokes the least recently active.
+/// Bounds what one account can accumulate (and every action that must end them all). OWASP
+/// Session Management Cheat Sheet (limit concurrent sessions), OWASP API Security API4.
+pub const MAX_ACTIVE_SESSIONS_PER_USER: usize = 100;
 /// How stale a user's `last_sign_in_at` may get before a sign-in writes it again: a burst of
 /// sign-ins of one account (many devices at once) writes the user item once, not once each.
 pub const ACTIVITY_WRITE_INTERVAL: Duration = Duration::from_secs(30);

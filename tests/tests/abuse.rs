@@ -1075,3 +1075,38 @@ async fn the_local_server_drops_clients_that_never_finish_their_headers() {
     let _ = stop.send(());
     server.await.unwrap().unwrap();
 }
+
+/// Finding 7: the number of active sessions per user is capped; a sign-in past the cap revokes
+/// the least recently active one.
+#[tokio::test]
+async fn active_sessions_per_user_are_capped() {
+    let t = TestApp::new().await;
+    let mut d = Device::new(&t);
+    let user_id = d.sign_up("many.devices@example.com", PASSWORD).await;
+    let cap = frontdoor::security::MAX_ACTIVE_SESSIONS_PER_USER;
+    many_sessions(&t, &mut d, "c", cap - 1).await;
+    let now = t.app.now_ms();
+    assert_eq!(
+        active_sessions(&t.app.repo.user_sessions(&user_id).await.unwrap(), now),
+        cap
+    );
+    t.clock.advance(std::time::Duration::from_secs(60));
+    let r = Device::new(&t)
+        .post(
+            "/v1/client/sign_ins",
+            &form(&[
+                ("identifier", "many.devices@example.com"),
+                ("password", PASSWORD),
+            ]),
+        )
+        .await;
+    assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
+    let sessions = t.app.repo.user_sessions(&user_id).await.unwrap();
+    assert_eq!(active_sessions(&sessions, t.app.now_ms()), cap);
+    let new_id = r.body["response"]["created_session_id"].as_str().unwrap();
+    assert!(
+        sessions
+            .iter()
+            .any(|s| s.id == new_id && s.is_active_at(t.app.now_ms()))
+    );
+}

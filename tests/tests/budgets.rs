@@ -8,7 +8,8 @@ use http::StatusCode;
 const PASSWORD: &str = "correct horse battery";
 
 /// A password sign-in from a fresh device costs the same round trips whatever the number of
-/// users: rate-limit counter, guard, user, one transaction — and the client lookup.
+/// users: rate-limit counter, guard, user, the user's sessions (the per-user session cap), one
+/// transaction.
 #[tokio::test]
 async fn a_password_sign_in_takes_at_most_five_round_trips_whatever_the_number_of_users() {
     let t = TestApp::new().await;

@@ -319,6 +319,37 @@ pub async fn revoke(app: &App, user_id: &str, id: &str) -> Result<SessionRecord>
     Ok(session)
 }
 
+/// Room for one more session of the user: when they already have
+/// [`security::MAX_ACTIVE_SESSIONS_PER_USER`] active ones, the writes that revoke the least
+/// recently active (at most a batch; an account over the cap from before it existed shrinks by
+/// a batch per sign-in).
+pub async fn make_room(app: &App, user_id: &str) -> Result<Vec<Write>> {
+    let now = app.now_ms();
+    let mut live: Vec<SessionRecord> = app
+        .repo
+        .user_sessions(user_id)
+        .await?
+        .into_iter()
+        .filter(|s| s.is_active_at(now))
+        .collect();
+    let cap = security::MAX_ACTIVE_SESSIONS_PER_USER;
+    if live.len() < cap {
+        return Ok(Vec::new());
+    }
+    live.sort_by_key(|s| s.last_active_at);
+    let excess = (live.len() + 1 - cap).min(SESSION_BATCH);
+    live.into_iter()
+        .take(excess)
+        .map(|s| {
+            Repo::session_write(&SessionRecord {
+                status: SessionStatus::Revoked,
+                updated_at: now,
+                ..s
+            })
+        })
+        .collect()
+}
+
 /// Sessions changed per transaction when many are ended at once: well inside the 100-write
 /// transaction limit of DynamoDB, so no account is too large to sign out everywhere.
 const SESSION_BATCH: usize = 25;

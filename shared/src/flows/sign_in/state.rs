@@ -341,6 +341,7 @@ pub async fn complete(
         origin,
     )?;
     extra.push(started.write);
+    extra.extend(session::make_room(app, &user.id).await?);
     s.status = SignInStatus::Complete;
     s.created_session_id = Some(started.session.id);
     if user_changed || started.user_write_needed {
