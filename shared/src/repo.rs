@@ -17,6 +17,9 @@ use crate::store::keys::{self, SESSION_PREFIX, SIGN_IN_PREFIX, SIGN_UP_PREFIX};
 use crate::store::{Condition, Item, ItemStore, Key, Query, StoreError, Write};
 use crate::vocabulary::IdentifierKind;
 
+/// Items read per BatchGetItem (DynamoDB's limit is 100).
+const SESSION_READ_BATCH: usize = 100;
+
 /// A client with everything its partition holds: its sessions, newest first, and its current
 /// sign-in and sign-up attempts.
 #[derive(Debug, Clone)]
@@ -225,6 +228,24 @@ impl Repo {
     }
 
     /// The users with these ids, in one round trip.
+    /// The sessions as they are now, read by key (consistently: the user index may lag, and a
+    /// write conditioned on a stale version would fail). Gone ones are left out.
+    pub async fn reload_sessions(&self, sessions: &[SessionRecord]) -> Result<Vec<SessionRecord>> {
+        let mut out = Vec::with_capacity(sessions.len());
+        for batch in sessions.chunks(SESSION_READ_BATCH) {
+            let keys: Vec<Key> = batch
+                .iter()
+                .map(|s| keys::session(&s.client_id, &s.id))
+                .collect();
+            for item in &self.store.batch_get(&keys).await? {
+                let mut s: SessionRecord = from_doc(item)?;
+                s.version = item.version;
+                out.push(s);
+            }
+        }
+        Ok(out)
+    }
+
     pub async fn load_users(&self, ids: &[String]) -> Result<HashMap<String, UserRecord>> {
         if ids.is_empty() {
             return Ok(HashMap::new());

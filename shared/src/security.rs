@@ -48,7 +48,8 @@ pub const LOCKOUT_MAX_ATTEMPTS: u32 = 10;
 /// How long a lockout lasts. Clerk "User lockout" (default 1 hour).
 pub const LOCKOUT_DURATION: Duration = Duration::from_secs(60 * 60);
 
-/// Sign-in / sign-up creations allowed per IP per window. Clerk FAPI rate limits.
+/// Creations and account changes (clients, sign-ins, sign-ups and their updates, profile and
+/// identifier changes) allowed per IP per window. Clerk FAPI rate limits.
 pub const RATE_LIMIT_CREATES: u32 = 5;
 /// Verification attempts allowed per IP per window. Clerk FAPI rate limits.
 pub const RATE_LIMIT_ATTEMPTS: u32 = 3;

@@ -211,7 +211,7 @@ impl Default for MessageSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RateLimitSettings {
-    /// Sign-ins and sign-ups created per IP per window.
+    /// Creations and account changes (clients, sign-ins, sign-ups, profile) per IP per window.
     pub creates: u32,
     /// Verification attempts (codes, passwords) per IP per window.
     pub attempts: u32,

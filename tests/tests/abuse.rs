@@ -1110,3 +1110,51 @@ async fn active_sessions_per_user_are_capped() {
             .any(|s| s.id == new_id && s.is_active_at(t.app.now_ms()))
     );
 }
+
+/// A first-factor-only reverification of a two-factor account forgives no failures: the
+/// password alone cannot reopen the guessing of the second factor.
+#[tokio::test]
+async fn a_first_factor_reverification_does_not_reset_second_factor_guesses() {
+    let t = TestApp::new().await;
+    let email = "half@example.com";
+    let (user_id, secret) = two_factor_user(&t, email).await;
+    let mut owner = Device::new(&t);
+    let id = past_the_password(&mut owner, email).await;
+    let r = owner
+        .post(
+            &format!("/v1/client/sign_ins/{id}/attempt_second_factor"),
+            &form(&[("strategy", "totp"), ("code", &totp_now(&t, &secret))]),
+        )
+        .await;
+    assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
+    let mut guesser = Device::new(&t);
+    for _ in 0..5 {
+        let id = past_the_password(&mut guesser, email).await;
+        guesser
+            .post(
+                &format!("/v1/client/sign_ins/{id}/attempt_second_factor"),
+                "strategy=totp&code=000000",
+            )
+            .await;
+    }
+    assert_eq!(user(&t, &user_id).await.failed_attempts, 5);
+    let sid = owner.get("/v1/client").await.body["response"]["last_active_session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let base = format!("/v1/client/sessions/{sid}/verify");
+    let r = owner.post(&base, "level=first_factor").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = owner
+        .post(
+            &format!("{base}/attempt_first_factor"),
+            &form(&[("strategy", "password"), ("password", PASSWORD)]),
+        )
+        .await;
+    assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
+    assert_eq!(
+        user(&t, &user_id).await.failed_attempts,
+        5,
+        "nothing forgiven"
+    );
+}

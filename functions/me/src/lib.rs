@@ -164,6 +164,7 @@ async fn prepare(Path(id): Id, fapi: Fapi, kind: IdentificationKind) -> Result<R
         kind,
         id: id.clone(),
         strategy,
+        sent: Default::default(),
     };
     with_identification(fapi, cmd, kind, &id).await
 }

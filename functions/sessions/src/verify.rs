@@ -53,6 +53,7 @@ pub async fn prepare_first_factor(Path(id): Path<String>, fapi: Fapi) -> Result<
             id,
             strategy,
             target,
+            sent: Default::default(),
         },
     )
     .await
@@ -74,6 +75,7 @@ pub async fn prepare_second_factor(Path(id): Path<String>, fapi: Fapi) -> Result
         id,
         strategy,
         phone_number_id: phone,
+        sent: Default::default(),
     };
     answer(fapi, cmd).await
 }

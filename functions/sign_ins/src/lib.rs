@@ -60,6 +60,7 @@ async fn create(fapi: Fapi) -> Result<Reply, Error> {
         password: p.text("password")?.map(str::to_owned),
         target: target(p)?,
         checked: Default::default(),
+        sent: Default::default(),
     };
     answer(&fapi, fapi.run(&cmd).await?).await
 }
@@ -78,6 +79,7 @@ async fn prepare_first_factor(Path(id): Path<String>, fapi: Fapi) -> Result<Repl
             id,
             strategy,
             target,
+            sent: Default::default(),
         })
         .await?;
     answer(&fapi, (current, None)).await
@@ -114,6 +116,7 @@ async fn prepare_second_factor(Path(id): Path<String>, fapi: Fapi) -> Result<Rep
         id,
         strategy,
         phone_number_id,
+        sent: Default::default(),
     };
     let (current, ()) = fapi.run(&cmd).await?;
     answer(&fapi, (current, None)).await

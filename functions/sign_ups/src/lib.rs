@@ -87,7 +87,10 @@ async fn update(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
 
 async fn prepare_verification(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
     let strategy = parse_strategy("strategy", fapi.params.required("strategy")?)?;
-    let (current, ()) = fapi.run(&PrepareVerification { id, strategy }).await?;
+    let sent = Default::default();
+    let (current, ()) = fapi
+        .run(&PrepareVerification { id, strategy, sent })
+        .await?;
     answer(&fapi, (current, None)).await
 }
 

@@ -49,7 +49,8 @@ pub fn record_failure(user: &mut UserRecord, now: UnixMillis, on_failure: Error)
     on_failure
 }
 
-/// A success: the failure count starts again. The one place failures are forgiven.
+/// A success: the failure count starts again. The one place failures are forgiven, called when
+/// a sign-in completes or a reverification has proven every factor the user has.
 pub fn record_success(user: &mut UserRecord) {
     user.failed_attempts = 0;
     user.locked_until = None;

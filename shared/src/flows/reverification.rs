@@ -7,6 +7,8 @@
 //!   POST sessions/{id}/verify ──► needs_first_factor ──(password / code)──┬─(user has 2FA)─► needs_second_factor ──(totp / sms / backup)──► complete
 //!                                                                      └─(no 2FA)────────────────────────────────────────────► complete
 //!   complete: the session's verification times (`fva`) are now, the action can be retried
+//!   (`level=first_factor` stops after the first factor; it does not satisfy the check for a
+//!   user with a second factor, and forgives no failures)
 //! ```
 //!
 //! Wrong passwords and codes count toward the user's lockout, as at sign-in. The window comes
@@ -33,7 +35,7 @@ use super::lockout;
 use super::session::signed_out;
 use super::sign_in::state as sign_in_state;
 use super::sign_in::{FactorTarget, FirstFactorProof};
-use super::verification::{self, Purpose};
+use super::verification::{self, Purpose, Sender, SentOnce};
 
 fn within(verified_at: Option<UnixMillis>, now: UnixMillis, max_age_ms: i64) -> bool {
     verified_at.is_some_and(|t| now - t < max_age_ms)
@@ -44,8 +46,8 @@ pub fn is_fresh(app: &App, session: &SessionRecord, user: &UserRecord, now: Unix
     let secs = app.settings.sessions.reverification_max_age_secs;
     let max_age = i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX);
     let first = within(session.first_factor_verified_at, now, max_age);
-    let second =
-        !user.has_second_factor() || within(session.second_factor_verified_at, now, max_age);
+    let second = !sign_in_state::needs_second_factor(app, user)
+        || within(session.second_factor_verified_at, now, max_age);
     first && second
 }
 
@@ -63,7 +65,7 @@ pub fn ensure_fresh(app: &App, a: &Acting) -> Result<()> {
     if is_fresh(app, session, &a.user, now) {
         return Ok(());
     }
-    let level = if a.user.has_second_factor() {
+    let level = if sign_in_state::needs_second_factor(app, &a.user) {
         ReverificationLevel::MultiFactor
     } else {
         ReverificationLevel::FirstFactor
@@ -88,6 +90,8 @@ pub struct PrepareVerificationFirstFactor {
     pub id: String,
     pub strategy: FirstFactor,
     pub target: FactorTarget,
+    /// The code sent, kept across retries of the unit of work.
+    pub sent: SentOnce,
 }
 
 /// `POST …/verify/attempt_first_factor`.
@@ -103,6 +107,8 @@ pub struct PrepareVerificationSecondFactor {
     pub id: String,
     pub strategy: SecondFactor,
     pub phone_number_id: Option<String>,
+    /// The code sent, kept across retries of the unit of work.
+    pub sent: SentOnce,
 }
 
 /// `POST …/verify/attempt_second_factor`.
@@ -171,15 +177,18 @@ async fn send_and_keep(
     current: &mut Current,
     (session, mut r): (SessionRecord, ReverificationRecord),
     user: &UserRecord,
-    factor: &SignInFactor,
+    (factor, once): (&SignInFactor, &SentOnce),
 ) -> Result<SessionRecord> {
     let (slot, purpose) = match r.status {
         ReverificationStatus::NeedsSecondFactor => (&mut r.second_factor, Purpose::SecondFactor),
         _ => (&mut r.first_factor, Purpose::Verify),
     };
     let previous = slot.as_ref().map(|f| &f.verification);
-    let sent = sign_in_state::send_code(app, user, factor, (purpose, previous), &session.client_id)
-        .await?;
+    let by = Sender {
+        client_id: &session.client_id,
+        once,
+    };
+    let sent = sign_in_state::send_code(app, user, factor, (purpose, previous), by).await?;
     *slot = Some(sent);
     keep(app, current, session, r).await
 }
@@ -289,7 +298,11 @@ async fn passed(
     }
     session.reverification = Some(r);
     let mut user = user.clone();
-    lockout::record_success(&mut user);
+    // Failures are forgiven only when every factor the user has was proven: a first-factor-only
+    // reverification of a two-factor account must not reset the second factor's guesses.
+    if second || !sign_in_state::needs_second_factor(app, &user) {
+        lockout::record_success(&mut user);
+    }
     store(app, current, session, Some(&user)).await
 }
 
@@ -299,7 +312,7 @@ impl ClientCommand for StartVerification {
     async fn run(&self, app: &App, current: &mut Current, _: &Origin) -> Result<Self::Output> {
         let (mut session, mut user) = active_session(app, current, &self.id).await?;
         lockout::ensure_unlocked(&mut user, app.now_ms())?;
-        let has_second = user.has_second_factor();
+        let has_second = sign_in_state::needs_second_factor(app, &user);
         // Clerk falls back to the first factor when the user has no second one.
         let level = match self.level {
             ReverificationLevel::FirstFactor => ReverificationLevel::FirstFactor,
@@ -342,7 +355,7 @@ impl ClientCommand for PrepareVerificationFirstFactor {
         let strategy = self.strategy.into();
         let factor =
             sign_in_state::pick_factor(&r.supported_first_factors, strategy, &self.target)?;
-        send_and_keep(app, current, (session, r), &user, &factor).await
+        send_and_keep(app, current, (session, r), &user, (&factor, &self.sent)).await
     }
 }
 
@@ -354,6 +367,13 @@ impl ClientCommand for AttemptVerificationFirstFactor {
         let (mut session, user, mut r) = at_step(app, current, &self.id, step).await?;
         match &self.proof {
             FirstFactorProof::Password(password) => {
+                if !r
+                    .supported_first_factors
+                    .iter()
+                    .any(|f| f.strategy == Strategy::Password)
+                {
+                    return Err(Error::new(Code::StrategyForUserInvalid).param("strategy"));
+                }
                 let hash = user
                     .password_hash
                     .clone()
@@ -394,7 +414,7 @@ impl ClientCommand for PrepareVerificationSecondFactor {
         }
         let factors = &r.supported_second_factors;
         let factor = sign_in_state::pick_sms_factor(factors, self.phone_number_id.as_deref())?;
-        send_and_keep(app, current, (session, r), &user, &factor).await
+        send_and_keep(app, current, (session, r), &user, (&factor, &self.sent)).await
     }
 }
 

@@ -304,12 +304,19 @@ pub async fn of_user(app: &App, user_id: &str) -> Result<Vec<SessionRecord>> {
 /// Revokes one of the user's sessions, on whichever device it lives.
 pub async fn revoke(app: &App, user_id: &str, id: &str) -> Result<SessionRecord> {
     let now = app.now_ms();
-    let mut session = app
+    let listed = app
         .repo
         .user_sessions(user_id)
         .await?
         .into_iter()
         .find(|s| s.id == id)
+        .ok_or_else(|| Error::new(Code::SessionNotFound))?;
+    // Read by key: the index may lag behind the version the write is conditioned on.
+    let mut session = app
+        .repo
+        .reload_sessions(std::slice::from_ref(&listed))
+        .await?
+        .pop()
         .ok_or_else(|| Error::new(Code::SessionNotFound))?;
     if session.status == SessionStatus::Active {
         session.status = SessionStatus::Revoked;
@@ -325,7 +332,7 @@ pub async fn revoke(app: &App, user_id: &str, id: &str) -> Result<SessionRecord>
 /// a batch per sign-in).
 pub async fn make_room(app: &App, user_id: &str) -> Result<Vec<Write>> {
     let now = app.now_ms();
-    let mut live: Vec<SessionRecord> = app
+    let listed: Vec<SessionRecord> = app
         .repo
         .user_sessions(user_id)
         .await?
@@ -333,9 +340,11 @@ pub async fn make_room(app: &App, user_id: &str) -> Result<Vec<Write>> {
         .filter(|s| s.is_active_at(now))
         .collect();
     let cap = security::MAX_ACTIVE_SESSIONS_PER_USER;
-    if live.len() < cap {
+    if listed.len() < cap {
         return Ok(Vec::new());
     }
+    // Only now (rarely) read the items themselves: the index may lag behind their versions.
+    let mut live = app.repo.reload_sessions(&listed).await?;
     live.sort_by_key(|s| s.last_active_at);
     let excess = (live.len() + 1 - cap).min(SESSION_BATCH);
     live.into_iter()
@@ -368,14 +377,23 @@ pub async fn end_everywhere(
     keep: Option<&str>,
     status: SessionStatus,
 ) -> Result<()> {
+    let mut retry = super::client::Retry::new();
     for _ in 0..SESSION_SWEEPS {
         let now = app.now_ms();
-        let live: Vec<SessionRecord> = app
+        let listed: Vec<SessionRecord> = app
             .repo
             .user_sessions(user_id)
             .await?
             .into_iter()
             .filter(|s| Some(s.id.as_str()) != keep && s.is_active_at(now))
+            .collect();
+        // The index may lag: the versions to write against come from the items themselves.
+        let live: Vec<SessionRecord> = app
+            .repo
+            .reload_sessions(&listed)
+            .await?
+            .into_iter()
+            .filter(|s| s.is_active_at(now))
             .collect();
         if live.is_empty() {
             return Ok(());
@@ -409,6 +427,8 @@ pub async fn end_everywhere(
         if !lost_a_race {
             return Ok(());
         }
+        // Someone touched a session meanwhile: back off a little, read again, end it then.
+        retry.after_conflict().await?;
     }
     Err(Error::new(Code::ConcurrentUpdate))
 }

@@ -67,6 +67,8 @@ pub struct UpdateSignUp {
 pub struct PrepareVerification {
     pub id: String,
     pub strategy: VerificationStrategy,
+    /// The code sent, kept across retries of the unit of work.
+    pub sent: verification::SentOnce,
 }
 
 /// `POST …/attempt_verification`.
@@ -356,10 +358,12 @@ impl ClientCommand for PrepareVerification {
         if !app.capabilities.verification(kind, cmd.strategy) {
             return Err(Error::new(Code::VerificationStrategyInvalid).param("strategy"));
         }
-        let client_id = &s.client_id;
-        let v =
-            verification::prove_identification(app, (kind, &to), cmd.strategy, previous, client_id)
-                .await?;
+        let by = verification::Sender {
+            client_id: &s.client_id,
+            once: &cmd.sent,
+        };
+        let v = verification::prove_identification(app, (kind, &to), cmd.strategy, previous, by)
+            .await?;
         *s.verification_mut(kind) = Some(v);
         s.updated_at = app.now_ms();
         commit_sign_up(app, current, s).await

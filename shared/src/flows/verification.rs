@@ -112,6 +112,45 @@ fn html_escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// Who asks for a code: the client (for the per-client send cap), and the request's memory of
+/// what it already sent.
+#[derive(Debug, Clone, Copy)]
+pub struct Sender<'a> {
+    pub client_id: &'a str,
+    pub once: &'a SentOnce,
+}
+
+/// A code sent once per request: when the unit of work runs a command again after losing a
+/// race, the retry reuses the verification of the code already delivered instead of sending
+/// another (which the destination's cooldown would refuse, losing the code that did arrive).
+#[derive(Debug, Default)]
+pub struct SentOnce(std::sync::Mutex<Option<(String, Strategy, VerificationRecord)>>);
+
+impl SentOnce {
+    fn get(&self, destination: &str, strategy: Strategy) -> Option<VerificationRecord> {
+        let held = match self.0.lock() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        };
+        held.filter(|(d, s, _)| d == destination && *s == strategy)
+            .map(|(_, _, v)| v)
+    }
+
+    fn put(&self, destination: String, strategy: Strategy, v: VerificationRecord) {
+        match self.0.lock() {
+            Ok(mut g) => *g = Some((destination, strategy, v)),
+            Err(p) => *p.into_inner() = Some((destination, strategy, v)),
+        }
+    }
+}
+
+impl Clone for SentOnce {
+    /// A copy of a command sends afresh.
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
 /// Issues a new code for `strategy`, delivers it, and returns the verification to store.
 /// Refuses while the previous code is younger than the resend cooldown, and — for a message
 /// that is really sent — when the destination's cooldown or the hourly caps of the destination
@@ -122,9 +161,17 @@ pub async fn prepare(
     dest: &Destination,
     purpose: Purpose,
     previous: Option<&VerificationRecord>,
-    client_id: &str,
+    by: Sender<'_>,
 ) -> Result<VerificationRecord> {
     let now = app.now_ms();
+    let channel = match dest.channel {
+        Channel::Email => "email",
+        Channel::Sms => "sms",
+    };
+    let destination = format!("{channel}:{}", dest.to);
+    if let Some(sent) = by.once.get(&destination, strategy) {
+        return Ok(sent);
+    }
     if let Some(sent_at) = previous
         .filter(|p| p.strategy == strategy && p.status == VerificationStatus::Unverified)
         .and_then(|p| p.sent_at)
@@ -146,15 +193,10 @@ pub async fn prepare(
         random::numeric_code(app.random.as_ref(), security::OTP_DIGITS)
     };
     if !test_identifier {
-        let channel = match dest.channel {
-            Channel::Email => "email",
-            Channel::Sms => "sms",
-        };
-        let destination = format!("{channel}:{}", dest.to);
-        super::rate_limit::admit_send(app, &destination, client_id).await?;
+        super::rate_limit::admit_send(app, &destination, by.client_id).await?;
         let sent = app.courier.send(&message(app, dest, &code, purpose)).await;
         if let Err(e) = sent {
-            super::rate_limit::refund_send(app, &destination, client_id).await?;
+            super::rate_limit::refund_send(app, &destination, by.client_id).await?;
             let mut err = Error::new(Code::MessageDeliveryFailed).meta(
                 "channel",
                 serde_json::to_value(dest.channel).unwrap_or_default(),
@@ -163,35 +205,29 @@ pub async fn prepare(
             return Err(err);
         }
     }
-    Ok(VerificationRecord {
+    let v = VerificationRecord {
         strategy,
         status: VerificationStatus::Unverified,
         code_hash: Some(app.codes.hash(&code)),
         attempts: 0,
         expire_at: Some(now + duration_ms(security::OTP_LIFETIME)),
         sent_at: Some(now),
-    })
+    };
+    by.once.put(destination, strategy, v.clone());
+    Ok(v)
 }
 
 /// Sends a code that proves someone holds `to` (an identification of `kind`: at sign-up, or
-/// added to a profile), asked for by `client_id`.
+/// added to a profile), asked for `by` a client.
 pub async fn prove_identification(
     app: &App,
     (kind, to): (IdentificationKind, &str),
     strategy: crate::vocabulary::VerificationStrategy,
     previous: Option<&VerificationRecord>,
-    client_id: &str,
+    by: Sender<'_>,
 ) -> Result<VerificationRecord> {
     let dest = Destination::new(kind, to);
-    prepare(
-        app,
-        strategy.into(),
-        &dest,
-        Purpose::Verify,
-        previous,
-        client_id,
-    )
-    .await
+    prepare(app, strategy.into(), &dest, Purpose::Verify, previous, by).await
 }
 
 /// What an attempt did to the verification (which the caller stores either way).

@@ -98,7 +98,7 @@ impl Operation {
     /// The abuse policy: the one place it is declared.
     ///
     /// - `CREATE`: what creates state or answers "does this identifier exist" (clients, sign-ins,
-    ///   sign-ups and their updates, added identifications, a username change);
+    ///   sign-ups and their updates, a username change, a reverification started);
     /// - `PREPARE`: what sends a code (and, inside it, the per-destination and per-client send
     ///   caps of `flows::rate_limit::admit_send`);
     /// - `ATTEMPT`: what checks a secret (codes, passwords, TOTP);

@@ -96,14 +96,15 @@ pub struct VerificationRecord {
 ///   added (unverified) ──prepare──► code sent ──attempt ok──► verified ──► may be primary,
 ///                                                                         may sign in, (phone) may be a second factor
 /// ```
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct IdentificationRecord {
     pub id: String,
     /// Set from the list the record is stored in (see [`UserRecord`]).
-    #[serde(skip_serializing, default = "default_kind")]
+    #[serde(skip, default = "default_kind")]
     pub kind: IdentificationKind,
-    /// The normalised address or E.164 number. (Documents written before the two kinds shared
-    /// one record name it `email_address` / `phone_number`.)
+    /// The normalised address or E.164 number, stored as `email_address` / `phone_number` (the
+    /// names stored documents have always used, so a version on either side of this one reads
+    /// them during a rolling deploy or a rollback).
     #[serde(alias = "email_address", alias = "phone_number")]
     pub value: String,
     pub verification: Option<VerificationRecord>,
@@ -117,6 +118,29 @@ pub struct IdentificationRecord {
 
 fn default_kind() -> IdentificationKind {
     IdentificationKind::EmailAddress
+}
+
+impl Serialize for IdentificationRecord {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut out = s.serialize_struct("IdentificationRecord", 7)?;
+        out.serialize_field("id", &self.id)?;
+        match self.kind {
+            IdentificationKind::EmailAddress => {
+                out.serialize_field("email_address", &self.value)?
+            }
+            IdentificationKind::PhoneNumber => out.serialize_field("phone_number", &self.value)?,
+        }
+        out.serialize_field("verification", &self.verification)?;
+        out.serialize_field(
+            "reserved_for_second_factor",
+            &self.reserved_for_second_factor,
+        )?;
+        out.serialize_field("default_second_factor", &self.default_second_factor)?;
+        out.serialize_field("created_at", &self.created_at)?;
+        out.serialize_field("updated_at", &self.updated_at)?;
+        out.end()
+    }
 }
 
 impl IdentificationRecord {

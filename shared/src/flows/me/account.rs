@@ -1,5 +1,6 @@
-//! Deleting the account: the user, their identifiers' guards and every session go, in one
-//! transaction; the identifiers are free for anyone afterwards.
+//! Deleting the account: the user's other sessions end (in batches), then the user, the acting
+//! session and the identifiers' guards go in one transaction (identifiers past what one
+//! transaction holds are freed right after); the identifiers are free for anyone afterwards.
 
 use crate::app::App;
 use crate::error::{Code, Error, Result};
@@ -30,10 +31,13 @@ impl UserCommand for DeleteAccount {
         if !app.settings.actions.delete_self {
             return Err(Error::new(Code::UserDeleteSelfNotEnabled));
         }
-        // Sessions first, in batches (any number of them): a deleted user's session must not
-        // live on. Ending them again on a retry changes nothing.
+        // The other sessions first, in batches (any number of them): a deleted user's session
+        // must not live on. The acting one ends with the user, in the last transaction, so a
+        // retry after a lost race still finds the user to act for.
         let user_id = a.user.id.clone();
-        session::end_everywhere(app, &mut a.current, &user_id, None, SessionStatus::Ended).await?;
+        let acting = a.session_id.clone();
+        let ended = SessionStatus::Ended;
+        session::end_everywhere(app, &mut a.current, &user_id, Some(&acting), ended).await?;
         let u = &a.user;
         let mut releases = Vec::new();
         for kind in IdentificationKind::ALL {
@@ -56,6 +60,17 @@ impl UserCommand for DeleteAccount {
             Condition::Version(u.version),
         ));
         let current = &mut a.current;
+        let now = app.now_ms();
+        if let Some(mine) = current
+            .aggregate
+            .sessions
+            .iter_mut()
+            .find(|s| s.id == acting)
+        {
+            mine.status = ended;
+            mine.updated_at = now;
+            writes.push(Repo::session_write(mine)?);
+        }
         let last_active_was_theirs = current
             .aggregate
             .client

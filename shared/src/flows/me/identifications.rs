@@ -2,8 +2,8 @@
 //! identification record.
 //!
 //! ```text
-//!   add (guard claimed) ──prepare──► code sent ──attempt ok──► verified
-//!    └────────── delete (guard released; never the last identifier the user signs in with)
+//!   add (nothing reserved) ──prepare──► code sent ──attempt ok──► verified (guard claimed)
+//!    └────────── delete (our guard released; never the last identifier the user signs in with)
 //! ```
 
 use crate::app::App;
@@ -37,6 +37,8 @@ pub struct PrepareIdentification {
     pub kind: IdentificationKind,
     pub id: String,
     pub strategy: VerificationStrategy,
+    /// The code sent, kept across retries of the unit of work.
+    pub sent: verification::SentOnce,
 }
 
 /// `POST …/{id}/attempt_verification`.
@@ -116,8 +118,8 @@ fn identification_mut<'a>(
         .ok_or_else(Error::not_found)
 }
 
-/// Adds an unverified identification (its guard is claimed now, so nobody else can take it
-/// while it waits for its code).
+/// Adds an unverified identification. It reserves nothing until it is verified, so adding an
+/// address cannot keep its owner from signing up with it.
 impl UserCommand for AddIdentification {
     type Output = IdentificationRecord;
 
@@ -178,7 +180,10 @@ impl UserCommand for PrepareIdentification {
             (kind, &to),
             cmd.strategy,
             previous.as_ref(),
-            &client_id,
+            verification::Sender {
+                client_id: &client_id,
+                once: &cmd.sent,
+            },
         )
         .await?;
         identification_mut(a, kind, id)?.verification = Some(v);

@@ -3,7 +3,7 @@
 //! last active one.
 //!
 //! ```text
-//!   identification: add (guard claimed) ──prepare──► code sent ──attempt ok──► verified ──► may be primary
+//!   identification: add ──prepare──► code sent ──attempt ok──► verified (guard claimed) ──► may be primary
 //!                    └──────────────── delete (guard released; never the last sign-in identifier)
 //!   TOTP:        POST /totp ──► pending secret ──attempt ok──► enabled (+ backup codes) ──DELETE──► off
 //!   password:    change (current required, optionally sign out elsewhere) / remove (another factor must remain)
@@ -16,8 +16,9 @@
 //! - [`second_factors`] — SMS second factor, TOTP, backup codes;
 //! - [`account`] — deletion of the account.
 //!
-//! Every change is one transaction guarded by the user's version; a lost race is retried on fresh
-//! state by the unit of work, so concurrent edits of different fields all land. Wrong current
+//! Every change commits in one transaction guarded by the user's version (ending many sessions
+//! after a password change or before a deletion takes batches of its own); a lost race is
+//! retried on fresh state by the unit of work, so concurrent edits of different fields all land. Wrong current
 //! passwords and wrong codes count toward the lockout.
 
 pub mod account;

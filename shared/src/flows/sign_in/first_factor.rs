@@ -15,7 +15,7 @@ use crate::flows::command::ClientCommand;
 use crate::flows::command::Origin;
 use crate::flows::lockout;
 use crate::flows::session;
-use crate::flows::verification::{self, Purpose};
+use crate::flows::verification::{self, Purpose, Sender, SentOnce};
 
 /// `POST /v1/client/sign_ins`.
 #[derive(Debug, Clone, Default)]
@@ -26,6 +26,8 @@ pub struct CreateSignIn {
     pub target: FactorTarget,
     /// The password check, kept across retries of the unit of work.
     pub checked: CheckedOnce,
+    /// The code sent, kept across retries of the unit of work.
+    pub sent: SentOnce,
 }
 
 /// `POST …/prepare_first_factor`.
@@ -35,6 +37,8 @@ pub struct PrepareFirstFactor {
     pub id: String,
     pub strategy: FirstFactor,
     pub target: FactorTarget,
+    /// The code sent, kept across retries of the unit of work.
+    pub sent: SentOnce,
 }
 
 /// What an attempt at the first factor presents.
@@ -95,7 +99,7 @@ async fn prepare_code(
     s: &mut SignInRecord,
     user: &UserRecord,
     strategy: FirstFactor,
-    target: &FactorTarget,
+    (target, once): (&FactorTarget, &SentOnce),
 ) -> Result<()> {
     if strategy.code_destination().is_none() {
         return Ok(()); // Passwords need no preparation.
@@ -107,7 +111,11 @@ async fn prepare_code(
         Purpose::SignIn
     };
     let previous = s.first_factor.as_ref().map(|f| &f.verification);
-    let sent = state::send_code(app, user, &factor, (purpose, previous), &s.client_id).await?;
+    let by = Sender {
+        client_id: &s.client_id,
+        once,
+    };
+    let sent = state::send_code(app, user, &factor, (purpose, previous), by).await?;
     s.first_factor = Some(sent);
     Ok(())
 }
@@ -193,7 +201,7 @@ impl ClientCommand for CreateSignIn {
             return check_password(app, current, s, user, proof, origin, "password").await;
         }
         if let Some(strategy) = self.strategy {
-            prepare_code(app, &mut s, &user, strategy, &self.target).await?;
+            prepare_code(app, &mut s, &user, strategy, (&self.target, &self.sent)).await?;
         }
         state::store(app, current, s, None, Vec::new()).await?;
         Ok(None)
@@ -214,7 +222,8 @@ impl ClientCommand for PrepareFirstFactor {
         let mut user = state::load_user(app, &s).await?;
         lockout::ensure_unlocked(&mut user, app.now_ms())?;
         state::snapshot(app, &mut s, &user);
-        prepare_code(app, &mut s, &user, self.strategy, &self.target).await?;
+        let sending = (&self.target, &self.sent);
+        prepare_code(app, &mut s, &user, self.strategy, sending).await?;
         s.updated_at = app.now_ms();
         state::store(app, current, s, None, Vec::new()).await
     }

@@ -13,7 +13,7 @@ use crate::flows::command::ClientCommand;
 use crate::flows::command::Origin;
 use crate::flows::lockout;
 use crate::flows::session;
-use crate::flows::verification::{self, Purpose};
+use crate::flows::verification::{self, Purpose, Sender, SentOnce};
 
 /// `POST …/prepare_second_factor`.
 #[derive(Debug, Clone)]
@@ -22,6 +22,8 @@ pub struct PrepareSecondFactor {
     pub id: String,
     pub strategy: SecondFactor,
     pub phone_number_id: Option<String>,
+    /// The code sent, kept across retries of the unit of work.
+    pub sent: SentOnce,
 }
 
 /// `POST …/attempt_second_factor`.
@@ -45,12 +47,17 @@ impl ClientCommand for PrepareSecondFactor {
                 .param("strategy")
                 .long("Only phone_code needs preparing; attempt totp or backup_code directly."));
         }
-        let user = state::load_user(app, &s).await?;
+        let mut user = state::load_user(app, &s).await?;
+        lockout::ensure_unlocked(&mut user, app.now_ms())?;
         let factors = state::second_factors(app, &user);
         let factor = state::pick_sms_factor(&factors, self.phone_number_id.as_deref())?;
         let previous = s.second_factor.as_ref().map(|f| &f.verification);
         let purpose = (Purpose::SecondFactor, previous);
-        s.second_factor = Some(state::send_code(app, &user, &factor, purpose, &s.client_id).await?);
+        let by = Sender {
+            client_id: &s.client_id,
+            once: &self.sent,
+        };
+        s.second_factor = Some(state::send_code(app, &user, &factor, purpose, by).await?);
         s.updated_at = app.now_ms();
         state::store(app, current, s, None, Vec::new()).await
     }

@@ -19,7 +19,7 @@ use crate::flows::client::{Current, commit};
 use crate::flows::command::Origin;
 use crate::flows::lockout;
 use crate::flows::session;
-use crate::flows::verification::{self, Destination, Purpose};
+use crate::flows::verification::{self, Destination, Purpose, Sender};
 
 /// Which identification a code factor goes to, when the caller names one.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -207,12 +207,11 @@ pub async fn send_code(
     user: &UserRecord,
     factor: &SignInFactor,
     (purpose, previous): (Purpose, Option<&VerificationRecord>),
-    client_id: &str,
+    by: Sender<'_>,
 ) -> Result<FactorVerification> {
     let (kind, to) = destination(user, factor)?;
     let dest = Destination::new(kind, to);
-    let v =
-        verification::prepare(app, factor.strategy, &dest, purpose, previous, client_id).await?;
+    let v = verification::prepare(app, factor.strategy, &dest, purpose, previous, by).await?;
     Ok(FactorVerification {
         verification: v,
         email_address_id: factor.email_address_id.clone(),
