@@ -56,11 +56,12 @@ async fn create(fapi: Fapi) -> Result<Reply, Error> {
     let strategy = p.text("strategy")?.map(|s| parse_strategy("strategy", s));
     let cmd = CreateSignIn {
         identifier: p.text("identifier")?.map(str::to_owned),
-        strategy: strategy.transpose()?,
-        password: p.text("password")?.map(str::to_owned),
-        target: target(p)?,
-        checked: Default::default(),
-        sent: Default::default(),
+        proof: (
+            p.text("password")?.map(str::to_owned),
+            strategy.transpose()?,
+            target(p)?,
+        ),
+        memo: Default::default(),
     };
     answer(&fapi, fapi.run(&cmd).await?).await
 }

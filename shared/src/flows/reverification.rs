@@ -232,18 +232,16 @@ async fn store(
 
 /// Counts a failure toward the lockout (as at sign-in), stores it with the session, and
 /// answers `error` (or `user_locked`).
-async fn fail<T>(
-    app: &App,
-    current: &mut Current,
-    session: SessionRecord,
-    mut user: UserRecord,
-    error: Error,
-) -> Result<T> {
+async fn fail<T>(app: &App, current: &mut Current, failed: Failed, error: Error) -> Result<T> {
+    let (session, mut user) = failed;
     let answer = lockout::record_failure(&mut user, app.now_ms(), error);
     store(app, current, session, Some(&user))
         .await
         .and(Err(answer))
 }
+
+/// The session and the user of a failed step.
+type Failed = (SessionRecord, UserRecord);
 
 /// Settles a code attempt that did not verify: a wrong code is stored and counted toward the
 /// lockout; an attempt that could not be made (expired, used up) stores the verification as it
@@ -259,14 +257,8 @@ async fn unless_verified(
         Ok(verification::Attempt::Verified) => Ok((session, r)),
         Ok(other) => {
             session.reverification = Some(r);
-            fail(
-                app,
-                current,
-                session,
-                user,
-                verification::attempt_error(other),
-            )
-            .await
+            let error = verification::attempt_error(other);
+            fail(app, current, (session, user), error).await
         }
         Err(e) => {
             keep(app, current, session, r).await?;
@@ -380,7 +372,7 @@ impl ClientCommand for AttemptVerificationFirstFactor {
                     .ok_or_else(|| Error::new(Code::StrategyForUserInvalid).param("strategy"))?;
                 if !app.passwords.verify(&hash, password).await? {
                     let err = Error::new(Code::FormPasswordIncorrect).param("password");
-                    return fail(app, current, session, user, err).await;
+                    return fail(app, current, (session, user), err).await;
                 }
                 r.first_factor = Some(FactorVerification {
                     verification: verification::verified(Strategy::Password),
@@ -453,7 +445,7 @@ impl ClientCommand for AttemptVerificationSecondFactor {
         if !passed_now {
             session.reverification = Some(r);
             let err = Error::new(Code::FormCodeIncorrect).param("code");
-            return fail(app, current, session, user, err).await;
+            return fail(app, current, (session, user), err).await;
         }
         if self.strategy != SecondFactor::PhoneCode {
             // (An SMS code's verification is already marked verified, with its expiry.)

@@ -326,19 +326,28 @@ pub async fn revoke(app: &App, user_id: &str, id: &str) -> Result<SessionRecord>
     Ok(session)
 }
 
+/// The user's sessions the user index lists as active at `now`, but `keep` (the index may lag:
+/// versions to write against are read from the items).
+async fn active_in_index(
+    app: &App,
+    user_id: &str,
+    keep: Option<&str>,
+    now: UnixMillis,
+) -> Result<Vec<SessionRecord>> {
+    let all = app.repo.user_sessions(user_id).await?;
+    Ok(all
+        .into_iter()
+        .filter(|s| Some(s.id.as_str()) != keep && s.is_active_at(now))
+        .collect())
+}
+
 /// Room for one more session of the user: when they already have
 /// [`security::MAX_ACTIVE_SESSIONS_PER_USER`] active ones, the writes that revoke the least
 /// recently active (at most a batch; an account over the cap from before it existed shrinks by
 /// a batch per sign-in).
 pub async fn make_room(app: &App, user_id: &str) -> Result<Vec<Write>> {
     let now = app.now_ms();
-    let listed: Vec<SessionRecord> = app
-        .repo
-        .user_sessions(user_id)
-        .await?
-        .into_iter()
-        .filter(|s| s.is_active_at(now))
-        .collect();
+    let listed = active_in_index(app, user_id, None, now).await?;
     let cap = security::MAX_ACTIVE_SESSIONS_PER_USER;
     if listed.len() < cap {
         return Ok(Vec::new());
@@ -380,13 +389,7 @@ pub async fn end_everywhere(
     let mut retry = super::client::Retry::new();
     for _ in 0..SESSION_SWEEPS {
         let now = app.now_ms();
-        let listed: Vec<SessionRecord> = app
-            .repo
-            .user_sessions(user_id)
-            .await?
-            .into_iter()
-            .filter(|s| Some(s.id.as_str()) != keep && s.is_active_at(now))
-            .collect();
+        let listed = active_in_index(app, user_id, keep, now).await?;
         // The index may lag: the versions to write against come from the items themselves.
         let live: Vec<SessionRecord> = app
             .repo

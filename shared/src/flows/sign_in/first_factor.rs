@@ -21,13 +21,10 @@ use crate::flows::verification::{self, Purpose, Sender, SentOnce};
 #[derive(Debug, Clone, Default)]
 pub struct CreateSignIn {
     pub identifier: Option<String>,
-    pub strategy: Option<FirstFactor>,
-    pub password: Option<String>,
-    pub target: FactorTarget,
-    /// The password check, kept across retries of the unit of work.
-    pub checked: CheckedOnce,
-    /// The code sent, kept across retries of the unit of work.
-    pub sent: SentOnce,
+    /// A password (signs in at once), or a code strategy to prepare with `target`.
+    pub proof: (Option<String>, Option<FirstFactor>, FactorTarget),
+    /// The password check and the code sent, kept across retries of the unit of work.
+    pub memo: (CheckedOnce, SentOnce),
 }
 
 /// `POST …/prepare_first_factor`.
@@ -151,17 +148,19 @@ impl ClientCommand for CreateSignIn {
         let now = app.now_ms();
         let id = random::object_id(app.random.as_ref(), "sia");
         let mut s = SignInRecord::new(id, current.client().id.clone(), now);
-        if let Some(strategy) = self.strategy {
+        let (password, strategy, target) = &self.proof;
+        let (checked, sent) = &self.memo;
+        if let Some(strategy) = *strategy {
             ensure_enabled(app, strategy)?;
         }
-        let password = self.password.as_deref();
+        let password = password.as_deref();
         if password.is_some() && !app.capabilities.first_factor(FirstFactor::Password) {
             return Err(Error::new(Code::FormParamValueInvalid)
                 .param("password")
                 .long("Passwords are not enabled for this application."));
         }
         let Some(raw) = self.identifier.as_deref() else {
-            if password.is_some() || self.strategy.is_some() {
+            if password.is_some() || strategy.is_some() {
                 return Err(Error::missing("identifier"));
             }
             state::store(app, current, s, None, Vec::new()).await?;
@@ -197,11 +196,11 @@ impl ClientCommand for CreateSignIn {
         state::snapshot(app, &mut s, &user);
 
         if let Some(pw) = password {
-            let proof = (pw, &self.checked);
+            let proof = (pw, checked);
             return check_password(app, current, s, user, proof, origin, "password").await;
         }
-        if let Some(strategy) = self.strategy {
-            prepare_code(app, &mut s, &user, strategy, (&self.target, &self.sent)).await?;
+        if let Some(strategy) = *strategy {
+            prepare_code(app, &mut s, &user, strategy, (target, sent)).await?;
         }
         state::store(app, current, s, None, Vec::new()).await?;
         Ok(None)
