@@ -12,7 +12,9 @@ use frontdoor::clock::ManualClock;
 use frontdoor::courier::Courier;
 use frontdoor::courier::outbox::Outbox;
 use frontdoor::http::FapiService;
+use frontdoor::model::records::UserRecord;
 use frontdoor::random::SeededRandom;
+use frontdoor::repo::Repo;
 use frontdoor::settings::Settings;
 use frontdoor::store::ItemStore;
 use frontdoor::store::counting::{CountingStore, Counts};
@@ -161,6 +163,25 @@ impl TestApp {
     pub async fn get(&self, path: &str) -> TestResponse {
         self.send(req(Method::GET, path).body(Body::empty()).unwrap())
             .await
+    }
+
+    /// The stored user `id` (which must exist).
+    pub async fn user(&self, id: &str) -> UserRecord {
+        self.app.repo.load_user(id).await.unwrap().unwrap()
+    }
+
+    /// Stores `user` as it is (to set up states the HTTP surface does not reach directly).
+    pub async fn save_user(&self, user: &UserRecord) {
+        self.app
+            .repo
+            .commit(vec![Repo::user_write(user).unwrap()])
+            .await
+            .unwrap();
+    }
+
+    /// The TOTP code an authenticator app shows for `secret` at the app's clock.
+    pub fn totp_now(&self, secret: &str) -> String {
+        frontdoor::totp::generate(secret, self.app.clock.now_secs()).unwrap()
     }
 
     /// POST a form body.

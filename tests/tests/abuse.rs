@@ -3,32 +3,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use frontdoor::model::records::UserRecord;
 use frontdoor::repo::Repo;
 use frontdoor_tests::{Device, TestApp, form};
 use http::StatusCode;
 
 const PASSWORD: &str = "correct horse battery";
 
-async fn user(t: &TestApp, id: &str) -> UserRecord {
-    t.app.repo.load_user(id).await.unwrap().unwrap()
-}
-
-async fn save_user(t: &TestApp, u: &UserRecord) {
-    t.app
-        .repo
-        .commit(vec![Repo::user_write(u).unwrap()])
-        .await
-        .unwrap();
-}
-
 /// A user with a password and TOTP as second factor; returns its id and TOTP secret.
 async fn two_factor_user(t: &TestApp, email: &str) -> (String, String) {
     let user_id = Device::new(t).sign_up(email, PASSWORD).await;
-    let mut u = user(t, &user_id).await;
+    let mut u = t.user(&user_id).await;
     let secret = frontdoor::totp::secret_from_bytes(&[7u8; 20]);
     u.totp_secret = Some(secret.clone());
-    save_user(t, &u).await;
+    t.save_user(&u).await;
     (user_id, secret)
 }
 
@@ -46,10 +33,6 @@ async fn past_the_password(d: &mut Device<'_>, email: &str) -> String {
         r.body
     );
     r.body["response"]["id"].as_str().unwrap().to_owned()
-}
-
-fn totp_now(t: &TestApp, secret: &str) -> String {
-    frontdoor::totp::generate(secret, t.app.clock.now_secs()).unwrap()
 }
 
 /// Finding 1: a password does not buy unlimited second-factor guesses. Wrong TOTP codes count
@@ -94,7 +77,7 @@ async fn second_factor_guesses_lock_the_account() {
     let r = d
         .post(
             &format!("/v1/client/sign_ins/{id}/attempt_second_factor"),
-            &form(&[("strategy", "totp"), ("code", &totp_now(&t, &secret))]),
+            &form(&[("strategy", "totp"), ("code", &t.totp_now(&secret))]),
         )
         .await;
     assert_eq!(r.error_code(), Some("user_locked"), "{}", r.body);
@@ -105,7 +88,7 @@ async fn second_factor_guesses_lock_the_account() {
         )
         .await;
     assert_eq!(r.error_code(), Some("user_locked"), "{}", r.body);
-    assert!(user(&t, &user_id).await.locked_until.is_some());
+    assert!(t.user(&user_id).await.locked_until.is_some());
 }
 
 /// Finding 2a: alternating `email_code` and `reset_password_email_code` used to skip the 30 s
@@ -319,10 +302,10 @@ async fn a_reset_waits_for_the_second_factor() {
     let email = "reset2fa@example.com";
     let mut owner = Device::new(&t);
     let user_id = owner.sign_up(email, PASSWORD).await;
-    let mut u = user(&t, &user_id).await;
+    let mut u = t.user(&user_id).await;
     let secret = frontdoor::totp::secret_from_bytes(&[5u8; 20]);
     u.totp_secret = Some(secret.clone());
-    save_user(&t, &u).await;
+    t.save_user(&u).await;
     t.clock.advance(std::time::Duration::from_secs(31));
 
     let mut attacker = Device::new(&t);
@@ -361,7 +344,7 @@ async fn a_reset_waits_for_the_second_factor() {
     );
 
     // Nothing changed: the old password still passes, the owner is still signed in.
-    let stored = user(&t, &user_id).await;
+    let stored = t.user(&user_id).await;
     assert_eq!(stored.password_hash, u.password_hash);
     assert_eq!(owner.get("/v1/me").await.status, StatusCode::OK);
     let mut other = Device::new(&t);
@@ -371,11 +354,11 @@ async fn a_reset_waits_for_the_second_factor() {
     let r = attacker
         .post(
             &format!("/v1/client/sign_ins/{id}/attempt_second_factor"),
-            &form(&[("strategy", "totp"), ("code", &totp_now(&t, &secret))]),
+            &form(&[("strategy", "totp"), ("code", &t.totp_now(&secret))]),
         )
         .await;
     assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
-    assert_ne!(user(&t, &user_id).await.password_hash, u.password_hash);
+    assert_ne!(t.user(&user_id).await.password_hash, u.password_hash);
     assert_eq!(owner.get("/v1/me").await.error_code(), Some("signed_out"));
     assert_eq!(attacker.get("/v1/me").await.status, StatusCode::OK);
 }
@@ -701,7 +684,7 @@ async fn reverify(d: &mut Device<'_>, t: &TestApp, totp: Option<&str>) -> serde_
     let r = d
         .post(
             &format!("{base}/attempt_second_factor"),
-            &form(&[("strategy", "totp"), ("code", &totp_now(t, secret))]),
+            &form(&[("strategy", "totp"), ("code", &t.totp_now(secret))]),
         )
         .await;
     assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
@@ -721,7 +704,7 @@ async fn sensitive_actions_need_a_recent_verification() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "fresh sessions may: {}", r.body);
     let email_id = r.body["response"]["id"].as_str().unwrap().to_owned();
-    let owner_email = user(&t, &user_id).await.primary_email_address_id.unwrap();
+    let owner_email = t.user(&user_id).await.primary_email_address_id.unwrap();
 
     // Eleven minutes later, the session is stale.
     t.clock.advance(std::time::Duration::from_secs(11 * 60));
@@ -837,7 +820,7 @@ async fn reverification_asks_for_the_second_factor_and_counts_failures() {
     let r = d
         .post(
             &format!("/v1/client/sign_ins/{id}/attempt_second_factor"),
-            &form(&[("strategy", "totp"), ("code", &totp_now(&t, &secret))]),
+            &form(&[("strategy", "totp"), ("code", &t.totp_now(&secret))]),
         )
         .await;
     assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
@@ -860,14 +843,14 @@ async fn reverification_asks_for_the_second_factor_and_counts_failures() {
         )
         .await;
     assert_eq!(r.error_code(), Some("form_password_incorrect"));
-    assert_eq!(user(&t, &user_id).await.failed_attempts, 1);
+    assert_eq!(t.user(&user_id).await.failed_attempts, 1);
 
     // The TOTP step accepts each time step once: move to the next one.
     t.clock.advance(std::time::Duration::from_secs(30));
     reverify(&mut d, &t, Some(&secret)).await;
     let r = d.post("/v1/me/backup_codes", "").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert_eq!(user(&t, &user_id).await.failed_attempts, 0);
+    assert_eq!(t.user(&user_id).await.failed_attempts, 0);
 }
 
 /// Finding 10 (lows): expired rate-limit counters used to stay in the embedded store forever.
@@ -1123,7 +1106,7 @@ async fn a_first_factor_reverification_does_not_reset_second_factor_guesses() {
     let r = owner
         .post(
             &format!("/v1/client/sign_ins/{id}/attempt_second_factor"),
-            &form(&[("strategy", "totp"), ("code", &totp_now(&t, &secret))]),
+            &form(&[("strategy", "totp"), ("code", &t.totp_now(&secret))]),
         )
         .await;
     assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
@@ -1137,7 +1120,7 @@ async fn a_first_factor_reverification_does_not_reset_second_factor_guesses() {
             )
             .await;
     }
-    assert_eq!(user(&t, &user_id).await.failed_attempts, 5);
+    assert_eq!(t.user(&user_id).await.failed_attempts, 5);
     let sid = owner.get("/v1/client").await.body["response"]["last_active_session_id"]
         .as_str()
         .unwrap()
@@ -1153,7 +1136,7 @@ async fn a_first_factor_reverification_does_not_reset_second_factor_guesses() {
         .await;
     assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
     assert_eq!(
-        user(&t, &user_id).await.failed_attempts,
+        t.user(&user_id).await.failed_attempts,
         5,
         "nothing forgiven"
     );

@@ -197,14 +197,6 @@ async fn rotation_signs_with_the_new_key_and_publishes_the_old_one_until_its_tok
         jsonwebtoken::decode_header(&token).unwrap().kid.as_deref(),
         Some(new_kid.as_str())
     );
-    let kids = |jwks: &Value| -> Vec<String> {
-        jwks["keys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|k| k["kid"].as_str().unwrap().to_owned())
-            .collect()
-    };
     let published = kids(&t.get("/v1/jwks").await.body);
     assert!(published.contains(&old_kid) && published.contains(&new_kid));
     // Once every token the old key signed has expired (60 s by default), it drops out.
@@ -272,14 +264,6 @@ async fn timestamps_are_unix_milliseconds() {
 async fn a_staged_signing_key_is_published_before_it_signs() {
     use frontdoor_tests::TestApp;
     let t = TestApp::new().await;
-    let kids = |jwks: &serde_json::Value| -> Vec<String> {
-        jwks["keys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|k| k["kid"].as_str().unwrap().to_owned())
-            .collect()
-    };
     let old = t.app.key_ring().current(t.app.now_ms()).kid.clone();
     let new = t
         .app
@@ -323,4 +307,14 @@ async fn a_staged_signing_key_is_published_before_it_signs() {
     // Once the old key's last token has expired, it is no longer published.
     t.clock.advance(std::time::Duration::from_secs(61));
     assert_eq!(kids(&t.get("/v1/jwks").await.body), vec![new]);
+}
+
+/// The key ids a JWKS publishes.
+fn kids(jwks: &Value) -> Vec<String> {
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect()
 }

@@ -390,7 +390,7 @@ async fn change_password_checks_the_current_one_and_can_sign_out_other_devices()
         .as_str()
         .unwrap()
         .to_owned();
-    let u = t.app.repo.load_user(&user_id).await.unwrap().unwrap();
+    let u = t.user(&user_id).await;
     assert_eq!(
         u.failed_attempts, 0,
         "the successful sign-in reset the failure count"
@@ -450,7 +450,7 @@ async fn totp_is_enabled_by_a_code_and_brings_backup_codes() {
         .post("/v1/me/totp/attempt_verification", "code=000000")
         .await;
     assert_eq!(r.error_code(), Some("form_code_incorrect"));
-    let code = frontdoor::totp::generate(&secret, t.app.clock.now_secs()).unwrap();
+    let code = t.totp_now(&secret);
     let r = d
         .post("/v1/me/totp/attempt_verification", &format!("code={code}"))
         .await;

@@ -5,25 +5,11 @@
 
 use std::time::Duration;
 
-use frontdoor::model::records::UserRecord;
-use frontdoor::repo::Repo;
 use frontdoor_tests::{Device, TestApp, form, settings_with};
 use http::StatusCode;
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery";
-
-async fn user(t: &TestApp, id: &str) -> UserRecord {
-    t.app.repo.load_user(id).await.unwrap().unwrap()
-}
-
-async fn save_user(t: &TestApp, u: &UserRecord) {
-    t.app
-        .repo
-        .commit(vec![Repo::user_write(u).unwrap()])
-        .await
-        .unwrap();
-}
 
 /// Signs a user up on its own device, which then forgets its token (a fresh install).
 async fn registered(t: &TestApp, email: &str) -> String {
@@ -61,7 +47,7 @@ async fn password_sign_in_in_one_request() {
         user_id.as_str()
     );
     assert_eq!(r.body["client"]["last_authentication_strategy"], "password");
-    let u = user(&t, &user_id).await;
+    let u = t.user(&user_id).await;
     assert_eq!(u.last_sign_in_at, Some(t.app.now_ms()));
 }
 
@@ -99,7 +85,7 @@ async fn wrong_password_and_unknown_identifier_are_form_errors() {
 async fn identifier_first_lists_the_factors_then_the_password_completes() {
     let t = TestApp::new().await;
     let user_id = registered(&t, "cy@example.com").await;
-    let u = user(&t, &user_id).await;
+    let u = t.user(&user_id).await;
     let email_id = u.email_addresses[0].id.clone();
     let mut d = Device::new(&t);
     let r = d
@@ -152,7 +138,7 @@ async fn identifier_first_lists_the_factors_then_the_password_completes() {
 async fn passwordless_email_code_sign_in() {
     let t = TestApp::new().await;
     let user_id = registered(&t, "dee@example.com").await;
-    let email_id = user(&t, &user_id).await.email_addresses[0].id.clone();
+    let email_id = t.user(&user_id).await.email_addresses[0].id.clone();
     let mut d = Device::new(&t);
     let r = d
         .post("/v1/client/sign_ins", "identifier=dee@example.com")
@@ -344,7 +330,7 @@ async fn password_reset_by_email_code_signs_out_other_sessions_when_asked() {
 async fn second_factors_sms_totp_and_single_use_backup_codes() {
     let t = TestApp::new().await;
     let user_id = registered(&t, "fay@example.com").await;
-    let mut u = user(&t, &user_id).await;
+    let mut u = t.user(&user_id).await;
     let now = t.app.now_ms();
     u.phone_numbers
         .push(frontdoor::model::records::IdentificationRecord {
@@ -366,7 +352,7 @@ async fn second_factors_sms_totp_and_single_use_backup_codes() {
         t.app.codes.hash("backup-one"),
         t.app.codes.hash("backup-two"),
     ];
-    save_user(&t, &u).await;
+    t.save_user(&u).await;
 
     let body = form(&[("identifier", "fay@example.com"), ("password", PASSWORD)]);
 
@@ -411,7 +397,7 @@ async fn second_factors_sms_totp_and_single_use_backup_codes() {
         )
         .await;
     assert_eq!(wrong.error_code(), Some("form_code_incorrect"));
-    let code = frontdoor::totp::generate(&secret, t.app.clock.now_secs()).unwrap();
+    let code = t.totp_now(&secret);
     let r = d
         .post(
             &format!("/v1/client/sign_ins/{id}/attempt_second_factor"),
@@ -433,7 +419,7 @@ async fn second_factors_sms_totp_and_single_use_backup_codes() {
             .await;
         assert_eq!(r.status, expected, "{}", r.body);
     }
-    assert_eq!(user(&t, &user_id).await.backup_code_hashes.len(), 1);
+    assert_eq!(t.user(&user_id).await.backup_code_hashes.len(), 1);
 }
 
 #[tokio::test]
