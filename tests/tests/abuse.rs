@@ -1141,3 +1141,79 @@ async fn a_first_factor_reverification_does_not_reset_second_factor_guesses() {
         "nothing forgiven"
     );
 }
+
+/// Reverification belongs to the caller's own session: another client cannot start or answer
+/// it (with the victim's session id and the right password), an attempt with nothing started
+/// is refused, and a step already passed cannot be replayed — each a Clerk error with nothing
+/// written.
+#[tokio::test]
+async fn reverification_is_bound_to_the_callers_session_and_not_replayable() {
+    let t = TestApp::new().await;
+    let mut owner = Device::new(&t);
+    owner.sign_up("owner@example.com", PASSWORD).await;
+    let sid = owner.get("/v1/client").await.body["response"]["last_active_session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let base = format!("/v1/client/sessions/{sid}/verify");
+    let attempt = format!("{base}/attempt_first_factor");
+    let password = form(&[("strategy", "password"), ("password", PASSWORD)]);
+    let refused = |r: &frontdoor_tests::TestResponse, status: u16, code: &str| {
+        assert_eq!(r.status.as_u16(), status, "{}", r.body);
+        assert_eq!(r.error_code(), Some(code), "{}", r.body);
+    };
+
+    t.counts.reset();
+    refused(
+        &owner.post(&attempt, &password).await,
+        400,
+        "session_reverification_missing",
+    );
+    let mut stranger = Device::new(&t);
+    stranger.sign_up("stranger@example.com", PASSWORD).await;
+    let writes_before = t.counts.commits();
+    refused(
+        &stranger.post(&base, "level=first_factor").await,
+        404,
+        "resource_not_found",
+    );
+    assert_eq!(t.counts.commits(), writes_before);
+    let r = owner.post(&base, "level=first_factor").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let writes_before_stranger = t.counts.commits();
+    refused(
+        &stranger.post(&attempt, &password).await,
+        404,
+        "resource_not_found",
+    );
+    assert_eq!(t.counts.commits(), writes_before_stranger);
+
+    // The same step sent twice at once (a double submit): one passes, the other is a replay.
+    let mut twin = Device::new(&t);
+    twin.token = owner.token.clone();
+    let (a, b) = futures::join!(
+        owner.post(&attempt, &password),
+        twin.post(&attempt, &password)
+    );
+    let mut answers = [a, b].map(|r| {
+        r.error_code()
+            .map(str::to_owned)
+            .unwrap_or_else(|| r.body["response"]["status"].as_str().unwrap().to_owned())
+    });
+    answers.sort();
+    assert_eq!(answers, ["complete", "verification_already_verified"]);
+    let done = t.counts.commits();
+    refused(
+        &owner.post(&attempt, &password).await,
+        400,
+        "verification_already_verified",
+    );
+    refused(
+        &owner
+            .post(&attempt, "strategy=password&password=wrong%20password")
+            .await,
+        400,
+        "verification_already_verified",
+    );
+    assert_eq!(t.counts.commits(), done);
+}

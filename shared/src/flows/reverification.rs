@@ -146,6 +146,13 @@ fn in_progress(
         .reverification
         .clone()
         .ok_or_else(|| Error::new(Code::SessionReverificationMissing))?;
+    // A step already passed is a replay: Clerk's answer for a verification attempted again.
+    let passed = r.status == ReverificationStatus::Complete
+        || (step == ReverificationStatus::NeedsFirstFactor
+            && r.status == ReverificationStatus::NeedsSecondFactor);
+    if passed {
+        return Err(Error::new(Code::VerificationAlreadyVerified));
+    }
     if r.status != step {
         return Err(Error::new(Code::BadRequest).long(format!(
             "This verification is {}, not {}.",
