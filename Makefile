@@ -1,12 +1,12 @@
 # Frontdoor: the two commands a newcomer runs are `make dev` and `make test`.
 
-.PHONY: dev test check fmt lint lambdas bench soak clean-tools
+.PHONY: dev test check fmt lint lambdas bench soak clean-tools build-AssetsFunction
 
 ## make dev: the whole API on http://127.0.0.1:3000 (FRONTDOOR_ADDR to change it), embedded
 ## store and development outbox under .frontdoor/ (FRONTDOOR_DATA_DIR to change it), and the
 ## demo page at / (Clerk's prebuilt components against Frontdoor).
 dev:
-	@bash scripts/demo-assets.sh || true
+	@bash scripts/clerk-bundles.sh || true
 	cargo run -p frontdoor-local
 
 ## make test: installs what the tests need (moto server, cfn-lint and SAM CLI, the SDKs' npm
@@ -19,6 +19,12 @@ test:
 ## cargo-lambda (installed from PyPI with zig); prints each zip's size.
 lambdas:
 	bash scripts/lambdas.sh
+
+## sam build's recipe for the assets function (BuildMethod: makefile): its bootstrap, and the
+## pinned Clerk bundles beside it under npm/@clerk/.
+build-AssetsFunction:
+	bash scripts/lambdas.sh fn-assets
+	unzip -o -q target/lambda-arm64/fn-assets/bootstrap.zip -d "$(ARTIFACTS_DIR)"
 
 ## make bench: process start to first served request, and token refreshes per second, on a
 ## release build of the local server.

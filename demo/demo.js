@@ -6,7 +6,7 @@
   // prebuilt components of a development instance build their links with it.
   const publishableKey = 'pk_test_' + btoa('frontdoor.clerk.accounts.dev$').replace(/=+$/, '');
   const script = document.createElement('script');
-  script.src = '/npm/@clerk/clerk-js/dist/clerk.browser.js';
+  script.src = '/npm/@clerk/clerk-js@6/dist/clerk.browser.js';
   script.setAttribute('data-clerk-publishable-key', publishableKey);
   script.setAttribute('data-clerk-proxy-url', window.location.origin);
   script.onload = start;

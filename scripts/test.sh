@@ -13,9 +13,10 @@ step "tools: moto server, cfn-lint and SAM CLI (Python venvs in $TOOLS)"
 python_tool moto moto 'moto[server]==5.2.5'
 python_tool sam samcli 'aws-sam-cli==1.170.0' 'cfn-lint==1.58.0'
 
-step "tools: the official Clerk SDKs (npm ci in tests/sdk), Clerk's browser bundles, Debian's chromium"
+step "tools: the official Clerk SDKs (npm ci in tests/sdk), Clerk's pinned browser bundles, the Next.js example's packages (both SDK lines), Debian's chromium"
 (cd tests/sdk && npm ci --no-audit --no-fund --loglevel=error)
-bash scripts/demo-assets.sh
+bash scripts/clerk-bundles.sh
+bash scripts/nextjs-example.sh
 if ! command -v chromium >/dev/null 2>&1; then
   SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
   $SUDO apt-get update -qq
@@ -48,5 +49,5 @@ cargo test --workspace --locked
 step "Rust: the HTTP flow tests again, on DynamoDB (moto)"
 FRONTDOOR_TEST_STORE=dynamodb cargo test -p frontdoor-tests --locked
 
-step "SDK compatibility: unmodified clerk-js in Node and in Chromium, @clerk/backend, the spec's schemas"
+step "SDK compatibility: unmodified clerk-js in Node and in Chromium, @clerk/backend, the Next.js example on both SDK lines, the spec's schemas"
 (cd tests/sdk && FRONTDOOR_BIN="$ROOT/target/debug/frontdoor-local" CHROMIUM="$(command -v chromium)" npm test --silent)

@@ -20,6 +20,8 @@ use crate::store::ItemStore;
 
 const SIGNING_KEYS: &str = "SIGNING_KEYS";
 const CLIENT_TOKEN_SECRET: &str = "CLIENT_TOKEN_SECRET";
+/// The hashes of the secret keys the operator created (`crate::secret_keys`).
+const SECRET_KEYS: &str = "SECRET_KEYS";
 
 pub struct AppInner {
     pub settings: Settings,
@@ -37,6 +39,10 @@ pub struct AppInner {
     keys_in_store: bool,
     /// When the key ring was last read from the store (real time: this is a cache, not a rule).
     keys_read: std::sync::Mutex<std::time::Instant>,
+    /// The hash of the secret key configured for this process (`FRONTDOOR_SECRET_KEY`), if any.
+    configured_secret_key: Option<String>,
+    /// The stored secret-key hashes in hand, and when they were read (a cache).
+    stored_secret_keys: std::sync::Mutex<(Vec<String>, Option<std::time::Instant>)>,
 }
 
 /// Cheap to clone; every request holds one.
@@ -58,6 +64,7 @@ pub struct AppBuilder {
     random: Arc<dyn Random>,
     courier: Option<Arc<dyn Courier>>,
     signing_key_pem: Option<String>,
+    secret_key: Option<String>,
 }
 
 impl AppBuilder {
@@ -79,6 +86,13 @@ impl AppBuilder {
     /// Signs with the operator's key (PKCS#8 PEM) instead of a generated one.
     pub fn signing_key_pem(mut self, pem: Option<String>) -> Self {
         self.signing_key_pem = pem;
+        self
+    }
+
+    /// Accepts this secret key on the Backend API (besides the stored ones); only its hash is
+    /// kept. It must be of the instance's type (`sk_test_` in development, `sk_live_` else).
+    pub fn secret_key(mut self, key: Option<String>) -> Self {
+        self.secret_key = key;
         self
     }
 
@@ -119,6 +133,20 @@ impl AppBuilder {
                 ))
             })
             .await?;
+        let development = self.settings.is_development();
+        if let Some(key) = &self.secret_key
+            && !key.starts_with(crate::secret_keys::prefix(development))
+        {
+            return Err(Error::internal(format!(
+                "FRONTDOOR_SECRET_KEY must start with {} on a {} instance",
+                crate::secret_keys::prefix(development),
+                if development {
+                    "development"
+                } else {
+                    "production"
+                },
+            )));
+        }
         let courier = match self.courier {
             Some(c) => c,
             None => Arc::new(NoCourier),
@@ -130,6 +158,8 @@ impl AppBuilder {
             keys: RwLock::new(Arc::new(KeyRing::new(keys, grace)?)),
             keys_in_store: self.signing_key_pem.is_none(),
             keys_read: std::sync::Mutex::new(std::time::Instant::now()),
+            configured_secret_key: self.secret_key.as_deref().map(crate::secret_keys::hash),
+            stored_secret_keys: std::sync::Mutex::new((Vec::new(), None)),
             capabilities: Capabilities::from_settings(&self.settings),
             settings: self.settings,
             repo,
@@ -149,6 +179,7 @@ impl App {
             random: Arc::new(OsRandom),
             courier: None,
             signing_key_pem: None,
+            secret_key: None,
         }
     }
 
@@ -242,5 +273,59 @@ impl App {
         self.repo.put_instance_value(SIGNING_KEYS, &stored).await?;
         self.install(ring)?;
         Ok(kid)
+    }
+
+    /// Whether `presented` is one of this instance's secret keys. The stored hashes are read
+    /// again when the ones in hand are older than [`security::SECRET_KEYS_REFRESH`] and the key
+    /// is not among them, so a key the operator just created works within that time, and wrong
+    /// keys cannot make every request read the store.
+    pub async fn secret_key_valid(&self, presented: &str) -> Result<bool> {
+        use crate::secret_keys::matches;
+        let development = self.settings.is_development();
+        if let Some(configured) = &self.configured_secret_key
+            && matches(presented, development, std::slice::from_ref(configured))
+        {
+            return Ok(true);
+        }
+        let (in_hand, fresh) = {
+            let guard = match self.stored_secret_keys.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            let fresh = guard
+                .1
+                .is_some_and(|t| t.elapsed() < security::SECRET_KEYS_REFRESH);
+            (guard.0.clone(), fresh)
+        };
+        if matches(presented, development, &in_hand) {
+            return Ok(true);
+        }
+        if fresh {
+            return Ok(false);
+        }
+        let stored: Vec<String> = self
+            .repo
+            .instance_value(SECRET_KEYS, || Ok(Vec::new()))
+            .await?;
+        let valid = matches(presented, development, &stored);
+        match self.stored_secret_keys.lock() {
+            Ok(mut g) => *g = (stored, Some(std::time::Instant::now())),
+            Err(p) => *p.into_inner() = (stored, Some(std::time::Instant::now())),
+        }
+        Ok(valid)
+    }
+
+    /// Creates a secret key for this instance, keeps its hash in the store, and returns the
+    /// key: the only time it is seen. For operators (`frontdoor-local create-secret-key`).
+    pub async fn create_secret_key(&self) -> Result<String> {
+        let key =
+            crate::secret_keys::generate(self.random.as_ref(), self.settings.is_development());
+        let mut stored: Vec<String> = self
+            .repo
+            .instance_value(SECRET_KEYS, || Ok(Vec::new()))
+            .await?;
+        stored.push(crate::secret_keys::hash(&key));
+        self.repo.put_instance_value(SECRET_KEYS, &stored).await?;
+        Ok(key)
     }
 }

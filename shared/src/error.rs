@@ -78,6 +78,7 @@ pub enum Code {
     FormParamTypeInvalid,
     SessionReverificationRequired,
     SessionReverificationMissing,
+    InvalidRedirectUrl,
 }
 
 impl Code {
@@ -117,6 +118,7 @@ impl Code {
             Code::RequestBodyTooLarge => "request_body_too_large",
             Code::RequestInvalidForEnvironment => "request_invalid_for_environment",
             Code::ResourceNotFound => "resource_not_found",
+            Code::InvalidRedirectUrl => "invalid_redirect_url",
             Code::SessionExists => "session_exists",
             Code::SignedOut => "signed_out",
             Code::SignUpModeRestricted => "sign_up_mode_restricted",
@@ -187,7 +189,7 @@ impl Code {
             Code::IdentificationUpdateSecondFactorUnverified => 400,
             Code::FormParamValueTooLarge => 422,
             Code::QuotaExceeded | Code::SessionReverificationRequired => 403,
-            Code::FormParamTypeInvalid => 422,
+            Code::FormParamTypeInvalid | Code::InvalidRedirectUrl => 422,
             Code::SessionReverificationMissing => 400,
 
             Code::MethodNotAllowed => 405,
@@ -251,6 +253,7 @@ impl Code {
             Code::RequestBodyTooLarge => "Request body too large",
             Code::RequestInvalidForEnvironment => "Request invalid for this environment",
             Code::ResourceNotFound => "Resource not found",
+            Code::InvalidRedirectUrl => "Invalid redirect URL",
             Code::SessionExists => "Session already exists",
             Code::SignedOut => "Signed out",
             Code::SignUpModeRestricted => "Sign-ups are restricted",
@@ -330,6 +333,9 @@ impl Code {
                 "This request is not valid for this instance's environment."
             }
             Code::ResourceNotFound => "The requested resource was not found.",
+            Code::InvalidRedirectUrl => {
+                "The redirect URL must be an absolute URL on one of the instance's allowed origins."
+            }
             Code::SessionExists => {
                 "You're already signed in. This instance allows one signed-in session per client."
             }
@@ -569,6 +575,7 @@ pub const ALL_CODES: &[Code] = &[
     Code::RequestBodyTooLarge,
     Code::RequestInvalidForEnvironment,
     Code::ResourceNotFound,
+    Code::InvalidRedirectUrl,
     Code::SessionExists,
     Code::SignedOut,
     Code::SignUpModeRestricted,

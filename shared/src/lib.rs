@@ -46,6 +46,7 @@ pub mod private_files;
 pub mod random;
 pub mod repo;
 pub mod runtime;
+pub mod secret_keys;
 pub mod security;
 pub mod settings;
 pub mod store;

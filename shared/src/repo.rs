@@ -6,8 +6,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use crate::clock::duration_secs;
 use crate::error::{Error, Result};
@@ -136,6 +136,29 @@ impl Repo {
             .with_version(version)
             .with_expiry(exp);
         Ok(Write::put(item, condition))
+    }
+
+    /// The writes that store a new session: the session, and its locator (so the Backend API
+    /// can find it by id alone).
+    pub fn new_session_writes(s: &SessionRecord) -> Result<Vec<Write>> {
+        let exp = s.expire_at.div_euclid(1000) + duration_secs(security::ENDED_CLIENT_RETENTION);
+        let locator = SessionLocator {
+            client_id: s.client_id.clone(),
+            user_id: s.user_id.clone(),
+        };
+        let item = Item::new(keys::session_locator(&s.id), to_doc(&locator)?).with_expiry(exp);
+        Ok(vec![
+            Self::session_write(s)?,
+            Write::put(item, Condition::NotExists),
+        ])
+    }
+
+    /// The client a session belongs to, found by the session's id alone.
+    pub async fn locate_session(&self, session_id: &str) -> Result<Option<SessionLocator>> {
+        match self.store.get(&keys::session_locator(session_id)).await? {
+            Some(item) => from_doc(&item).map(Some),
+            None => Ok(None),
+        }
     }
 
     pub fn sign_in_write(s: &SignInRecord) -> Result<Write> {
@@ -302,6 +325,13 @@ impl Repo {
             .await
             .map_err(Into::into)
     }
+}
+
+/// Where a session lives: its client (the partition that holds it) and its user.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SessionLocator {
+    pub client_id: String,
+    pub user_id: String,
 }
 
 /// Records read from the store carry their version; new ones carry 0 and must not exist yet.

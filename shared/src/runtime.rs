@@ -99,7 +99,8 @@ pub async fn build_app(default_store: StoreKind) -> Result<App> {
     let store = open_store(store_kind(default_store)?, Arc::clone(&clock)).await?;
     let mut builder = App::builder(settings.clone(), store)
         .clock(Arc::clone(&clock))
-        .signing_key_pem(var("FRONTDOOR_SIGNING_KEY_PEM"));
+        .signing_key_pem(var("FRONTDOOR_SIGNING_KEY_PEM"))
+        .secret_key(var("FRONTDOOR_SECRET_KEY"));
     match settings.messages.delivery {
         Delivery::Outbox => {
             let path = var("FRONTDOOR_OUTBOX")

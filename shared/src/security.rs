@@ -72,6 +72,13 @@ pub const SESSION_TOKEN_NOT_BEFORE_SKEW: Duration = Duration::from_secs(10);
 /// bound on how long a staged rotation takes to reach every warm instance. NIST SP 800-57
 /// (keys are rotated), Clerk publishes new keys in its JWKS before signing with them.
 pub const SIGNING_KEYS_REFRESH: Duration = Duration::from_secs(5 * 60);
+/// How old the stored secret-key hashes in hand may get before an unknown key makes them be
+/// read again: a new key works within this time; wrong keys cost at most one read per period.
+/// OWASP API Security Top 10 API2 (broken authentication: no unbounded work for bad keys).
+pub const SECRET_KEYS_REFRESH: Duration = Duration::from_secs(60);
+/// How long the handshake's answer (`__clerk_handshake`) lives: the one redirect back to the
+/// app. Clerk's handshake cookie is short-lived for the same reason.
+pub const HANDSHAKE_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
 /// How long after it is staged a rotated key starts signing by default: twice the refresh
 /// bound, so every instance publishes it first.
 pub const SIGNING_KEY_ACTIVATION_DELAY: Duration = Duration::from_secs(10 * 60);

@@ -79,6 +79,11 @@ pub struct InstanceSettings {
     /// Whether native apps may identify clients by the `Authorization` header.
     #[serde(default = "yes")]
     pub native_api: bool,
+    /// The publishable key apps are given for this instance (`pk_test_…`/`pk_live_…`), when it
+    /// is not the one derived from `frontend_api_url` (a `proxyUrl` setup, a development key
+    /// for a Clerk development host). The handshake derives cookie names from it.
+    #[serde(default)]
+    pub publishable_key: Option<String>,
     /// Domain for the `__client_uat` cookie (the app's eTLD+1) in production.
     #[serde(default)]
     pub cookie_domain: Option<String>,
@@ -346,6 +351,9 @@ impl Settings {
                 .map(str::to_owned)
                 .collect();
         }
+        if let Some(v) = get("FRONTDOOR_PUBLISHABLE_KEY") {
+            self.instance.publishable_key = Some(v);
+        }
         if let Some(v) = get("FRONTDOOR_COOKIE_DOMAIN") {
             self.instance.cookie_domain = Some(v);
         }
@@ -366,6 +374,29 @@ impl Settings {
 
     pub fn development_default() -> Result<Self, SettingsError> {
         Self::parse(DEVELOPMENT_SETTINGS)
+    }
+
+    /// The instance's publishable key: the configured one, else `pk_test_`/`pk_live_` and the
+    /// base64 of the Frontend API's host followed by `$`, as Clerk builds them.
+    pub fn publishable_key(&self) -> String {
+        use base64::Engine as _;
+        if let Some(pk) = &self.instance.publishable_key {
+            return pk.clone();
+        }
+        let url = &self.instance.frontend_api_url;
+        let host = url
+            .split_once("://")
+            .map_or(url.as_str(), |(_, rest)| rest)
+            .split(['/', '?', '#'])
+            .next()
+            .unwrap_or_default();
+        let prefix = if self.is_development() {
+            "pk_test_"
+        } else {
+            "pk_live_"
+        };
+        let encoded = base64::engine::general_purpose::STANDARD_NO_PAD.encode(format!("{host}$"));
+        format!("{prefix}{encoded}")
     }
 
     pub fn is_development(&self) -> bool {
@@ -409,13 +440,18 @@ impl Settings {
         if i.application_name.trim().is_empty() {
             return Err(bad("instance.application_name", "must not be empty"));
         }
+        // Plain http never leaves the machine on loopback, so a production instance may be tried
+        // there (cookies then lose `Secure`); anywhere else it needs TLS.
+        let loopback = ["http://localhost:", "http://127.0.0.1:"]
+            .iter()
+            .any(|p| i.frontend_api_url.starts_with(p));
         let scheme_ok = i.frontend_api_url.starts_with("https://")
             || (i.frontend_api_url.starts_with("http://")
-                && i.environment == EnvironmentType::Development);
+                && (i.environment == EnvironmentType::Development || loopback));
         if !scheme_ok {
             return Err(bad(
                 "instance.frontend_api_url",
-                "must be an https:// URL (http:// is allowed in development only)",
+                "must be an https:// URL (http:// is allowed in development, or on loopback)",
             ));
         }
         for (n, origin) in i.allowed_origins.iter().enumerate() {

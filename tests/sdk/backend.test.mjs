@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPublicKey } from 'node:crypto';
 import { verifyToken } from '@clerk/backend';
-import { startServer, nativeClerk, signUpActive, exitWhenDone } from './harness.mjs';
+import { startServer, nativeClerk, signUpActive, exitWhenDone, at } from './harness.mjs';
 import { recorded } from './harness.mjs';
 import { assertWireFidelity } from './wire.mjs';
 
@@ -14,8 +14,10 @@ let jwt;
 let session;
 let pem;
 
+const SECRET_KEY = 'sk_test_backend0tests0secret0key000000000000';
+
 before(async () => {
-  server = await startServer();
+  server = await startServer({ env: { FRONTDOOR_SECRET_KEY: SECRET_KEY } });
   const { clerk, device } = nativeClerk(server);
   await clerk.load({ standardBrowser: false, telemetry: false });
   await signUpActive(clerk, 'backend+clerk_test@example.com', 'correct horse battery staple');
@@ -30,17 +32,6 @@ after(async () => {
   exitWhenDone();
 });
 
-// @clerk/backend reads the time from Date.now(); moving it is how its clock is injected.
-async function at(offsetMs, fn) {
-  const real = Date.now;
-  Date.now = () => real() + offsetMs;
-  try {
-    return await fn();
-  } finally {
-    Date.now = real;
-  }
-}
-
 test('verifyToken accepts our token with the PEM from our JWKS (offline)', async () => {
   const payload = await verifyToken(jwt, { jwtKey: pem });
   assert.equal(payload.sub, session.userId);
@@ -48,12 +39,16 @@ test('verifyToken accepts our token with the PEM from our JWKS (offline)', async
   assert.equal(payload.v, 2);
 });
 
-test('verifyToken accepts our token with apiUrl at our server', async () => {
+test('verifyToken accepts our token with apiUrl at our server and the secret key; not with a wrong key', async () => {
   const payload = await verifyToken(jwt, {
-    secretKey: 'sk_test_frontdoor',
+    secretKey: SECRET_KEY,
     apiUrl: server.url,
   });
   assert.equal(payload.sub, session.userId);
+  await assert.rejects(
+    verifyToken(jwt, { secretKey: 'sk_test_not0this0instances0key', apiUrl: server.url, skipJwksCache: true }),
+    /401/,
+  );
 });
 
 test('authorizedParties checks azp', async () => {

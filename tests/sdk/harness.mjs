@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
 
-function freePort() {
+export function freePort() {
   return new Promise((ok, fail) => {
     const s = createServer();
     s.unref();
@@ -50,10 +50,10 @@ export function settingsFile(replacements = [], url = null) {
   return path;
 }
 
-export async function startServer({ settings, replacements } = {}) {
+export async function startServer({ settings, replacements, env: extraEnv, port: wantedPort } = {}) {
   const bin = process.env.FRONTDOOR_BIN ?? resolve(here, '../../target/debug/frontdoor-local');
   if (!existsSync(bin)) throw new Error(`no server binary at ${bin}; build it first`);
-  const port = await freePort();
+  const port = wantedPort ?? (await freePort());
   settings ??= settingsFile(replacements ?? [], `http://127.0.0.1:${port}`);
   const dataDir = mkdtempSync(join(tmpdir(), 'frontdoor-sdk-'));
   const env = {
@@ -63,8 +63,10 @@ export async function startServer({ settings, replacements } = {}) {
     FRONTDOOR_STORE: 'sqlite',
     FRONTDOOR_LOG: process.env.FRONTDOOR_LOG ?? 'warn',
     FRONTDOOR_DEMO_DIR: resolve(here, '../../demo'),
+    FRONTDOOR_BUNDLES_DIR: resolve(here, '../../.bundles'),
   };
   if (settings) env.FRONTDOOR_SETTINGS = settings;
+  Object.assign(env, extraEnv ?? {});
   const child = spawn(bin, [], { env, stdio: ['ignore', 'inherit', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 20_000;
@@ -160,6 +162,18 @@ export function outboxCode(server, to) {
 // its process must be ended explicitly or the runner waits on it.
 export function exitWhenDone() {
   setTimeout(() => process.exit(process.exitCode ?? 0), 200).unref();
+}
+
+// Runs `fn` with this process's clock moved by `offsetMs`. @clerk/backend reads the time from
+// Date.now(); moving it is how its clock is injected.
+export async function at(offsetMs, fn) {
+  const real = Date.now;
+  Date.now = () => real() + offsetMs;
+  try {
+    return await fn();
+  } finally {
+    Date.now = real;
+  }
 }
 
 // Signs up a Clerk test identifier (code 424242, nothing sent) and makes its session active.

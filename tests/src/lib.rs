@@ -185,6 +185,28 @@ impl TestApp {
     }
 
     /// POST a form body.
+    /// The claims of a JWT this instance signed, after checking its header and its signature
+    /// against the published JWKS (not its times: the test clock is not the wall clock).
+    pub fn verified_claims(&self, jwt: &str) -> Value {
+        use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+        let jwks = self.app.key_ring().jwks(self.app.now_ms());
+        let key = &jwks["keys"][0];
+        let header = jsonwebtoken::decode_header(jwt).unwrap();
+        assert_eq!(header.alg, Algorithm::RS256);
+        assert_eq!(header.typ.as_deref(), Some("JWT"));
+        assert_eq!(header.kid.as_deref(), key["kid"].as_str());
+        let dk = DecodingKey::from_rsa_components(
+            key["n"].as_str().unwrap(),
+            key["e"].as_str().unwrap(),
+        )
+        .unwrap();
+        let mut v = Validation::new(Algorithm::RS256);
+        v.validate_exp = false;
+        v.validate_nbf = false;
+        v.required_spec_claims.clear();
+        jsonwebtoken::decode::<Value>(jwt, &dk, &v).unwrap().claims
+    }
+
     pub async fn post_form(&self, path: &str, form: &str) -> TestResponse {
         self.send(
             req(Method::POST, path)

@@ -1024,7 +1024,11 @@ async fn the_local_server_drops_clients_that_never_finish_their_headers() {
     let t = TestApp::new().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let router = frontdoor_local::local_router(t.app.clone(), std::path::Path::new("/nonexistent"));
+    let router = frontdoor_local::local_router(
+        t.app.clone(),
+        std::path::Path::new("/nonexistent"),
+        Default::default(),
+    );
     let timeouts = frontdoor_local::Timeouts {
         headers: std::time::Duration::from_millis(200),
         request: std::time::Duration::from_secs(5),

@@ -8,7 +8,6 @@ use std::time::Duration;
 use axum::body::Body;
 use frontdoor_tests::{Device, T0, TestApp, form, production_settings, req, settings_with};
 use http::{Method, StatusCode};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery";
@@ -41,20 +40,7 @@ async fn sign_in(d: &mut Device<'_>, email: &str) -> String {
 }
 
 fn claims(t: &TestApp, jwt: &str) -> Value {
-    let jwks = t.app.key_ring().jwks(t.app.now_ms());
-    let key = &jwks["keys"][0];
-    let header = jsonwebtoken::decode_header(jwt).unwrap();
-    assert_eq!(header.alg, Algorithm::RS256);
-    assert_eq!(header.typ.as_deref(), Some("JWT"));
-    assert_eq!(header.kid.as_deref(), key["kid"].as_str());
-    let dk =
-        DecodingKey::from_rsa_components(key["n"].as_str().unwrap(), key["e"].as_str().unwrap())
-            .unwrap();
-    let mut v = Validation::new(Algorithm::RS256);
-    // The test clock is not the wall clock.
-    v.validate_exp = false;
-    v.validate_nbf = false;
-    jsonwebtoken::decode::<Value>(jwt, &dk, &v).unwrap().claims
+    t.verified_claims(jwt)
 }
 
 #[tokio::test]

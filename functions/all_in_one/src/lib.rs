@@ -1,12 +1,13 @@
 //! Every endpoint group's routes in one router: the local server, and the one-Lambda mode.
-//! Locally it also serves the demo page at `/` and the unmodified Clerk browser bundles it loads
-//! (never in Lambda: a deployment serves only the API).
+//! Locally it also serves Clerk's pinned browser bundles at `/npm/@clerk/*` under any prefix (in
+//! a deployment the assets function does) and the demo page at `/`.
 
 use std::path::Path;
 
 use axum::Router;
 use frontdoor::App;
 use frontdoor::http::{self, FapiService};
+use tower::ServiceExt as _;
 use tower_http::services::{ServeDir, ServeFile};
 
 /// All groups' routes.
@@ -18,6 +19,7 @@ pub fn routes() -> Router<App> {
         .merge(fn_sign_ups::routes())
         .merge(fn_sessions::routes())
         .merge(fn_me::routes())
+        .merge(fn_backend::routes())
 }
 
 /// Every group's route table, in one list: what the API serves.
@@ -29,6 +31,7 @@ pub fn table() -> Vec<frontdoor::http::Route> {
         fn_sign_ups::table(),
         fn_sessions::table(),
         fn_me::table(),
+        fn_backend::table(),
     ]
     .into_iter()
     .flatten()
@@ -40,12 +43,24 @@ pub fn service(app: App) -> FapiService {
     http::service(app, routes())
 }
 
-/// The local server: the demo page and Clerk's browser bundles from `demo_dir` (when present),
-/// everything else to the API.
-pub fn local_router(app: App, demo_dir: &Path) -> Router {
-    let api = Router::new().fallback_service(service(app));
+/// The local server: Clerk's browser bundles (`/npm/@clerk/…` under any prefix), the demo page
+/// from `demo_dir` (when present), everything else to the API.
+pub fn local_router(app: App, demo_dir: &Path, bundles: fn_assets::Bundles) -> Router {
+    let api = service(app);
+    let bundles = bundles.service();
+    let dispatch = tower::service_fn(move |req: ::http::Request<axum::body::Body>| {
+        let (api, bundles) = (api.clone(), bundles.clone());
+        async move {
+            if fn_assets::is_bundle_path(req.uri().path()) {
+                bundles.oneshot(req).await
+            } else {
+                api.oneshot(req).await
+            }
+        }
+    });
+    let fallback = Router::new().fallback_service(dispatch);
     if !demo_dir.join("index.html").is_file() {
-        return api;
+        return fallback;
     }
     Router::new()
         .route_service("/", ServeFile::new(demo_dir.join("index.html")))
@@ -53,8 +68,7 @@ pub fn local_router(app: App, demo_dir: &Path) -> Router {
             "/demo",
             ServeDir::new(demo_dir).append_index_html_on_directories(false),
         )
-        .nest_service("/npm/@clerk", ServeDir::new(demo_dir.join("vendor/@clerk")))
-        .merge(api)
+        .merge(fallback)
 }
 
 /// How long the local server waits for a client: for a request's headers (a slow client cannot

@@ -1,12 +1,14 @@
 //! `frontdoor-local`: the whole Frontend API in one process.
 //!
 //! Locally (`make dev`) it serves every group on `FRONTDOOR_ADDR` (default `127.0.0.1:3000`)
-//! over the embedded store, with the development outbox, and the demo page (`FRONTDOOR_DEMO_DIR`,
-//! default `demo`) at `/`. Inside Lambda (when
+//! over the embedded store, with the development outbox, Clerk's pinned browser bundles
+//! (`FRONTDOOR_BUNDLES_DIR`, default `.bundles`, filled by `scripts/clerk-bundles.sh`) and the
+//! demo page (`FRONTDOOR_DEMO_DIR`, default `demo`) at `/`. Inside Lambda (when
 //! `AWS_LAMBDA_RUNTIME_API` is set) it runs as a single function serving every group.
 //!
-//! `frontdoor-local rotate-signing-key [SECONDS]` is the operator's key rotation (see
-//! `infra/README.md`).
+//! `frontdoor-local rotate-signing-key [SECONDS]` is the operator's key rotation, and
+//! `frontdoor-local create-secret-key` prints a new secret key for app servers (the Backend
+//! API) and keeps only its hash (see `infra/README.md`).
 
 use std::net::SocketAddr;
 
@@ -27,7 +29,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .parse()?;
     let app = runtime::build_app(StoreKind::Sqlite).await?;
     let demo = std::env::var("FRONTDOOR_DEMO_DIR").unwrap_or_else(|_| "demo".into());
-    let router = frontdoor_local::local_router(app, std::path::Path::new(&demo));
+    let bundles_dir = std::env::var("FRONTDOOR_BUNDLES_DIR").unwrap_or_else(|_| ".bundles".into());
+    let bundles = fn_assets::Bundles::load(std::path::Path::new(&bundles_dir));
+    tracing::info!(releases = ?bundles.describe(), "Clerk bundles at /npm/@clerk/");
+    let router = frontdoor_local::local_router(app, std::path::Path::new(&demo), bundles);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, "Frontdoor listening on http://{addr}");
     let timeouts = frontdoor_local::Timeouts::default();
@@ -57,9 +62,17 @@ async fn operator_command(
             );
             Ok(())
         }
-        other => {
-            Err(format!("unknown command `{other}`; commands: rotate-signing-key [SECONDS]").into())
+        "create-secret-key" => {
+            let app = runtime::build_app(StoreKind::Sqlite).await?;
+            let key = app.create_secret_key().await?;
+            // Printed once, to the operator's terminal, never logged: only its hash is kept.
+            println!("{key}");
+            Ok(())
         }
+        other => Err(format!(
+            "unknown command `{other}`; commands: rotate-signing-key [SECONDS], create-secret-key"
+        )
+        .into()),
     }
 }
 

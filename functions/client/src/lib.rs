@@ -1,6 +1,7 @@
 //! The client group: `/v1/client` — get, create (POST or PUT), end (DELETE).
 
 use axum::Router;
+use axum::response::IntoResponse as _;
 use frontdoor::flows::client;
 use frontdoor::http::{Fapi, Reply, Route, TokenUpdate, route_table};
 use frontdoor::{App, Error};
@@ -15,7 +16,7 @@ pub fn routes() -> Router<App> {
 pub fn table() -> Vec<Route> {
     frontdoor::routes![
         GetClient => get_client, CreateClient => create_client, PutClient => create_client,
-        EndClient => end_client,
+        EndClient => end_client, Handshake => handshake,
     ]
 }
 
@@ -57,4 +58,49 @@ async fn end_client(fapi: Fapi) -> Result<Reply, Error> {
         token: None,
         client_uat: 0,
     }))
+}
+
+/// `GET /v1/client/handshake`: a 307 back to the app with fresh session cookies for it
+/// (`flows::handshake`). Never cached: it carries a session token.
+async fn handshake(fapi: Fapi) -> Result<axum::response::Response, Error> {
+    use axum::http::{HeaderValue, StatusCode, header};
+    use frontdoor::error::Code;
+    use frontdoor::flows::handshake::{self, HandshakeCommand, Transport};
+    use frontdoor::http::Transport as Caller;
+
+    let redirect_url = fapi
+        .query
+        .str("redirect_url")
+        .ok_or_else(|| Error::new(Code::FormParamMissing).param("redirect_url"))?
+        .to_owned();
+    if !frontdoor::http::cors::redirect_allowed(&fapi.app.settings, &redirect_url) {
+        return Err(Error::new(Code::InvalidRedirectUrl).param("redirect_url"));
+    }
+    // Development instances know the browser by its development browser alone.
+    let client_token = match fapi.caller.transport {
+        Caller::DevBrowser => fapi.caller.token.clone(),
+        Caller::Cookie if !fapi.app.settings.is_development() => fapi.caller.token.clone(),
+        _ => None,
+    };
+    let answer = handshake::handshake(
+        &fapi.app,
+        HandshakeCommand {
+            redirect_url,
+            suffixed_cookies: fapi.query.str("suffixed_cookies") == Some("true"),
+            client_token,
+        },
+    )
+    .await?;
+    let location = HeaderValue::from_str(&answer.location)
+        .map_err(|_| Error::new(Code::InvalidRedirectUrl).param("redirect_url"))?;
+    let mut response = StatusCode::TEMPORARY_REDIRECT.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::LOCATION, location);
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Transport::Cookie(cookie) = answer.transport
+        && let Ok(v) = HeaderValue::from_str(&cookie)
+    {
+        headers.insert(header::SET_COOKIE, v);
+    }
+    Ok(response)
 }

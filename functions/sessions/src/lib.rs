@@ -100,7 +100,7 @@ async fn mint(fapi: Fapi, id: String, template: Option<String>) -> Result<Reply,
         .ok_or_else(session::signed_out)?;
     let jwt = tokens::mint(
         &fapi.app,
-        &current,
+        &current.aggregate.sessions,
         &id,
         template.as_deref(),
         fapi.caller.origin.as_deref(),

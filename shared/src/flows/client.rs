@@ -265,7 +265,7 @@ pub async fn render(
     if !missing.is_empty() {
         users.extend(app.repo.load_users(&missing).await?);
     }
-    Ok(render::client(
+    let mut client = render::client(
         &aggregate.client,
         &active,
         &users,
@@ -279,7 +279,17 @@ pub async fn render(
             .map(|s| render::sign_up(s, &app.capabilities)),
         &app.settings,
         now,
-    ))
+    );
+    // Each active session carries a current token, as Clerk's do: clerk-js 5 writes the
+    // `__session` cookie from it when it loads (and removes the cookie when there is none).
+    for session in &mut client.sessions {
+        let jwt = super::tokens::mint(app, &active, &session.id, None, None).await?;
+        session.last_active_token = Some(crate::model::wire::Token {
+            object: "token",
+            jwt,
+        });
+    }
+    Ok(client)
 }
 
 /// Ends the client: every active session ends and its token stops reaching anything.

@@ -1,9 +1,11 @@
 //! The rules. Flows know no HTTP and no AWS: they take the application (store, clock,
 //! randomness, settings, courier) and parameters, and return domain results or the domain error.
 
+pub mod backend;
 pub mod client;
 pub mod command;
 pub mod environment;
+pub mod handshake;
 pub mod lockout;
 pub mod me;
 pub mod rate_limit;

@@ -95,7 +95,8 @@ pub fn abandon_at(app: &App, active_at: UnixMillis, expire_at: UnixMillis) -> Un
 #[derive(Debug)]
 pub struct Started {
     pub session: SessionRecord,
-    pub write: Write,
+    /// The session and its locator.
+    pub writes: Vec<Write>,
     pub user_write_needed: bool,
 }
 
@@ -111,7 +112,7 @@ pub fn ensure_can_sign_in(app: &App, current: &Current) -> Result<()> {
 
 /// Completes a sign-in for `user` on the caller's client: a new active session becomes the
 /// client's last active one, the client token rotates, the user's sign-in is recorded. Returns
-/// the session's write; the caller adds the user's and the client's writes to the same commit.
+/// the session's writes; the caller adds the user's and the client's writes to the same commit.
 pub fn start(
     app: &App,
     current: &mut Current,
@@ -140,7 +141,7 @@ pub fn start(
         updated_at: now,
         version: 0,
     };
-    let write = Repo::session_write(&session)?;
+    let writes = Repo::new_session_writes(&session)?;
     current.aggregate.sessions.insert(0, session.clone());
     let client = &mut current.aggregate.client;
     client.last_active_session_id = Some(session.id.clone());
@@ -160,7 +161,7 @@ pub fn start(
     super::lockout::record_success(user);
     Ok(Started {
         session,
-        write,
+        writes,
         user_write_needed,
     })
 }

@@ -250,7 +250,7 @@ async fn save(
         };
         let session::Started {
             session,
-            write: session_write,
+            writes: session_writes,
             ..
         } = session::start(
             app,
@@ -262,7 +262,7 @@ async fn save(
             origin,
         )?;
         writes.push(Repo::user_write(&user)?);
-        writes.push(session_write);
+        writes.extend(session_writes);
         s.status = SignUpStatus::Complete;
         s.created_user_id = Some(user.id.clone());
         s.created_session_id = Some(session.id.clone());

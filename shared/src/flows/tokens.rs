@@ -19,21 +19,39 @@ use crate::model::render;
 use crate::security;
 use crate::vocabulary::IdentificationKind;
 
-use super::client::Current;
-use super::session::signed_out;
+/// The session is gone or ended (`flows::session::signed_out`; not imported, to keep this
+/// module below the client and session flows that render tokens).
+fn signed_out() -> Error {
+    Error::new(Code::SignedOut)
+}
 
-/// Mints a token for session `id` on the caller's client.
+/// Mints a token for session `id` for an app server (the Backend API): the session is found
+/// by its id alone (its locator, then its client's partition).
+pub async fn mint_for_backend(app: &App, id: &str, template: Option<&str>) -> Result<String> {
+    let not_found =
+        || Error::new(Code::ResourceNotFound).long(format!("No session `{id}` exists."));
+    let locator = app.repo.locate_session(id).await?.ok_or_else(not_found)?;
+    let client = app
+        .repo
+        .load_client(&locator.client_id)
+        .await?
+        .ok_or_else(not_found)?;
+    if !client.sessions.iter().any(|s| s.id == id) {
+        return Err(not_found());
+    }
+    mint(app, &client.sessions, id, template, None).await
+}
+
+/// Mints a token for session `id`, one of `sessions` (a client's: the caller's).
 pub async fn mint(
     app: &App,
-    current: &Current,
+    sessions: &[crate::model::records::SessionRecord],
     id: &str,
     template: Option<&str>,
     azp: Option<&str>,
 ) -> Result<String> {
     let now = app.now_ms();
-    let session = current
-        .aggregate
-        .sessions
+    let session = sessions
         .iter()
         .find(|s| s.id == id)
         .ok_or_else(|| Error::new(Code::SessionNotFound))?;

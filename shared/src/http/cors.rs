@@ -51,6 +51,22 @@ pub fn origin_allowed(settings: &Settings, origin: &str) -> bool {
         || (settings.is_development() && is_loopback_origin(origin))
 }
 
+/// Whether an app page may be sent back to (the handshake's `redirect_url`): an absolute
+/// `http(s)` URL, without credentials in it, on an origin allowed to call with credentials.
+/// Anything else would make us an open redirector, and hand a session token to its host.
+pub fn redirect_allowed(settings: &Settings, url: &str) -> bool {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let clean = !authority.is_empty()
+        && !authority.contains(['@', '\\'])
+        && !url.chars().any(|c| c.is_control() || c.is_whitespace());
+    (scheme == "http" || scheme == "https")
+        && clean
+        && origin_allowed(settings, &format!("{scheme}://{authority}"))
+}
+
 /// Adds the CORS response headers for an allowed origin.
 pub fn apply(headers: &mut HeaderMap, origin: &str) {
     if let Ok(v) = HeaderValue::from_str(origin) {

@@ -292,13 +292,23 @@ fn apply_outcome(
                     headers.append(header::SET_COOKIE, v);
                 }
             }
-            let uat = uat_cookie(
-                update.client_uat,
-                secure,
-                app.settings.instance.cookie_domain.as_deref(),
+            // Unsuffixed and suffixed (`@clerk/backend` reads the suffixed one when the app
+            // has cookies from several instances, or tokens whose issuer is not the key's host).
+            let suffixed = format!(
+                "{}_{}",
+                caller::CLIENT_UAT_COOKIE,
+                crate::flows::handshake::cookie_suffix(&app.settings.publishable_key())
             );
-            if let Ok(v) = HeaderValue::from_str(&uat) {
-                headers.append(header::SET_COOKIE, v);
+            for name in [caller::CLIENT_UAT_COOKIE, suffixed.as_str()] {
+                let uat = uat_cookie(
+                    name,
+                    update.client_uat,
+                    secure,
+                    app.settings.instance.cookie_domain.as_deref(),
+                );
+                if let Ok(v) = HeaderValue::from_str(&uat) {
+                    headers.append(header::SET_COOKIE, v);
+                }
             }
         }
     }
@@ -316,10 +326,9 @@ fn client_cookie(value: &str, secure: bool, max_age: u64) -> String {
     c
 }
 
-fn uat_cookie(uat: i64, secure: bool, domain: Option<&str>) -> String {
+fn uat_cookie(name: &str, uat: i64, secure: bool, domain: Option<&str>) -> String {
     let mut c = format!(
-        "{}={uat}; Path=/; SameSite=Lax; Max-Age={}",
-        caller::CLIENT_UAT_COOKIE,
+        "{name}={uat}; Path=/; SameSite=Lax; Max-Age={}",
         security::CLIENT_COOKIE_LIFETIME.as_secs()
     );
     if let Some(d) = domain {

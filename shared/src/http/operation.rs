@@ -49,7 +49,7 @@ operations! {
     // environment
     GetEnvironment, TouchEnvironment, CreateDevBrowser, WellKnownJwks, Jwks, Health,
     // client
-    GetClient, CreateClient, PutClient, EndClient,
+    GetClient, CreateClient, PutClient, EndClient, Handshake,
     // sign-ins
     CreateSignIn, GetSignIn, PrepareFirstFactor, AttemptFirstFactor, ResetPassword,
     PrepareSecondFactor, AttemptSecondFactor,
@@ -64,7 +64,9 @@ operations! {
     AttemptSessionVerificationSecondFactor,
     // me
     GetMe, UpdateMe, DeleteMe, UpdateMetadata, UpdatePhoneNumber, ChangePassword, RemovePassword,
-    StartTotp, VerifyTotp, DeleteTotp, RegenerateBackupCodes;
+    StartTotp, VerifyTotp, DeleteTotp, RegenerateBackupCodes,
+    // Backend API (app servers, with a secret key)
+    BackendGetUser, BackendCreateSessionToken, BackendCreateTemplateToken;
     each identification kind:
     ListIdentifications, AddIdentification, GetIdentification, DeleteIdentification,
     PrepareIdentification, AttemptIdentification,
@@ -78,10 +80,17 @@ pub struct AbusePolicy {
     /// Whether the acting session must have verified its factors recently
     /// (`flows::reverification`).
     pub reverify: bool,
+    /// Whether the caller must present one of the instance's secret keys
+    /// (`Authorization: Bearer sk_…`): the Backend API.
+    pub secret_key: bool,
 }
 
 const fn policy(bucket: Option<Bucket>, reverify: bool) -> AbusePolicy {
-    AbusePolicy { bucket, reverify }
+    AbusePolicy {
+        bucket,
+        reverify,
+        secret_key: false,
+    }
 }
 
 const OPEN: AbusePolicy = policy(None, false);
@@ -93,6 +102,14 @@ const PREPARE: AbusePolicy = policy(Some(Bucket::Prepare), false);
 const SENSITIVE: AbusePolicy = policy(Some(Bucket::Create), true);
 /// A sensitive change that also checks a secret.
 const SENSITIVE_ATTEMPT: AbusePolicy = policy(Some(Bucket::Attempt), true);
+/// The Backend API: app servers holding a secret key, which are trusted callers (one server's
+/// page renders would soon exhaust a per-IP bucket); wrong keys are cheap to refuse
+/// (`App::secret_key_valid`).
+const BACKEND: AbusePolicy = AbusePolicy {
+    bucket: None,
+    reverify: false,
+    secret_key: true,
+};
 
 impl Operation {
     /// The abuse policy: the one place it is declared.
@@ -105,7 +122,11 @@ impl Operation {
     /// - `SENSITIVE`: what could take the account over from a stolen session (identifiers,
     ///   password, second factors, deletion) needs a recent factor verification too. Making an
     ///   identification primary (`PATCH /v1/me`) is checked by that flow, as only that field of
-    ///   the request is sensitive.
+    ///   the request is sensitive;
+    /// - `BACKEND`: the Backend API, for holders of a secret key.
+    ///
+    /// The handshake is `OPEN` like reading the client: framework middleware sends every signed-in
+    /// page load with an expired token through it.
     #[rustfmt::skip]
     pub const fn policy(self) -> AbusePolicy {
         use Operation::*;
@@ -121,8 +142,9 @@ impl Operation {
             AddIdentification(_) | DeleteIdentification(_) | UpdatePhoneNumber | StartTotp
             | DeleteTotp | RegenerateBackupCodes | DeleteMe => SENSITIVE,
             ChangePassword | RemovePassword => SENSITIVE_ATTEMPT,
+            BackendGetUser | BackendCreateSessionToken | BackendCreateTemplateToken => BACKEND,
             GetEnvironment | TouchEnvironment | WellKnownJwks | Jwks | Health | GetClient
-            | EndClient | GetSignIn | GetSignUp | EndAllSessions | GetSession | TouchSession
+            | Handshake | EndClient | GetSignIn | GetSignUp | EndAllSessions | GetSession | TouchSession
             | EndSession | RemoveSession | CreateSessionToken | CreateTemplateToken
             | ListMySessions | ListMyActiveSessions | RevokeSession | GetMe | UpdateMetadata
             | ListIdentifications(_) | GetIdentification(_) => OPEN,
@@ -144,6 +166,7 @@ impl Operation {
             CreateClient => (Method::POST, "/v1/client"),
             PutClient => (Method::PUT, "/v1/client"),
             EndClient => (Method::DELETE, "/v1/client"),
+            Handshake => (Method::GET, "/v1/client/handshake"),
             CreateSignIn => (Method::POST, "/v1/client/sign_ins"),
             GetSignIn => (Method::GET, "/v1/client/sign_ins/{id}"),
             PrepareFirstFactor => (Method::POST, "/v1/client/sign_ins/{id}/prepare_first_factor"),
@@ -188,6 +211,9 @@ impl Operation {
             VerifyTotp => (Method::POST, "/v1/me/totp/attempt_verification"),
             DeleteTotp => (Method::DELETE, "/v1/me/totp"),
             RegenerateBackupCodes => (Method::POST, "/v1/me/backup_codes"),
+            BackendGetUser => (Method::GET, "/v1/users/{id}"),
+            BackendCreateSessionToken => (Method::POST, "/v1/sessions/{id}/tokens"),
+            BackendCreateTemplateToken => (Method::POST, "/v1/sessions/{id}/tokens/{template}"),
         }
     }
 

@@ -6,6 +6,8 @@ use super::records::{
     ClientRecord, IdentificationRecord, SessionRecord, SignInRecord, SignInStatus, SignUpRecord,
     SignUpStatus, UserRecord, VerificationRecord, VerificationStatus,
 };
+use serde_json::{Map, Value};
+
 use super::wire;
 use crate::capabilities::{Capabilities, Field};
 use crate::clock::UnixMillis;
@@ -69,6 +71,15 @@ pub fn phone_number(p: &IdentificationRecord) -> wire::PhoneNumber {
         created_at: p.created_at,
         updated_at: p.updated_at,
     }
+}
+
+/// The Backend API's user: the Frontend API's, plus what only app servers see.
+pub fn backend_user(u: &UserRecord, settings: &Settings, now: UnixMillis) -> Value {
+    let mut value = serde_json::to_value(user(u, settings, now)).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut value {
+        map.insert("private_metadata".into(), Value::Object(Map::new()));
+    }
+    value
 }
 
 pub fn user(u: &UserRecord, settings: &Settings, now: UnixMillis) -> wire::User {

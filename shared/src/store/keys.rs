@@ -8,6 +8,7 @@
 //! | session               | `CLIENT#<client_id>`        | `SESSION#<id>`   | `USER#<uid>`  | `SESSION#<id>`  | session expiry + retention |
 //! | sign-in attempt       | `CLIENT#<client_id>`        | `SIGN_IN#<id>`   |               |                 | `abandon_at`               |
 //! | sign-up attempt       | `CLIENT#<client_id>`        | `SIGN_UP#<id>`   |               |                 | `abandon_at`               |
+//! | session locator       | `SESSION#<session_id>`      | `SESSION`        |               |                 | as its session             |
 //! | user (one document)   | `USER#<user_id>`            | `USER`           |               |                 |                            |
 //! | identifier guard      | `IDENT#<kind>#<normalised>` | `IDENT`          |               |                 |                            |
 //! | rate-limit counter    | `RATE#<bucket>#<subject>`   | `<window start>` |               |                 | end of the window          |
@@ -23,6 +24,7 @@
 //! | find a user by email / phone / username     | GetItem guard → GetItem user                 | 2           |
 //! | create a user with unique identifiers       | TransactWriteItems: user + guards (`attribute_not_exists`) | 1 |
 //! | list a user's sessions (all devices)        | Query `GSI1PK = USER#uid`, `GSI1SK` prefix `SESSION#` | 1  |
+//! | find a session by id alone (Backend API)    | GetItem locator → Query its client           | 2           |
 //! | count requests per IP and window            | UpdateItem `ADD n`                           | 1           |
 //! | load signing keys / client-token secret     | GetItem `INSTANCE` (once per cold start)     | 1           |
 //!
@@ -75,6 +77,12 @@ pub fn user_pk(user_id: &str) -> String {
 
 pub fn user(user_id: &str) -> Key {
     Key::new(user_pk(user_id), USER_SK)
+}
+
+/// Where a session lives, for callers that know only its id (the Backend API): written once,
+/// with the session, in the same transaction.
+pub fn session_locator(session_id: &str) -> Key {
+    Key::new(format!("{SESSION_PREFIX}{session_id}"), "SESSION")
 }
 
 /// The session's entry in the user index (`GSI1`).

@@ -339,7 +339,7 @@ pub async fn complete(
         s.second_factor_verified_at,
         origin,
     )?;
-    extra.push(started.write);
+    extra.extend(started.writes);
     extra.extend(session::make_room(app, &user.id).await?);
     s.status = SignInStatus::Complete;
     s.created_session_id = Some(started.session.id);

@@ -1,0 +1,5 @@
+import { UserProfile } from '@clerk/nextjs';
+
+export default function Page() {
+  return <UserProfile />;
+}
