@@ -456,3 +456,98 @@ async fn the_pinned_bundles_are_served_by_line_and_by_release_behind_any_prefix(
     assert_eq!(status, StatusCode::OK);
     assert!(serde_json::from_str::<Value>(&body).is_ok());
 }
+
+/// A browser on `https://app.example.test` in cookie mode: it keeps the `__client` cookie.
+struct CookieBrowser<'a> {
+    t: &'a TestApp,
+    client: Option<String>,
+}
+
+impl CookieBrowser<'_> {
+    async fn post(&mut self, path: &str, body: &str) -> frontdoor_tests::TestResponse {
+        let mut b = req(Method::POST, path)
+            .header("origin", "https://app.example.test")
+            .header("content-type", "application/x-www-form-urlencoded");
+        if let Some(c) = &self.client {
+            b = b.header("cookie", format!("__client={c}"));
+        }
+        let r = self
+            .t
+            .send(b.body(Body::from(body.to_owned())).unwrap())
+            .await;
+        if let Some(c) = r.cookie("__client") {
+            self.client = Some(c);
+        }
+        r
+    }
+}
+
+#[tokio::test]
+async fn cookie_mode_keeps_the_apps_session_cookie_current() {
+    let t = TestApp::with_settings(production_settings()).await;
+    let mut b = CookieBrowser {
+        t: &t,
+        client: None,
+    };
+    let suffix = frontdoor::flows::handshake::cookie_suffix(&t.app.settings.publishable_key());
+    let email = "cookie.session@example.com";
+    let r = b
+        .post(
+            "/v1/client/sign_ups",
+            &form(&[("email_address", email), ("password", PASSWORD)]),
+        )
+        .await;
+    let id = r.body["response"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        r.cookie("__session").as_deref(),
+        Some(""),
+        "no session yet: none for the app"
+    );
+    b.post(
+        &format!("/v1/client/sign_ups/{id}/prepare_verification"),
+        "strategy=email_code",
+    )
+    .await;
+    let code = t.outbox.last_code_for(email).unwrap();
+    let r = b
+        .post(
+            &format!("/v1/client/sign_ups/{id}/attempt_verification"),
+            &form(&[("strategy", "email_code"), ("code", &code)]),
+        )
+        .await;
+    assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
+    let session_id = r.body["client"]["last_active_session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Signed in: the app's server can read the session from its own domain at once.
+    let jwt = r.cookie("__session").unwrap();
+    assert_eq!(r.cookie(&format!("__session_{suffix}")), Some(jwt.clone()));
+    assert_eq!(t.verified_claims(&jwt)["sid"], session_id.as_str());
+    let cookie = r
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("__session="))
+        .unwrap();
+    assert!(
+        cookie.contains("Domain=example.test") && cookie.contains("Secure"),
+        "{cookie}"
+    );
+    assert!(
+        !cookie.contains("HttpOnly"),
+        "clerk-js rewrites it: {cookie}"
+    );
+    // A token refresh refreshes the cookie with the very token clerk-js gets.
+    t.clock.advance(std::time::Duration::from_secs(30));
+    let r = b
+        .post(&format!("/v1/client/sessions/{session_id}/tokens"), "")
+        .await;
+    assert_eq!(r.cookie("__session").as_deref(), r.body["jwt"].as_str());
+    // Signed out: cleared.
+    let r = b
+        .post(&format!("/v1/client/sessions/{session_id}/end"), "")
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.cookie("__session").as_deref(), Some(""));
+    assert_eq!(r.cookie("__client_uat").as_deref(), Some("0"));
+}

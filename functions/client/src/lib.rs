@@ -28,6 +28,7 @@ async fn get_client(fapi: Fapi) -> Result<Reply, Error> {
                 Reply::envelope(&rendered, Some(&rendered)).token(TokenUpdate {
                     token: Some(current.token.clone()),
                     client_uat: current.client_uat_at(fapi.app.now_ms()),
+                    session_token: None,
                 }),
             )
         }
@@ -35,6 +36,7 @@ async fn get_client(fapi: Fapi) -> Result<Reply, Error> {
         None => Ok(Reply::envelope(&Value::Null, None).token(TokenUpdate {
             token: None,
             client_uat: 0,
+            session_token: None,
         })),
     }
 }
@@ -46,6 +48,7 @@ async fn create_client(fapi: Fapi) -> Result<Reply, Error> {
         Reply::envelope(&rendered, Some(&rendered)).token(TokenUpdate {
             token: Some(current.token.clone()),
             client_uat: 0,
+            session_token: None,
         }),
     )
 }
@@ -57,6 +60,7 @@ async fn end_client(fapi: Fapi) -> Result<Reply, Error> {
     Ok(Reply::envelope(&rendered, None).token(TokenUpdate {
         token: None,
         client_uat: 0,
+        session_token: None,
     }))
 }
 

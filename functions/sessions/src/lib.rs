@@ -89,6 +89,7 @@ async fn end_all(fapi: Fapi) -> Result<Reply, Error> {
         Reply::envelope(&rendered, Some(&rendered)).token(TokenUpdate {
             token: Some(current.token.clone()),
             client_uat: 0,
+            session_token: None,
         }),
     )
 }
@@ -106,8 +107,17 @@ async fn mint(fapi: Fapi, id: String, template: Option<String>) -> Result<Reply,
         fapi.caller.origin.as_deref(),
     )
     .await?;
-    // Bare, not enveloped: clerk-js reads `jwt` at the top level.
-    Ok(Reply::bare(&json!({ "object": "token", "jwt": jwt })))
+    // Bare, not enveloped: clerk-js reads `jwt` at the top level. In cookie mode the app's
+    // `__session` cookie follows the new token.
+    let client_uat = current.client_uat_at(fapi.app.now_ms());
+    let is_last_active = current.client().last_active_session_id.as_deref() == Some(id.as_str());
+    Ok(
+        Reply::bare(&json!({ "object": "token", "jwt": jwt })).token(TokenUpdate {
+            token: Some(current.token.clone()),
+            client_uat,
+            session_token: (template.is_none() && is_last_active).then_some(jwt),
+        }),
+    )
 }
 
 async fn token(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {

@@ -17,6 +17,8 @@ use crate::settings::Settings;
 
 pub const CLIENT_COOKIE: &str = "__client";
 pub const CLIENT_UAT_COOKIE: &str = "__client_uat";
+/// The session token cookie app servers read (`@clerk/backend`).
+pub const SESSION_COOKIE: &str = "__session";
 pub const DEV_BROWSER_PARAM: &str = "__clerk_db_jwt";
 /// The spec's name for the same parameter.
 pub const DEV_SESSION_PARAM: &str = "__dev_session";

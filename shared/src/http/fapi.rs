@@ -154,6 +154,7 @@ impl Fapi {
         Ok(Reply::envelope(response, Some(&client)).token(TokenUpdate {
             token: Some(current.token.clone()),
             client_uat: current.client_uat_at(self.app.now_ms()),
+            session_token: None,
         }))
     }
 

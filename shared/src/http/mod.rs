@@ -292,22 +292,25 @@ fn apply_outcome(
                     headers.append(header::SET_COOKIE, v);
                 }
             }
-            // Unsuffixed and suffixed (`@clerk/backend` reads the suffixed one when the app
-            // has cookies from several instances, or tokens whose issuer is not the key's host).
-            let suffixed = format!(
-                "{}_{}",
-                caller::CLIENT_UAT_COOKIE,
-                crate::flows::handshake::cookie_suffix(&app.settings.publishable_key())
-            );
-            for name in [caller::CLIENT_UAT_COOKIE, suffixed.as_str()] {
-                let uat = uat_cookie(
-                    name,
-                    update.client_uat,
-                    secure,
-                    app.settings.instance.cookie_domain.as_deref(),
-                );
-                if let Ok(v) = HeaderValue::from_str(&uat) {
-                    headers.append(header::SET_COOKIE, v);
+            // The app's cookies, for its server (`@clerk/backend`): `__client_uat` always,
+            // `__session` with the last active session's token, or cleared when signed out.
+            // Each unsuffixed and suffixed (the SDK reads the suffixed ones when the app has
+            // cookies from several instances, or tokens whose issuer is not the key's host).
+            let suffix = crate::flows::handshake::cookie_suffix(&app.settings.publishable_key());
+            let domain = app.settings.instance.cookie_domain.as_deref();
+            let uat = update.client_uat.to_string();
+            let mut app_cookies = vec![(caller::CLIENT_UAT_COOKIE, uat.as_str())];
+            match (&update.session_token, update.client_uat) {
+                (Some(jwt), _) => app_cookies.push((caller::SESSION_COOKIE, jwt.as_str())),
+                (None, 0) => app_cookies.push((caller::SESSION_COOKIE, "")),
+                (None, _) => {}
+            }
+            for (name, value) in app_cookies {
+                for name in [name.to_owned(), format!("{name}_{suffix}")] {
+                    let cookie = app_cookie(&name, value, secure, domain);
+                    if let Ok(v) = HeaderValue::from_str(&cookie) {
+                        headers.append(header::SET_COOKIE, v);
+                    }
                 }
             }
         }
@@ -326,11 +329,15 @@ fn client_cookie(value: &str, secure: bool, max_age: u64) -> String {
     c
 }
 
-fn uat_cookie(name: &str, uat: i64, secure: bool, domain: Option<&str>) -> String {
-    let mut c = format!(
-        "{name}={uat}; Path=/; SameSite=Lax; Max-Age={}",
+/// A cookie for the app's server (not HttpOnly: clerk-js rewrites these too); an empty value
+/// removes it.
+fn app_cookie(name: &str, value: &str, secure: bool, domain: Option<&str>) -> String {
+    let max_age = if value.is_empty() {
+        0
+    } else {
         security::CLIENT_COOKIE_LIFETIME.as_secs()
-    );
+    };
+    let mut c = format!("{name}={value}; Path=/; SameSite=Lax; Max-Age={max_age}");
     if let Some(d) = domain {
         c.push_str(&format!("; Domain={d}"));
     }

@@ -17,6 +17,9 @@ pub struct TokenUpdate {
     /// Unix seconds for `__client_uat`: when the client last changed while signed in, 0 when
     /// signed out.
     pub client_uat: i64,
+    /// The last active session's current token, for the `__session` cookie (cookie mode):
+    /// taken from the answer itself by [`Reply::token`] when the handler does not give one.
+    pub session_token: Option<String>,
 }
 
 /// A successful answer.
@@ -46,7 +49,10 @@ impl Reply {
         }
     }
 
-    pub fn token(mut self, update: TokenUpdate) -> Self {
+    pub fn token(mut self, mut update: TokenUpdate) -> Self {
+        if update.session_token.is_none() && update.client_uat != 0 {
+            update.session_token = last_active_token(&self.body);
+        }
         self.token = Some(update);
         self
     }
@@ -60,6 +66,18 @@ impl IntoResponse for Reply {
         }
         response
     }
+}
+
+/// The token of the client's last active session, as the rendered `client` carries it.
+fn last_active_token(body: &Value) -> Option<String> {
+    let client = &body["client"];
+    let id = client["last_active_session_id"].as_str()?;
+    client["sessions"]
+        .as_array()?
+        .iter()
+        .find(|s| s["id"].as_str() == Some(id))?["last_active_token"]["jwt"]
+        .as_str()
+        .map(str::to_owned)
 }
 
 /// An error travelling out of a handler; the outer layer renders it with the trace id.
