@@ -79,6 +79,9 @@ pub enum Code {
     SessionReverificationRequired,
     SessionReverificationMissing,
     InvalidRedirectUrl,
+    /// Not in the FAPI table: the Backend API's answer to a wrong secret key, which
+    /// `@clerk/backend` recognises (`secret-key-invalid`).
+    ClerkKeyInvalid,
 }
 
 impl Code {
@@ -119,6 +122,7 @@ impl Code {
             Code::RequestInvalidForEnvironment => "request_invalid_for_environment",
             Code::ResourceNotFound => "resource_not_found",
             Code::InvalidRedirectUrl => "invalid_redirect_url",
+            Code::ClerkKeyInvalid => "clerk_key_invalid",
             Code::SessionExists => "session_exists",
             Code::SignedOut => "signed_out",
             Code::SignUpModeRestricted => "sign_up_mode_restricted",
@@ -190,6 +194,7 @@ impl Code {
             Code::FormParamValueTooLarge => 422,
             Code::QuotaExceeded | Code::SessionReverificationRequired => 403,
             Code::FormParamTypeInvalid | Code::InvalidRedirectUrl => 422,
+            Code::ClerkKeyInvalid => 401,
             Code::SessionReverificationMissing => 400,
 
             Code::MethodNotAllowed => 405,
@@ -254,6 +259,7 @@ impl Code {
             Code::RequestInvalidForEnvironment => "Request invalid for this environment",
             Code::ResourceNotFound => "Resource not found",
             Code::InvalidRedirectUrl => "Invalid redirect URL",
+            Code::ClerkKeyInvalid => "Secret Key invalid",
             Code::SessionExists => "Session already exists",
             Code::SignedOut => "Signed out",
             Code::SignUpModeRestricted => "Sign-ups are restricted",
@@ -333,6 +339,9 @@ impl Code {
                 "This request is not valid for this instance's environment."
             }
             Code::ResourceNotFound => "The requested resource was not found.",
+            Code::ClerkKeyInvalid => {
+                "The provided secret key is invalid. Make sure that your secret key is correct."
+            }
             Code::InvalidRedirectUrl => {
                 "The redirect URL must be an absolute URL on one of the instance's allowed origins."
             }
@@ -576,6 +585,7 @@ pub const ALL_CODES: &[Code] = &[
     Code::RequestInvalidForEnvironment,
     Code::ResourceNotFound,
     Code::InvalidRedirectUrl,
+    Code::ClerkKeyInvalid,
     Code::SessionExists,
     Code::SignedOut,
     Code::SignUpModeRestricted,
@@ -614,6 +624,7 @@ mod tests {
         Code::MethodNotAllowed,
         Code::MessageDeliveryFailed,
         Code::ConcurrentUpdate,
+        Code::ClerkKeyInvalid,
     ];
 
     #[test]

@@ -188,7 +188,7 @@ test('the app server reads the user with its secret key; a wrong key gets a 401'
   assert.equal(user.id, signedIn.userId);
   assert.equal(user.primaryEmailAddress?.emailAddress, 'handshake+clerk_test@example.com');
   const stranger = createClerkClient({ secretKey: 'sk_test_wrong', apiUrl: server.url });
-  await assert.rejects(stranger.users.getUser(signedIn.userId), (e) => e.status === 401 && e.errors?.[0]?.code === 'authentication_invalid');
+  await assert.rejects(stranger.users.getUser(signedIn.userId), (e) => e.status === 401 && e.errors?.[0]?.code === 'clerk_key_invalid');
 });
 
 test('every Frontdoor response seen here matches its schema in the spec', () => {

@@ -260,14 +260,14 @@ async fn the_backend_api_takes_only_this_instances_secret_keys() {
     let path = format!("/v1/users/{user}");
     let wrong = format!("{}x", &key[..key.len() - 1]);
     let live = key.replace("sk_test_", "sk_live_");
-    for (presented, why) in [
-        (None, "no key"),
-        (Some(wrong.as_str()), "a wrong key"),
-        (Some(live.as_str()), "a production key"),
+    for (presented, why, code) in [
+        (None, "no key", "authentication_invalid"),
+        (Some(wrong.as_str()), "a wrong key", "clerk_key_invalid"),
+        (Some(live.as_str()), "a production key", "clerk_key_invalid"),
     ] {
         let r = backend(&t, Method::GET, &path, presented).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{why}: {}", r.body);
-        assert_eq!(r.error_code(), Some("authentication_invalid"), "{why}");
+        assert_eq!(r.error_code(), Some(code), "{why}");
         assert!(r.body["clerk_trace_id"].is_string());
     }
     // The JWKS is public, but a wrong key presented to it is still refused.

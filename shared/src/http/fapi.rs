@@ -45,9 +45,9 @@ impl FromRequest<App> for Fapi {
         let secret_key = secret_key(req.headers());
         match &secret_key {
             Some(key) if !app.secret_key_valid(key).await? => {
-                return Err(invalid_secret_key());
+                return Err(Error::new(Code::ClerkKeyInvalid));
             }
-            None if operation.policy().secret_key => return Err(invalid_secret_key()),
+            None if operation.policy().secret_key => return Err(missing_secret_key()),
             _ => {}
         }
         if let Some(bucket) = operation.policy().bucket {
@@ -89,8 +89,8 @@ fn secret_key(headers: &http::HeaderMap) -> Option<String> {
     (scheme.eq_ignore_ascii_case("bearer") && key.starts_with("sk_")).then(|| key.to_owned())
 }
 
-/// Clerk's Backend API answer to a missing or wrong secret key.
-fn invalid_secret_key() -> Error {
+/// Clerk's Backend API answer to a request without a secret key.
+fn missing_secret_key() -> Error {
     Error::new(Code::AuthenticationInvalid)
         .long("Unable to authenticate the request, you need to supply an active secret key.")
 }
