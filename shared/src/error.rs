@@ -82,6 +82,7 @@ pub enum Code {
     /// Not in the FAPI table: the Backend API's answer to a wrong secret key, which
     /// `@clerk/backend` recognises (`secret-key-invalid`).
     ClerkKeyInvalid,
+    UserBanned,
 }
 
 impl Code {
@@ -123,6 +124,7 @@ impl Code {
             Code::ResourceNotFound => "resource_not_found",
             Code::InvalidRedirectUrl => "invalid_redirect_url",
             Code::ClerkKeyInvalid => "clerk_key_invalid",
+            Code::UserBanned => "user_banned",
             Code::SessionExists => "session_exists",
             Code::SignedOut => "signed_out",
             Code::SignUpModeRestricted => "sign_up_mode_restricted",
@@ -195,6 +197,7 @@ impl Code {
             Code::QuotaExceeded | Code::SessionReverificationRequired => 403,
             Code::FormParamTypeInvalid | Code::InvalidRedirectUrl => 422,
             Code::ClerkKeyInvalid => 401,
+            Code::UserBanned => 403,
             Code::SessionReverificationMissing => 400,
 
             Code::MethodNotAllowed => 405,
@@ -260,6 +263,7 @@ impl Code {
             Code::ResourceNotFound => "Resource not found",
             Code::InvalidRedirectUrl => "Invalid redirect URL",
             Code::ClerkKeyInvalid => "Secret Key invalid",
+            Code::UserBanned => "User banned",
             Code::SessionExists => "Session already exists",
             Code::SignedOut => "Signed out",
             Code::SignUpModeRestricted => "Sign-ups are restricted",
@@ -339,6 +343,7 @@ impl Code {
                 "This request is not valid for this instance's environment."
             }
             Code::ResourceNotFound => "The requested resource was not found.",
+            Code::UserBanned => "This account is banned; contact the application's support.",
             Code::ClerkKeyInvalid => {
                 "The provided secret key is invalid. Make sure that your secret key is correct."
             }
@@ -586,6 +591,7 @@ pub const ALL_CODES: &[Code] = &[
     Code::ResourceNotFound,
     Code::InvalidRedirectUrl,
     Code::ClerkKeyInvalid,
+    Code::UserBanned,
     Code::SessionExists,
     Code::SignedOut,
     Code::SignUpModeRestricted,

@@ -551,3 +551,34 @@ async fn cookie_mode_keeps_the_apps_session_cookie_current() {
     assert_eq!(r.cookie("__session").as_deref(), Some(""));
     assert_eq!(r.cookie("__client_uat").as_deref(), Some("0"));
 }
+
+#[tokio::test]
+async fn first_visits_create_development_browsers_only_within_the_create_bucket() {
+    let t = TestApp::new().await;
+    let limit = t.app.settings.rate_limits.creates;
+    let from = |query: String| {
+        req(Method::GET, &format!("/v1/client/handshake?{query}"))
+            .extension(frontdoor::http::ClientIp("203.0.113.9".into()))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let first_visit = || from(format!("redirect_url={}", encode(APP)));
+    let mut dev_browser = None;
+    for _ in 0..limit {
+        let r = t.send(first_visit()).await;
+        assert_eq!(r.status, StatusCode::TEMPORARY_REDIRECT, "{}", r.body);
+        let d = directives(&t, &token_in_location(r.header("location").unwrap()));
+        dev_browser = value(&d, "__clerk_db_jwt").map(str::to_owned);
+    }
+    let r = t.send(first_visit()).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    // A browser that has its development browser creates nothing and is never held back.
+    let db = dev_browser.unwrap();
+    let r = t
+        .send(from(format!(
+            "redirect_url={}&__clerk_db_jwt={db}",
+            encode(APP)
+        )))
+        .await;
+    assert_eq!(r.status, StatusCode::TEMPORARY_REDIRECT, "{}", r.body);
+}

@@ -1,14 +1,16 @@
 //! The Backend API group: what app servers call with their secret key while rendering pages
-//! (`@clerk/nextjs`'s `currentUser()`, `auth().getToken({ template })`). The JWKS they verify
+//! (`@clerk/nextjs`'s `currentUser()`, `auth().getToken({ template })`), and an operator's
+//! actions on a user (metadata, ban, lock, second factors, password check). The JWKS they verify
 //! tokens with is the environment group's `/v1/jwks`, which checks a presented secret key too.
 
 use axum::Router;
 use axum::extract::Path;
-use frontdoor::flows::backend;
+use frontdoor::error::Code;
+use frontdoor::flows::backend::{self, UserAction};
 use frontdoor::http::{Fapi, Reply, Route, route_table};
 use frontdoor::model::render;
 use frontdoor::{App, Error};
-use serde_json::json;
+use serde_json::{Value, json};
 
 pub fn routes() -> Router<App> {
     route_table(table())
@@ -21,17 +23,69 @@ pub fn table() -> Vec<Route> {
         BackendGetUser => get_user,
         BackendCreateSessionToken => session_token,
         BackendCreateTemplateToken => template_token,
+        BackendUpdateUserMetadata => update_metadata,
+        BackendBanUser => ban, BackendUnbanUser => unban,
+        BackendLockUser => lock, BackendUnlockUser => unlock,
+        BackendVerifyPassword => verify_password, BackendDisableMfa => disable_mfa,
     ]
 }
 
 async fn get_user(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
     let user = backend::user(&fapi.app, &id).await?;
+    Ok(user_reply(&fapi, &user))
+}
+
+fn user_reply(fapi: &Fapi, user: &frontdoor::model::records::UserRecord) -> Reply {
     let now = fapi.app.now_ms();
-    Ok(Reply::bare(&render::backend_user(
-        &user,
-        &fapi.app.settings,
-        now,
-    )))
+    Reply::bare(&render::backend_user(user, &fapi.app.settings, now))
+}
+
+/// Runs an operator action on user `id` and answers with the user.
+async fn act(fapi: Fapi, id: &str, action: UserAction) -> Result<Reply, Error> {
+    let user = backend::act_on_user(&fapi.app, id, &action).await?;
+    Ok(user_reply(&fapi, &user))
+}
+
+async fn update_metadata(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
+    let patch = |name: &str| -> Result<Option<Value>, Error> {
+        Ok(fapi.params.object(name)?.map(Value::Object))
+    };
+    let action = UserAction::MergeMetadata {
+        public: patch("public_metadata")?,
+        private: patch("private_metadata")?,
+        unsafe_: patch("unsafe_metadata")?,
+    };
+    act(fapi, &id, action).await
+}
+
+async fn ban(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
+    act(fapi, &id, UserAction::Ban).await
+}
+
+async fn unban(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
+    act(fapi, &id, UserAction::Unban).await
+}
+
+async fn lock(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
+    act(fapi, &id, UserAction::Lock).await
+}
+
+async fn unlock(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
+    act(fapi, &id, UserAction::Unlock).await
+}
+
+async fn disable_mfa(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
+    backend::act_on_user(&fapi.app, &id, &UserAction::DisableMfa).await?;
+    Ok(Reply::bare(&json!({ "user_id": id })))
+}
+
+async fn verify_password(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
+    let password = fapi
+        .params
+        .str("password")
+        .ok_or_else(|| Error::new(Code::FormParamMissing).param("password"))?;
+    backend::verify_password(&fapi.app, &id, password).await?;
+    Ok(Reply::bare(&json!({ "verified": true })))
 }
 
 async fn session_token(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {

@@ -92,6 +92,7 @@ async fn handshake(fapi: Fapi) -> Result<axum::response::Response, Error> {
             redirect_url,
             suffixed_cookies: fapi.query.str("suffixed_cookies") == Some("true"),
             client_token,
+            ip: fapi.caller.ip.clone(),
         },
     )
     .await?;

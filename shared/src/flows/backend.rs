@@ -1,15 +1,28 @@
-//! What app servers ask of the Backend API (with a secret key) when they render pages: a user,
-//! and a session's token (optionally from a JWT template). `@clerk/nextjs`'s `currentUser()`
-//! and `auth().getToken({ template })` call these.
+//! What app servers and operators ask of the Backend API (with a secret key): a user, a
+//! session's token (optionally from a JWT template) — what `@clerk/nextjs`'s `currentUser()`
+//! and `auth().getToken({ template })` call — and the operator's actions on a user.
 //!
 //! ```text
-//!   GET  /v1/users/{id}                    ─► the user (Backend API shape, private fields too)
-//!   POST /v1/sessions/{id}/tokens[/{tpl}]  ─► locator ─► the session's client ─► token
+//!   GET    /v1/users/{id}                    ─► the user (Backend API shape, private fields too)
+//!   POST   /v1/sessions/{id}/tokens[/{tpl}]  ─► locator ─► the session's client ─► token
+//!   PATCH  /v1/users/{id}/metadata           ─┐
+//!   POST   /v1/users/{id}/(un)ban, (un)lock   ├► read the user ─► change ─► write (version-checked)
+//!   DELETE /v1/users/{id}/mfa                ─┘   ban ─► then every session revoked
+//!   POST   /v1/users/{id}/verify_password    ─► argon2id check, as a sign-in's
 //! ```
 
+use serde_json::{Map, Value};
+
 use crate::app::App;
+use crate::clock::duration_ms;
 use crate::error::{Code, Error, Result};
-use crate::model::records::UserRecord;
+use crate::model::records::{SessionStatus, UserRecord};
+use crate::repo::Repo;
+use crate::security;
+
+use super::client::{commit, with_retry};
+use super::me::profile::merge_patch;
+use super::session;
 
 pub use super::tokens::mint_for_backend as session_token;
 
@@ -19,4 +32,109 @@ pub async fn user(app: &App, id: &str) -> Result<UserRecord> {
         .load_user(id)
         .await?
         .ok_or_else(|| Error::new(Code::ResourceNotFound).long(format!("No user `{id}` exists.")))
+}
+
+/// Operator actions on a user (the Backend API), each one unit of work on the user's document:
+/// read it, change it, write it back unless it changed meanwhile (then again).
+#[derive(Debug, Clone)]
+pub enum UserAction {
+    /// Merge patches (RFC 7396: `null` removes a key) into each kind of metadata.
+    MergeMetadata {
+        public: Option<Value>,
+        private: Option<Value>,
+        unsafe_: Option<Value>,
+    },
+    /// No sign-in until unbanned; every session ends.
+    Ban,
+    Unban,
+    /// Locked as a lockout locks (for [`security::LOCKOUT_DURATION`]), until unlocked.
+    Lock,
+    /// Unlocked, and the failed attempts forgiven.
+    Unlock,
+    /// Every second factor off: authenticator app, backup codes, SMS codes.
+    DisableMfa,
+}
+
+/// Applies `action` to user `id` and returns the user as stored.
+pub async fn act_on_user(app: &App, id: &str, action: &UserAction) -> Result<UserRecord> {
+    let user = with_retry(|| async {
+        let mut u = user(app, id).await?;
+        let now = app.now_ms();
+        match action {
+            UserAction::MergeMetadata {
+                public,
+                private,
+                unsafe_,
+            } => {
+                let fields = [
+                    (&mut u.public_metadata, public, "public_metadata"),
+                    (&mut u.private_metadata, private, "private_metadata"),
+                    (&mut u.unsafe_metadata, unsafe_, "unsafe_metadata"),
+                ];
+                for (target, patch, param) in fields {
+                    let Some(patch) = patch else { continue };
+                    if !patch.is_object() {
+                        return Err(Error::new(Code::FormParamTypeInvalid).param(param));
+                    }
+                    let mut merged = Value::Object(std::mem::take(target));
+                    merge_patch(&mut merged, patch);
+                    *target = match merged {
+                        Value::Object(m) => m,
+                        _ => Map::new(),
+                    };
+                    crate::metadata::check(target, param)?;
+                }
+            }
+            UserAction::Ban => u.banned = true,
+            UserAction::Unban => u.banned = false,
+            UserAction::Lock => {
+                u.locked_until = Some(now + duration_ms(security::LOCKOUT_DURATION))
+            }
+            UserAction::Unlock => {
+                u.locked_until = None;
+                u.failed_attempts = 0;
+            }
+            UserAction::DisableMfa => {
+                let had = u.has_second_factor();
+                u.totp_secret = None;
+                u.totp_pending_secret = None;
+                u.backup_code_hashes.clear();
+                for p in &mut u.phone_numbers {
+                    p.reserved_for_second_factor = false;
+                    p.default_second_factor = false;
+                }
+                if had {
+                    u.mfa_disabled_at = Some(now);
+                }
+            }
+        }
+        u.updated_at = now;
+        commit(app, vec![Repo::user_write(&u)?]).await?;
+        u.version += 1;
+        Ok(u)
+    })
+    .await?;
+    if matches!(action, UserAction::Ban) {
+        // After the ban is stored, so no new session can start while these end.
+        session::end_all_of_user(app, id, SessionStatus::Revoked).await?;
+    }
+    Ok(user)
+}
+
+/// Whether `password` is the user's: `{verified: true}`, or Clerk's 422 when it is not (or the
+/// user has none). The check costs what a sign-in's does.
+pub async fn verify_password(app: &App, id: &str, password: &str) -> Result<()> {
+    let u = user(app, id).await?;
+    let matches = match &u.password_hash {
+        Some(hash) => app.passwords.verify(hash, password).await?,
+        None => {
+            app.passwords.verify_dummy(password).await?;
+            false
+        }
+    };
+    if matches {
+        Ok(())
+    } else {
+        Err(Error::new(Code::FormPasswordIncorrect).param("password"))
+    }
 }

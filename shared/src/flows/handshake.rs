@@ -45,6 +45,9 @@ pub struct HandshakeCommand {
     /// The caller's client token: the development browser's (`__clerk_db_jwt`) or the
     /// `__client` cookie's.
     pub client_token: Option<String>,
+    /// The caller's address: creating a development browser counts against its create bucket,
+    /// as `POST /v1/dev_browser` does.
+    pub ip: Option<String>,
 }
 
 /// Where the handshake token travels back to the app.
@@ -95,7 +98,11 @@ pub async fn handshake(app: &App, cmd: HandshakeCommand) -> Result<HandshakeAnsw
     let (current, new_dev_browser): (Option<Current>, Option<String>) = if development {
         match client::resolve(app, cmd.client_token.as_deref()).await? {
             Some(c) => (Some(c), None),
-            None => (None, Some(client::create(app).await?.token)),
+            None => {
+                super::rate_limit::hit(app, super::rate_limit::Bucket::Create, cmd.ip.as_deref())
+                    .await?;
+                (None, Some(client::create(app).await?.token))
+            }
         }
     } else {
         (

@@ -3,6 +3,8 @@
 //! ```text
 //!   failures < 10 ──wrong password / code──► failures + 1 ──(10th)──► locked for 1 h
 //!   sign-in completes (record_success) ──► failures = 0   locked ──(1 h passes)──► unlocked, failures = 0
+//!   an operator (Backend API): lock ──► locked for 1 h; unlock ──► unlocked, failures = 0;
+//!                              ban ──► refused until unbanned
 //! ```
 //!
 //! Passing the first factor forgives nothing: wrong second-factor codes after a right password
@@ -23,8 +25,11 @@ fn locked_error(until: UnixMillis, now: UnixMillis) -> Error {
         .meta("lockout_expires_in_seconds", secs)
 }
 
-/// Refuses a locked user.
+/// Refuses a banned or locked user.
 pub fn ensure_unlocked(user: &mut UserRecord, now: UnixMillis) -> Result<()> {
+    if user.banned {
+        return Err(Error::new(Code::UserBanned));
+    }
     match user.locked_until {
         Some(until) if until > now => Err(locked_error(until, now)),
         Some(_) => {

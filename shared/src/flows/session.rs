@@ -387,6 +387,22 @@ pub async fn end_everywhere(
     keep: Option<&str>,
     status: SessionStatus,
 ) -> Result<()> {
+    end_sessions_of(app, Some(current), user_id, keep, status).await
+}
+
+/// Ends every active session of the user on every device (as `status`), for callers with no
+/// client of their own (an operator banning the user).
+pub async fn end_all_of_user(app: &App, user_id: &str, status: SessionStatus) -> Result<()> {
+    end_sessions_of(app, None, user_id, None, status).await
+}
+
+async fn end_sessions_of(
+    app: &App,
+    mut current: Option<&mut Current>,
+    user_id: &str,
+    keep: Option<&str>,
+    status: SessionStatus,
+) -> Result<()> {
     let mut retry = super::client::Retry::new();
     for _ in 0..SESSION_SWEEPS {
         let now = app.now_ms();
@@ -414,6 +430,9 @@ pub async fn end_everywhere(
             }
             match app.repo.commit(writes).await {
                 Ok(()) => {
+                    let Some(current) = current.as_deref_mut() else {
+                        continue;
+                    };
                     for s in batch {
                         if let Some(mine) =
                             current.aggregate.sessions.iter_mut().find(|m| m.id == s.id)

@@ -66,7 +66,9 @@ operations! {
     GetMe, UpdateMe, DeleteMe, UpdateMetadata, UpdatePhoneNumber, ChangePassword, RemovePassword,
     StartTotp, VerifyTotp, DeleteTotp, RegenerateBackupCodes,
     // Backend API (app servers, with a secret key)
-    BackendGetUser, BackendCreateSessionToken, BackendCreateTemplateToken;
+    BackendGetUser, BackendCreateSessionToken, BackendCreateTemplateToken,
+    BackendUpdateUserMetadata, BackendBanUser, BackendUnbanUser, BackendLockUser,
+    BackendUnlockUser, BackendVerifyPassword, BackendDisableMfa;
     each identification kind:
     ListIdentifications, AddIdentification, GetIdentification, DeleteIdentification,
     PrepareIdentification, AttemptIdentification,
@@ -142,7 +144,9 @@ impl Operation {
             AddIdentification(_) | DeleteIdentification(_) | UpdatePhoneNumber | StartTotp
             | DeleteTotp | RegenerateBackupCodes | DeleteMe => SENSITIVE,
             ChangePassword | RemovePassword => SENSITIVE_ATTEMPT,
-            BackendGetUser | BackendCreateSessionToken | BackendCreateTemplateToken => BACKEND,
+            BackendGetUser | BackendCreateSessionToken | BackendCreateTemplateToken
+            | BackendUpdateUserMetadata | BackendBanUser | BackendUnbanUser | BackendLockUser
+            | BackendUnlockUser | BackendVerifyPassword | BackendDisableMfa => BACKEND,
             GetEnvironment | TouchEnvironment | WellKnownJwks | Jwks | Health | GetClient
             | Handshake | EndClient | GetSignIn | GetSignUp | EndAllSessions | GetSession | TouchSession
             | EndSession | RemoveSession | CreateSessionToken | CreateTemplateToken
@@ -214,6 +218,13 @@ impl Operation {
             BackendGetUser => (Method::GET, "/v1/users/{id}"),
             BackendCreateSessionToken => (Method::POST, "/v1/sessions/{id}/tokens"),
             BackendCreateTemplateToken => (Method::POST, "/v1/sessions/{id}/tokens/{template}"),
+            BackendUpdateUserMetadata => (Method::PATCH, "/v1/users/{id}/metadata"),
+            BackendBanUser => (Method::POST, "/v1/users/{id}/ban"),
+            BackendUnbanUser => (Method::POST, "/v1/users/{id}/unban"),
+            BackendLockUser => (Method::POST, "/v1/users/{id}/lock"),
+            BackendUnlockUser => (Method::POST, "/v1/users/{id}/unlock"),
+            BackendVerifyPassword => (Method::POST, "/v1/users/{id}/verify_password"),
+            BackendDisableMfa => (Method::DELETE, "/v1/users/{id}/mfa"),
         }
     }
 

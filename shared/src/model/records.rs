@@ -213,7 +213,13 @@ pub struct UserRecord {
     /// SHA-256 hashes of the unused backup codes.
     pub backup_code_hashes: Vec<String>,
     pub public_metadata: Map<String, Value>,
+    /// Only app servers see and write it (the Backend API); never in a Frontend API answer.
+    #[serde(default)]
+    pub private_metadata: Map<String, Value>,
     pub unsafe_metadata: Map<String, Value>,
+    /// Banned by an operator (the Backend API): no sign-in, no session.
+    #[serde(default)]
+    pub banned: bool,
     pub failed_attempts: u32,
     pub locked_until: Option<UnixMillis>,
     pub last_sign_in_at: Option<UnixMillis>,

@@ -6,7 +6,7 @@ use super::records::{
     ClientRecord, IdentificationRecord, SessionRecord, SignInRecord, SignInStatus, SignUpRecord,
     SignUpStatus, UserRecord, VerificationRecord, VerificationStatus,
 };
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::wire;
 use crate::capabilities::{Capabilities, Field};
@@ -77,7 +77,10 @@ pub fn phone_number(p: &IdentificationRecord) -> wire::PhoneNumber {
 pub fn backend_user(u: &UserRecord, settings: &Settings, now: UnixMillis) -> Value {
     let mut value = serde_json::to_value(user(u, settings, now)).unwrap_or(Value::Null);
     if let Value::Object(map) = &mut value {
-        map.insert("private_metadata".into(), Value::Object(Map::new()));
+        map.insert(
+            "private_metadata".into(),
+            Value::Object(u.private_metadata.clone()),
+        );
     }
     value
 }
@@ -115,7 +118,7 @@ pub fn user(u: &UserRecord, settings: &Settings, now: UnixMillis) -> wire::User 
         unsafe_metadata: u.unsafe_metadata.clone(),
         external_id: None,
         last_sign_in_at: u.last_sign_in_at,
-        banned: false,
+        banned: u.banned,
         locked: locked_for_ms.is_some(),
         lockout_expires_in_seconds: locked_for_ms.map(|ms| (ms + 999) / 1000),
         verification_attempts_remaining: None,

@@ -1,0 +1,79 @@
+// The official @clerk/backend 3.25 client (`createClerkClient({ apiUrl, secretKey })`) managing a
+// user through Frontdoor's Backend API: metadata (deep merge; private metadata never reaches
+// clerk-js), lock, ban (the user's own clerk-js loses its session and cannot sign in again
+// until unbanned), second factors off, the password check. Results arrive as the SDK's typed
+// objects.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createClerkClient } from '@clerk/backend';
+import { startServer, nativeClerk, signUpActive, exitWhenDone, recorded } from './harness.mjs';
+import { assertWireFidelity } from './wire.mjs';
+
+const SECRET_KEY = 'sk_test_backend0api0tests0secret0key00000000';
+const PASSWORD = 'correct horse battery staple';
+const EMAIL = 'operator+clerk_test@example.com';
+
+let server;
+let clerk;
+let clerkClient;
+let userId;
+
+before(async () => {
+  server = await startServer({ env: { FRONTDOOR_SECRET_KEY: SECRET_KEY } });
+  ({ clerk } = nativeClerk(server));
+  await clerk.load({ standardBrowser: false, telemetry: false });
+  await signUpActive(clerk, EMAIL, PASSWORD);
+  userId = clerk.user.id;
+  clerkClient = createClerkClient({ secretKey: SECRET_KEY, apiUrl: server.url });
+});
+
+after(async () => {
+  await server?.stop();
+  exitWhenDone();
+});
+
+test('updateUserMetadata deep-merges, and private metadata stays on the server', async () => {
+  await clerkClient.users.updateUserMetadata(userId, {
+    publicMetadata: { plan: 'pro', limits: { seats: 5, projects: 3 } },
+    privateMetadata: { stripeCustomer: 'cus_123' },
+  });
+  const user = await clerkClient.users.updateUserMetadata(userId, {
+    publicMetadata: { limits: { seats: 10, projects: null } },
+  });
+  assert.deepEqual(user.publicMetadata, { plan: 'pro', limits: { seats: 10 } });
+  assert.deepEqual(user.privateMetadata, { stripeCustomer: 'cus_123' });
+  assert.equal(user.primaryEmailAddress?.emailAddress, EMAIL);
+  await clerk.user.reload();
+  assert.deepEqual(clerk.user.publicMetadata, { plan: 'pro', limits: { seats: 10 } });
+  assert.equal(clerk.user.privateMetadata, undefined);
+  assert.ok(!JSON.stringify(recorded.filter((r) => !new URL(r.url).pathname.startsWith('/v1/users'))).includes('cus_123'));
+});
+
+test('verifyPassword answers verified for the right password and a Clerk error otherwise', async () => {
+  assert.deepEqual(await clerkClient.users.verifyPassword({ userId, password: PASSWORD }), { verified: true });
+  await assert.rejects(clerkClient.users.verifyPassword({ userId, password: 'not the password' }), (e) => e.status === 422);
+});
+
+test('lockUser and unlockUser', async () => {
+  assert.equal((await clerkClient.users.lockUser(userId)).locked, true);
+  assert.equal((await clerkClient.users.unlockUser(userId)).locked, false);
+});
+
+test('disableUserMFA', async () => {
+  assert.deepEqual(await clerkClient.users.disableUserMFA(userId), { user_id: userId });
+});
+
+test("banUser ends the user's session in clerk-js and blocks sign-in until unbanUser", async () => {
+  const banned = await clerkClient.users.banUser(userId);
+  assert.equal(banned.banned, true);
+  await assert.rejects(clerk.session.getToken({ skipCache: true }));
+  await clerk.signOut();
+  await assert.rejects(clerk.client.signIn.create({ identifier: EMAIL, password: PASSWORD }), (e) => e.errors?.[0]?.code === 'user_banned');
+  assert.equal((await clerkClient.users.unbanUser(userId)).banned, false);
+  const signIn = await clerk.client.signIn.create({ identifier: EMAIL, password: PASSWORD });
+  assert.equal(signIn.status, 'complete');
+});
+
+test('every Frontend API response seen here matches its schema in the spec', () => {
+  assertWireFidelity(recorded);
+});

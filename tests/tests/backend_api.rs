@@ -1,0 +1,261 @@
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+//! The Backend API's actions on a user, through HTTP with a secret key: metadata (deep merge,
+//! private metadata never on the Frontend API), ban and unban (sign-in refused, sessions
+//! revoked), lock and unlock, second factors off, the password check. The same through
+//! `@clerk/backend` is in `tests/sdk/backend-api.test.mjs`.
+
+use axum::body::Body;
+use frontdoor_tests::{Device, TestApp, TestResponse, form, req};
+use http::{Method, StatusCode};
+use serde_json::json;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+async fn call(
+    t: &TestApp,
+    key: &str,
+    method: Method,
+    path: &str,
+    body: serde_json::Value,
+) -> TestResponse {
+    t.send(
+        req(method, path)
+            .header("authorization", format!("Bearer {key}"))
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap(),
+    )
+    .await
+}
+
+async fn sign_in(d: &mut Device<'_>, email: &str) -> TestResponse {
+    d.forget().await;
+    d.post(
+        "/v1/client/sign_ins",
+        &form(&[("identifier", email), ("password", PASSWORD)]),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn metadata_merges_deeply_and_private_metadata_stays_on_the_server() {
+    let t = TestApp::new().await;
+    let mut d = Device::new(&t);
+    let user = d
+        .sign_up("meta.bapi+clerk_test@example.com", PASSWORD)
+        .await;
+    let key = t.app.create_secret_key().await.unwrap();
+    let path = format!("/v1/users/{user}/metadata");
+    let body = json!({
+        "public_metadata": {"plan": "pro", "limits": {"seats": 5, "projects": 3}},
+        "private_metadata": {"stripe_customer": "cus_123"},
+    });
+    let r = call(&t, &key, Method::PATCH, &path, body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let body = json!({
+        "public_metadata": {"limits": {"seats": 10, "projects": null}},
+        "unsafe_metadata": {"theme": "dark"},
+    });
+    let r = call(&t, &key, Method::PATCH, &path, body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["object"], "user");
+    assert_eq!(
+        r.body["public_metadata"],
+        json!({"plan": "pro", "limits": {"seats": 10}})
+    );
+    assert_eq!(
+        r.body["private_metadata"],
+        json!({"stripe_customer": "cus_123"})
+    );
+    assert_eq!(r.body["unsafe_metadata"], json!({"theme": "dark"}));
+    // The Frontend API never shows private metadata.
+    let me = d.get("/v1/me").await;
+    assert_eq!(me.body["response"]["public_metadata"]["plan"], "pro");
+    assert!(!me.body.to_string().contains("cus_123"), "{}", me.body);
+    let client = d.get("/v1/client").await;
+    assert!(!client.body.to_string().contains("cus_123"));
+    // Not an object: Clerk's 422, nothing written.
+    let r = call(
+        &t,
+        &key,
+        Method::PATCH,
+        &path,
+        json!({"public_metadata": [1]}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+}
+
+#[tokio::test]
+async fn a_banned_user_loses_every_session_and_cannot_sign_in_until_unbanned() {
+    let t = TestApp::new().await;
+    let email = "banned.bapi+clerk_test@example.com";
+    let mut d = Device::new(&t);
+    let user = d.sign_up(email, PASSWORD).await;
+    let session = d.get("/v1/client").await.body["client"]["last_active_session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let key = t.app.create_secret_key().await.unwrap();
+    let r = call(
+        &t,
+        &key,
+        Method::POST,
+        &format!("/v1/users/{user}/ban"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["banned"], true);
+    let r = d
+        .post(&format!("/v1/client/sessions/{session}/tokens"), "")
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::UNAUTHORIZED,
+        "the session was revoked: {}",
+        r.body
+    );
+    let r = sign_in(&mut d, email).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert_eq!(r.error_code(), Some("user_banned"));
+    let r = call(
+        &t,
+        &key,
+        Method::POST,
+        &format!("/v1/users/{user}/unban"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(r.body["banned"], false);
+    let r = sign_in(&mut d, email).await;
+    assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
+}
+
+#[tokio::test]
+async fn lock_and_unlock() {
+    let t = TestApp::new().await;
+    let email = "locked.bapi+clerk_test@example.com";
+    let mut d = Device::new(&t);
+    let user = d.sign_up(email, PASSWORD).await;
+    let key = t.app.create_secret_key().await.unwrap();
+    let r = call(
+        &t,
+        &key,
+        Method::POST,
+        &format!("/v1/users/{user}/lock"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(r.body["locked"], true, "{}", r.body);
+    let r = sign_in(&mut d, email).await;
+    assert_eq!(r.error_code(), Some("user_locked"), "{}", r.body);
+    let r = call(
+        &t,
+        &key,
+        Method::POST,
+        &format!("/v1/users/{user}/unlock"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(r.body["locked"], false, "{}", r.body);
+    let r = sign_in(&mut d, email).await;
+    assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
+}
+
+#[tokio::test]
+async fn the_password_check_and_turning_second_factors_off() {
+    let t = TestApp::new().await;
+    let mut d = Device::new(&t);
+    let user = d.sign_up("mfa.bapi+clerk_test@example.com", PASSWORD).await;
+    let key = t.app.create_secret_key().await.unwrap();
+    let verify = format!("/v1/users/{user}/verify_password");
+    let r = call(
+        &t,
+        &key,
+        Method::POST,
+        &verify,
+        json!({"password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body.clone()),
+        (StatusCode::OK, json!({"verified": true}))
+    );
+    let r = call(
+        &t,
+        &key,
+        Method::POST,
+        &verify,
+        json!({"password": "not it at all"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.error_code(), Some("form_password_incorrect"));
+    let r = call(&t, &key, Method::POST, &verify, json!({})).await;
+    assert_eq!(r.error_code(), Some("form_param_missing"));
+
+    let mut u = t.user(&user).await;
+    u.totp_secret = Some("JBSWY3DPEHPK3PXP".into());
+    u.backup_code_hashes = vec!["x".into()];
+    t.save_user(&u).await;
+    assert_eq!(
+        d.get("/v1/me").await.body["response"]["two_factor_enabled"],
+        true
+    );
+    let r = call(
+        &t,
+        &key,
+        Method::DELETE,
+        &format!("/v1/users/{user}/mfa"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body.clone()),
+        (StatusCode::OK, json!({"user_id": user}))
+    );
+    let u = t.user(&user).await;
+    assert!(
+        u.totp_secret.is_none() && u.backup_code_hashes.is_empty() && u.mfa_disabled_at.is_some()
+    );
+    assert_eq!(
+        d.get("/v1/me").await.body["response"]["two_factor_enabled"],
+        false
+    );
+}
+
+#[tokio::test]
+async fn every_action_needs_a_key_and_an_existing_user() {
+    let t = TestApp::new().await;
+    let key = t.app.create_secret_key().await.unwrap();
+    for (method, path) in [
+        (Method::PATCH, "/v1/users/user_nobody/metadata"),
+        (Method::POST, "/v1/users/user_nobody/ban"),
+        (Method::POST, "/v1/users/user_nobody/unban"),
+        (Method::POST, "/v1/users/user_nobody/lock"),
+        (Method::POST, "/v1/users/user_nobody/unlock"),
+        (Method::POST, "/v1/users/user_nobody/verify_password"),
+        (Method::DELETE, "/v1/users/user_nobody/mfa"),
+    ] {
+        let r = t
+            .send(req(method.clone(), path).body(Body::from("{}")).unwrap())
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNAUTHORIZED,
+            "{method} {path}: {}",
+            r.body
+        );
+        let body = json!({"password": PASSWORD});
+        let r = call(&t, &key, method.clone(), path, body).await;
+        assert_eq!(
+            r.status,
+            StatusCode::NOT_FOUND,
+            "{method} {path}: {}",
+            r.body
+        );
+        assert_eq!(r.error_code(), Some("resource_not_found"));
+    }
+}
