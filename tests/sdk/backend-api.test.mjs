@@ -1,6 +1,6 @@
 // The official @clerk/backend 3.25 client (`createClerkClient({ apiUrl, secretKey })`) managing a
 // user through Frontdoor's Backend API: metadata (deep merge; private metadata never reaches
-// clerk-js), lock, ban (the user's own clerk-js loses its session and cannot sign in again
+// clerk-js), lock, sessions (listed, revoked: clerk-js loses its session), ban (the user's own clerk-js loses its session and cannot sign in again
 // until unbanned), second factors off, the password check. Results arrive as the SDK's typed
 // objects.
 import { test, before, after } from 'node:test';
@@ -61,6 +61,20 @@ test('lockUser and unlockUser', async () => {
 
 test('disableUserMFA', async () => {
   assert.deepEqual(await clerkClient.users.disableUserMFA(userId), { user_id: userId });
+});
+
+test("getSessionList and getSession show the user's session; revokeSession ends it for clerk-js", async () => {
+  const { data, totalCount } = await clerkClient.sessions.getSessionList({ userId, status: 'active' });
+  assert.equal(totalCount, 1);
+  assert.equal(data[0].id, clerk.session.id);
+  assert.equal(data[0].userId, userId);
+  assert.equal((await clerkClient.sessions.getSession(clerk.session.id)).status, 'active');
+  const revoked = await clerkClient.sessions.revokeSession(clerk.session.id);
+  assert.equal(revoked.status, 'revoked');
+  await assert.rejects(clerk.session.getToken({ skipCache: true }));
+  await clerk.signOut();
+  const signIn = await clerk.client.signIn.create({ identifier: EMAIL, password: PASSWORD });
+  await clerk.setActive({ session: signIn.createdSessionId });
 });
 
 test("banUser ends the user's session in clerk-js and blocks sign-in until unbanUser", async () => {

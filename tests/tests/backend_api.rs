@@ -259,3 +259,75 @@ async fn every_action_needs_a_key_and_an_existing_user() {
         assert_eq!(r.error_code(), Some("resource_not_found"));
     }
 }
+
+#[tokio::test]
+async fn sessions_are_listed_by_user_or_client_a_page_at_a_time_and_revoked_by_id() {
+    let t = TestApp::new().await;
+    let email = "sessions.bapi+clerk_test@example.com";
+    let mut first = Device::new(&t);
+    let user = first.sign_up(email, PASSWORD).await;
+    let mut second = Device::new(&t);
+    let r = sign_in(&mut second, email).await;
+    let second_session = r.body["response"]["created_session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let client = r.body["client"]["id"].as_str().unwrap().to_owned();
+    let key = t.app.create_secret_key().await.unwrap();
+    let list = |query: String| {
+        let key = key.clone();
+        let t = &t;
+        async move {
+            call(
+                t,
+                &key,
+                Method::GET,
+                &format!("/v1/sessions?{query}"),
+                json!({}),
+            )
+            .await
+        }
+    };
+    let r = list(format!("user_id={user}&paginated=true")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["total_count"], 2);
+    assert_eq!(r.body["data"][0]["object"], "session");
+    assert_eq!(r.body["data"][0]["user_id"], user.as_str());
+    let r = list(format!("user_id={user}&limit=1&offset=1")).await;
+    assert_eq!(
+        (
+            r.body["data"].as_array().unwrap().len(),
+            r.body["total_count"].as_u64()
+        ),
+        (1, Some(2))
+    );
+    let r = list(format!("client_id={client}")).await;
+    assert_eq!(r.body["total_count"], 1);
+    assert_eq!(r.body["data"][0]["id"], second_session.as_str());
+    assert_eq!(
+        list(String::new()).await.error_code(),
+        Some("form_param_missing")
+    );
+    assert_eq!(
+        list(format!("user_id={user}&limit=0")).await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+
+    let path = format!("/v1/sessions/{second_session}");
+    let r = call(&t, &key, Method::GET, &path, json!({})).await;
+    assert_eq!(
+        (r.body["status"].as_str(), r.body["client_id"].as_str()),
+        (Some("active"), Some(client.as_str()))
+    );
+    let r = call(&t, &key, Method::POST, &format!("{path}/revoke"), json!({})).await;
+    assert_eq!(r.body["status"], "revoked", "{}", r.body);
+    // That device's next token refresh is refused; the other device is untouched.
+    let r = second
+        .post(&format!("/v1/client/sessions/{second_session}/tokens"), "")
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+    let r = list(format!("user_id={user}&status=active")).await;
+    assert_eq!(r.body["total_count"], 1);
+    let r = call(&t, &key, Method::GET, "/v1/sessions/sess_nobody", json!({})).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}

@@ -27,6 +27,8 @@ pub fn table() -> Vec<Route> {
         BackendBanUser => ban, BackendUnbanUser => unban,
         BackendLockUser => lock, BackendUnlockUser => unlock,
         BackendVerifyPassword => verify_password, BackendDisableMfa => disable_mfa,
+        BackendListSessions => list_sessions, BackendGetSession => get_session,
+        BackendRevokeSession => revoke_session,
     ]
 }
 
@@ -99,4 +101,63 @@ async fn template_token(
 ) -> Result<Reply, Error> {
     let jwt = backend::session_token(&fapi.app, &id, Some(&template)).await?;
     Ok(Reply::bare(&json!({ "object": "token", "jwt": jwt })))
+}
+
+/// How many sessions a page holds by default, and at most (Clerk's Backend API).
+const DEFAULT_LIMIT: usize = 10;
+const MAX_LIMIT: usize = 500;
+
+/// A non-negative whole number query parameter.
+fn count_param(fapi: &Fapi, name: &str, default: usize) -> Result<usize, Error> {
+    match fapi.query.str(name) {
+        None => Ok(default),
+        Some(v) => v.parse::<usize>().map_err(|_| {
+            Error::new(Code::FormParamFormatInvalid)
+                .param(name)
+                .long(format!("{name} must be a non-negative whole number."))
+        }),
+    }
+}
+
+/// `GET /v1/sessions?user_id|client_id[&status][&limit][&offset]`: `{data, total_count}`, as
+/// `@clerk/backend` asks for it (`paginated=true`).
+async fn list_sessions(fapi: Fapi) -> Result<Reply, Error> {
+    use frontdoor::model::records::SessionStatus;
+    let status = match fapi.query.str("status") {
+        None => None,
+        Some(s) => Some(
+            s.parse::<SessionStatus>()
+                .map_err(|_| Error::new(Code::FormParamValueInvalid).param("status"))?,
+        ),
+    };
+    let limit = count_param(&fapi, "limit", DEFAULT_LIMIT)?;
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(Error::new(Code::FormParamValueInvalid)
+            .param("limit")
+            .long(format!("limit must be between 1 and {MAX_LIMIT}.")));
+    }
+    let query = backend::SessionQuery {
+        user_id: fapi.query.str("user_id").map(str::to_owned),
+        client_id: fapi.query.str("client_id").map(str::to_owned),
+        status,
+        limit,
+        offset: count_param(&fapi, "offset", 0)?,
+    };
+    let (page, total) = backend::sessions(&fapi.app, &query).await?;
+    let now = fapi.app.now_ms();
+    let data: Vec<Value> = page
+        .iter()
+        .map(|s| render::backend_session(s, now))
+        .collect();
+    Ok(Reply::bare(&json!({ "data": data, "total_count": total })))
+}
+
+async fn get_session(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
+    let s = backend::session(&fapi.app, &id).await?;
+    Ok(Reply::bare(&render::backend_session(&s, fapi.app.now_ms())))
+}
+
+async fn revoke_session(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
+    let s = backend::revoke_session(&fapi.app, &id).await?;
+    Ok(Reply::bare(&render::backend_session(&s, fapi.app.now_ms())))
 }

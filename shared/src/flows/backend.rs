@@ -9,6 +9,8 @@
 //!   POST   /v1/users/{id}/(un)ban, (un)lock   ├► read the user ─► change ─► write (version-checked)
 //!   DELETE /v1/users/{id}/mfa                ─┘   ban ─► then every session revoked
 //!   POST   /v1/users/{id}/verify_password    ─► argon2id check, as a sign-in's
+//!   GET    /v1/sessions?user_id|client_id    ─► the user index, or the client's partition
+//!   GET    /v1/sessions/{id}, POST …/revoke  ─► locator ─► the session's client (─► revoked)
 //! ```
 
 use serde_json::{Map, Value};
@@ -16,7 +18,7 @@ use serde_json::{Map, Value};
 use crate::app::App;
 use crate::clock::duration_ms;
 use crate::error::{Code, Error, Result};
-use crate::model::records::{SessionStatus, UserRecord};
+use crate::model::records::{SessionRecord, SessionStatus, UserRecord};
 use crate::repo::Repo;
 use crate::security;
 
@@ -137,4 +139,59 @@ pub async fn verify_password(app: &App, id: &str, password: &str) -> Result<()> 
     } else {
         Err(Error::new(Code::FormPasswordIncorrect).param("password"))
     }
+}
+
+/// Which sessions an app server lists (`GET /v1/sessions`): a user's or a client's (or those
+/// both ways), optionally of one status, a page at a time.
+#[derive(Debug, Clone)]
+pub struct SessionQuery {
+    pub user_id: Option<String>,
+    pub client_id: Option<String>,
+    pub status: Option<SessionStatus>,
+    pub limit: usize,
+    pub offset: usize,
+}
+
+/// A page of sessions, newest activity first, and how many match in all. A user's come from
+/// the user index (one query), a client's from its partition (one query): no scan.
+pub async fn sessions(app: &App, q: &SessionQuery) -> Result<(Vec<SessionRecord>, usize)> {
+    let now = app.now_ms();
+    let mut found = match (&q.user_id, &q.client_id) {
+        (Some(user), _) => session::of_user(app, user).await?,
+        (None, Some(client)) => match app.repo.load_client(client).await? {
+            Some(c) => c.sessions,
+            None => Vec::new(),
+        },
+        (None, None) => {
+            return Err(Error::new(Code::FormParamMissing)
+                .param("user_id")
+                .long("Either user_id or client_id is required."));
+        }
+    };
+    found.retain(|s| {
+        q.client_id.as_ref().is_none_or(|c| &s.client_id == c)
+            && q.status.is_none_or(|st| s.status_at(now) == st)
+    });
+    found.sort_by_key(|s| std::cmp::Reverse(s.last_active_at));
+    let total = found.len();
+    let page = found.into_iter().skip(q.offset).take(q.limit).collect();
+    Ok((page, total))
+}
+
+/// Session `id`, found by its id alone; Clerk's 404 when there is none.
+pub async fn session(app: &App, id: &str) -> Result<SessionRecord> {
+    let not_found =
+        || Error::new(Code::ResourceNotFound).long(format!("No session `{id}` exists."));
+    let locator = app.repo.locate_session(id).await?.ok_or_else(not_found)?;
+    app.repo
+        .load_client(&locator.client_id)
+        .await?
+        .and_then(|c| c.sessions.into_iter().find(|s| s.id == id))
+        .ok_or_else(not_found)
+}
+
+/// Revokes session `id` wherever it lives: its next token refresh is refused.
+pub async fn revoke_session(app: &App, id: &str) -> Result<SessionRecord> {
+    let found = session(app, id).await?;
+    session::revoke(app, &found.user_id, id).await
 }

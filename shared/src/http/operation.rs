@@ -68,7 +68,8 @@ operations! {
     // Backend API (app servers, with a secret key)
     BackendGetUser, BackendCreateSessionToken, BackendCreateTemplateToken,
     BackendUpdateUserMetadata, BackendBanUser, BackendUnbanUser, BackendLockUser,
-    BackendUnlockUser, BackendVerifyPassword, BackendDisableMfa;
+    BackendUnlockUser, BackendVerifyPassword, BackendDisableMfa, BackendListSessions,
+    BackendGetSession, BackendRevokeSession;
     each identification kind:
     ListIdentifications, AddIdentification, GetIdentification, DeleteIdentification,
     PrepareIdentification, AttemptIdentification,
@@ -146,7 +147,8 @@ impl Operation {
             ChangePassword | RemovePassword => SENSITIVE_ATTEMPT,
             BackendGetUser | BackendCreateSessionToken | BackendCreateTemplateToken
             | BackendUpdateUserMetadata | BackendBanUser | BackendUnbanUser | BackendLockUser
-            | BackendUnlockUser | BackendVerifyPassword | BackendDisableMfa => BACKEND,
+            | BackendUnlockUser | BackendVerifyPassword | BackendDisableMfa | BackendListSessions
+            | BackendGetSession | BackendRevokeSession => BACKEND,
             GetEnvironment | TouchEnvironment | WellKnownJwks | Jwks | Health | GetClient
             | Handshake | EndClient | GetSignIn | GetSignUp | EndAllSessions | GetSession | TouchSession
             | EndSession | RemoveSession | CreateSessionToken | CreateTemplateToken
@@ -225,6 +227,9 @@ impl Operation {
             BackendUnlockUser => (Method::POST, "/v1/users/{id}/unlock"),
             BackendVerifyPassword => (Method::POST, "/v1/users/{id}/verify_password"),
             BackendDisableMfa => (Method::DELETE, "/v1/users/{id}/mfa"),
+            BackendListSessions => (Method::GET, "/v1/sessions"),
+            BackendGetSession => (Method::GET, "/v1/sessions/{id}"),
+            BackendRevokeSession => (Method::POST, "/v1/sessions/{id}/revoke"),
         }
     }
 

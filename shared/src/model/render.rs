@@ -356,3 +356,15 @@ pub fn active_session(s: &SessionRecord, now: UnixMillis) -> serde_json::Value {
         "updated_at": s.updated_at,
     })
 }
+
+/// A session as the Backend API shows it: `active_session` plus whose it is and where it lives.
+pub fn backend_session(s: &SessionRecord, now: UnixMillis) -> Value {
+    let mut value = active_session(s, now);
+    if let Value::Object(map) = &mut value {
+        map.insert("client_id".into(), s.client_id.clone().into());
+        map.insert("user_id".into(), s.user_id.clone().into());
+        map.insert("last_active_organization_id".into(), Value::Null);
+        map.remove("last_active_token");
+    }
+    value
+}
