@@ -1,6 +1,7 @@
 // The official @clerk/backend 3.25 client (`createClerkClient({ apiUrl, secretKey })`) managing a
 // user through Frontdoor's Backend API: metadata (deep merge; private metadata never reaches
-// clerk-js), lock, sessions (listed, revoked: clerk-js loses its session), ban (the user's own clerk-js loses its session and cannot sign in again
+// clerk-js), lock, sessions (listed, revoked: clerk-js loses its session), the client token,
+// deletion, ban (the user's own clerk-js loses its session and cannot sign in again
 // until unbanned), second factors off, the password check. Results arrive as the SDK's typed
 // objects.
 import { test, before, after } from 'node:test';
@@ -17,10 +18,11 @@ let server;
 let clerk;
 let clerkClient;
 let userId;
+let device;
 
 before(async () => {
   server = await startServer({ env: { FRONTDOOR_SECRET_KEY: SECRET_KEY } });
-  ({ clerk } = nativeClerk(server));
+  ({ clerk, device } = nativeClerk(server));
   await clerk.load({ standardBrowser: false, telemetry: false });
   await signUpActive(clerk, EMAIL, PASSWORD);
   userId = clerk.user.id;
@@ -86,6 +88,17 @@ test("banUser ends the user's session in clerk-js and blocks sign-in until unban
   assert.equal((await clerkClient.users.unbanUser(userId)).banned, false);
   const signIn = await clerk.client.signIn.create({ identifier: EMAIL, password: PASSWORD });
   assert.equal(signIn.status, 'complete');
+  await clerk.setActive({ session: signIn.createdSessionId });
+});
+
+test('verifyClient knows the client by its token; deleteUser removes the user and its session', async () => {
+  const client = await clerkClient.clients.verifyClient(device.jwt);
+  assert.equal(client.id, clerk.client.id);
+  assert.ok(client.sessionIds.includes(clerk.session.id));
+  const deleted = await clerkClient.users.deleteUser(userId);
+  assert.equal(deleted.deleted, true);
+  await assert.rejects(clerkClient.users.getUser(userId), (e) => e.status === 404);
+  await assert.rejects(clerk.session.getToken({ skipCache: true }));
 });
 
 test('every Frontend API response seen here matches its schema in the spec', () => {

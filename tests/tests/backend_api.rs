@@ -331,3 +331,115 @@ async fn sessions_are_listed_by_user_or_client_a_page_at_a_time_and_revoked_by_i
     let r = call(&t, &key, Method::GET, "/v1/sessions/sess_nobody", json!({})).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn deleting_a_user_ends_its_sessions_and_frees_its_identifiers() {
+    let t = TestApp::new().await;
+    let email = "deleted.bapi+clerk_test@example.com";
+    let mut d = Device::new(&t);
+    let user = d.sign_up(email, PASSWORD).await;
+    let session = d.get("/v1/client").await.body["client"]["last_active_session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let key = t.app.create_secret_key().await.unwrap();
+    let path = format!("/v1/users/{user}");
+    let r = call(&t, &key, Method::DELETE, &path, json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        r.body,
+        json!({"object": "user", "id": user, "deleted": true})
+    );
+    assert_eq!(
+        call(&t, &key, Method::GET, &path, json!({})).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        call(&t, &key, Method::DELETE, &path, json!({}))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let r = d
+        .post(&format!("/v1/client/sessions/{session}/tokens"), "")
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+    // The address is free: someone can sign up with it again.
+    let mut again = Device::new(&t);
+    let new_user = again.sign_up(email, PASSWORD).await;
+    assert_ne!(new_user, user);
+}
+
+#[tokio::test]
+async fn client_tokens_are_verified_and_jwt_templates_listed() {
+    let t = TestApp::with_settings(frontdoor_tests::settings_with(&[(
+        "[actions]",
+        "[jwt_templates.hasura]\nlifetime_secs = 300\nclaims = { role = \"user\" }\n\n[actions]",
+    )]))
+    .await;
+    let mut d = Device::new(&t);
+    d.sign_up("client.bapi+clerk_test@example.com", PASSWORD)
+        .await;
+    let key = t.app.create_secret_key().await.unwrap();
+    let token = d.token.clone().unwrap();
+    let r = call(
+        &t,
+        &key,
+        Method::POST,
+        "/v1/clients/verify",
+        json!({"token": token}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["object"], "client");
+    assert_eq!(r.body["sessions"][0]["status"], "active");
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let r = call(
+        &t,
+        &key,
+        Method::GET,
+        &format!("/v1/clients/{id}"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(r.body["id"], id.as_str());
+    let r = call(
+        &t,
+        &key,
+        Method::POST,
+        "/v1/clients/verify",
+        json!({"token": "not.a.token"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+    let r = call(
+        &t,
+        &key,
+        Method::GET,
+        "/v1/jwt_templates?paginated=true",
+        json!({}),
+    )
+    .await;
+    assert_eq!(r.body["total_count"], 1, "{}", r.body);
+    assert_eq!(r.body["data"][0]["name"], "hasura");
+    assert_eq!(r.body["data"][0]["lifetime"], 300);
+    let r = call(
+        &t,
+        &key,
+        Method::GET,
+        "/v1/jwt_templates/jtmp_hasura",
+        json!({}),
+    )
+    .await;
+    assert_eq!(r.body["claims"], json!({"role": "user"}));
+    let r = call(
+        &t,
+        &key,
+        Method::GET,
+        "/v1/jwt_templates/jtmp_nope",
+        json!({}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}

@@ -29,6 +29,9 @@ pub fn table() -> Vec<Route> {
         BackendVerifyPassword => verify_password, BackendDisableMfa => disable_mfa,
         BackendListSessions => list_sessions, BackendGetSession => get_session,
         BackendRevokeSession => revoke_session,
+        BackendVerifyClient => verify_client, BackendGetClient => get_client,
+        BackendListJwtTemplates => list_jwt_templates, BackendGetJwtTemplate => get_jwt_template,
+        BackendDeleteUser => delete_user,
     ]
 }
 
@@ -160,4 +163,53 @@ async fn get_session(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error>
 async fn revoke_session(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
     let s = backend::revoke_session(&fapi.app, &id).await?;
     Ok(Reply::bare(&render::backend_session(&s, fapi.app.now_ms())))
+}
+
+fn client_reply(fapi: &Fapi, c: &frontdoor::repo::ClientAggregate) -> Reply {
+    Reply::bare(&render::backend_client(
+        &c.client,
+        &c.sessions,
+        fapi.app.now_ms(),
+    ))
+}
+
+async fn verify_client(fapi: Fapi) -> Result<Reply, Error> {
+    let token = fapi
+        .params
+        .str("token")
+        .ok_or_else(|| Error::new(Code::FormParamMissing).param("token"))?;
+    let c = backend::verify_client(&fapi.app, token).await?;
+    Ok(client_reply(&fapi, &c))
+}
+
+async fn get_client(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
+    let c = backend::client(&fapi.app, &id).await?;
+    Ok(client_reply(&fapi, &c))
+}
+
+/// The JWT templates in the settings, `{data, total_count}`.
+async fn list_jwt_templates(fapi: Fapi) -> Reply {
+    let templates = &fapi.app.settings.jwt_templates;
+    let data: Vec<Value> = templates
+        .iter()
+        .map(|(name, t)| render::jwt_template(name, t))
+        .collect();
+    Reply::bare(&json!({ "data": data, "total_count": templates.len() }))
+}
+
+/// A JWT template by its id (`jtmp_<name>`) or its name.
+async fn get_jwt_template(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
+    let name = id.strip_prefix("jtmp_").unwrap_or(&id);
+    let t = fapi.app.settings.jwt_templates.get(name).ok_or_else(|| {
+        Error::new(Code::ResourceNotFound).long(format!("No JWT template `{id}` exists."))
+    })?;
+    Ok(Reply::bare(&render::jwt_template(name, t)))
+}
+
+/// `DELETE /v1/users/{id}`: Clerk's deleted-object answer.
+async fn delete_user(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
+    backend::delete_user(&fapi.app, &id).await?;
+    Ok(Reply::bare(
+        &json!({ "object": "user", "id": id, "deleted": true }),
+    ))
 }

@@ -11,6 +11,8 @@
 //!   POST   /v1/users/{id}/verify_password    ─► argon2id check, as a sign-in's
 //!   GET    /v1/sessions?user_id|client_id    ─► the user index, or the client's partition
 //!   GET    /v1/sessions/{id}, POST …/revoke  ─► locator ─► the session's client (─► revoked)
+//!   DELETE /v1/users/{id}                    ─► sessions end ─► user and identifiers go
+//!   POST   /v1/clients/verify, GET …/{id}    ─► the client a token reaches, or by id
 //! ```
 
 use serde_json::{Map, Value};
@@ -194,4 +196,37 @@ pub async fn session(app: &App, id: &str) -> Result<SessionRecord> {
 pub async fn revoke_session(app: &App, id: &str) -> Result<SessionRecord> {
     let found = session(app, id).await?;
     session::revoke(app, &found.user_id, id).await
+}
+
+/// The client a client token reaches (a browser's `__client` cookie, a native app's token);
+/// Clerk's 404 for anything else.
+pub async fn verify_client(app: &App, token: &str) -> Result<crate::repo::ClientAggregate> {
+    super::client::resolve(app, Some(token))
+        .await?
+        .map(|c| c.aggregate)
+        .ok_or_else(|| {
+            Error::new(Code::ResourceNotFound).long("The client token reaches no client.")
+        })
+}
+
+/// Client `id`; Clerk's 404 when there is none.
+pub async fn client(app: &App, id: &str) -> Result<crate::repo::ClientAggregate> {
+    app.repo
+        .load_client(id)
+        .await?
+        .ok_or_else(|| Error::new(Code::ResourceNotFound).long(format!("No client `{id}` exists.")))
+}
+
+/// Deletes user `id` as an operator: every session ends, then the user goes with its
+/// identifiers (free for anyone afterwards), as an account deletion does.
+pub async fn delete_user(app: &App, id: &str) -> Result<()> {
+    let later = with_retry(|| async {
+        let u = user(app, id).await?;
+        session::end_all_of_user(app, id, SessionStatus::Ended).await?;
+        let (writes, later) = super::me::account::deletion_writes(app, &u).await?;
+        commit(app, writes).await?;
+        Ok(later)
+    })
+    .await?;
+    super::me::account::free_the_rest(app, later).await
 }

@@ -69,7 +69,8 @@ operations! {
     BackendGetUser, BackendCreateSessionToken, BackendCreateTemplateToken,
     BackendUpdateUserMetadata, BackendBanUser, BackendUnbanUser, BackendLockUser,
     BackendUnlockUser, BackendVerifyPassword, BackendDisableMfa, BackendListSessions,
-    BackendGetSession, BackendRevokeSession;
+    BackendGetSession, BackendRevokeSession, BackendVerifyClient, BackendGetClient,
+    BackendListJwtTemplates, BackendGetJwtTemplate, BackendDeleteUser;
     each identification kind:
     ListIdentifications, AddIdentification, GetIdentification, DeleteIdentification,
     PrepareIdentification, AttemptIdentification,
@@ -148,7 +149,8 @@ impl Operation {
             BackendGetUser | BackendCreateSessionToken | BackendCreateTemplateToken
             | BackendUpdateUserMetadata | BackendBanUser | BackendUnbanUser | BackendLockUser
             | BackendUnlockUser | BackendVerifyPassword | BackendDisableMfa | BackendListSessions
-            | BackendGetSession | BackendRevokeSession => BACKEND,
+            | BackendGetSession | BackendRevokeSession | BackendVerifyClient | BackendGetClient
+            | BackendListJwtTemplates | BackendGetJwtTemplate | BackendDeleteUser => BACKEND,
             GetEnvironment | TouchEnvironment | WellKnownJwks | Jwks | Health | GetClient
             | Handshake | EndClient | GetSignIn | GetSignUp | EndAllSessions | GetSession | TouchSession
             | EndSession | RemoveSession | CreateSessionToken | CreateTemplateToken
@@ -230,6 +232,11 @@ impl Operation {
             BackendListSessions => (Method::GET, "/v1/sessions"),
             BackendGetSession => (Method::GET, "/v1/sessions/{id}"),
             BackendRevokeSession => (Method::POST, "/v1/sessions/{id}/revoke"),
+            BackendVerifyClient => (Method::POST, "/v1/clients/verify"),
+            BackendGetClient => (Method::GET, "/v1/clients/{id}"),
+            BackendListJwtTemplates => (Method::GET, "/v1/jwt_templates"),
+            BackendGetJwtTemplate => (Method::GET, "/v1/jwt_templates/{id}"),
+            BackendDeleteUser => (Method::DELETE, "/v1/users/{id}"),
         }
     }
 

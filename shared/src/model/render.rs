@@ -368,3 +368,40 @@ pub fn backend_session(s: &SessionRecord, now: UnixMillis) -> Value {
     }
     value
 }
+
+/// A client as the Backend API shows it (`POST /v1/clients/verify`, `GET /v1/clients/{id}`).
+pub fn backend_client(
+    c: &super::records::ClientRecord,
+    sessions: &[SessionRecord],
+    now: UnixMillis,
+) -> Value {
+    let rendered: Vec<Value> = sessions.iter().map(|s| backend_session(s, now)).collect();
+    serde_json::json!({
+        "object": "client",
+        "id": c.id,
+        "session_ids": sessions.iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
+        "sessions": rendered,
+        "sign_in_id": c.sign_in_id,
+        "sign_up_id": c.sign_up_id,
+        "last_active_session_id": c.last_active_session_id,
+        "created_at": c.created_at,
+        "updated_at": c.updated_at,
+    })
+}
+
+/// A JWT template from the settings, as the Backend API shows it. Its id is `jtmp_<name>`;
+/// settings have no history, so both times are 0.
+pub fn jwt_template(name: &str, t: &crate::settings::JwtTemplate) -> Value {
+    serde_json::json!({
+        "object": "jwt_template",
+        "id": format!("jtmp_{name}"),
+        "name": name,
+        "claims": t.claims,
+        "lifetime": t.lifetime_secs,
+        "allowed_clock_skew": crate::clock::duration_secs(crate::security::SESSION_TOKEN_NOT_BEFORE_SKEW),
+        "custom_signing_key": false,
+        "signing_algorithm": "RS256",
+        "created_at": 0,
+        "updated_at": 0,
+    })
+}

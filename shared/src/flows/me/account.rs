@@ -4,7 +4,7 @@
 
 use crate::app::App;
 use crate::error::{Code, Error, Result};
-use crate::model::records::SessionStatus;
+use crate::model::records::{SessionStatus, UserRecord};
 use crate::repo::Repo;
 use crate::store::{Condition, Write, keys};
 use crate::vocabulary::{IdentificationKind, IdentifierKind};
@@ -38,27 +38,7 @@ impl UserCommand for DeleteAccount {
         let acting = a.session_id.clone();
         let ended = SessionStatus::Ended;
         session::end_everywhere(app, &mut a.current, &user_id, Some(&acting), ended).await?;
-        let u = &a.user;
-        let mut releases = Vec::new();
-        for kind in IdentificationKind::ALL {
-            for r in u.identifications(*kind) {
-                releases.extend(release_if_held(app, &u.id, *kind, &r.value).await?);
-            }
-        }
-        if let Some(name) = &u.username {
-            releases.push(Repo::release_identifier_write(
-                IdentifierKind::Username,
-                name,
-            ));
-        }
-        // The user goes with as many of its identifiers as one transaction holds; the rest
-        // (accounts that grew before identifiers were capped) are freed right after.
-        let later = releases.split_off(releases.len().min(IDENTIFIERS_WITH_THE_USER));
-        let mut writes = releases;
-        writes.push(Write::delete(
-            keys::user(&u.id),
-            Condition::Version(u.version),
-        ));
+        let (mut writes, later) = deletion_writes(app, &a.user).await?;
         let current = &mut a.current;
         let now = app.now_ms();
         if let Some(mine) = current
@@ -85,9 +65,39 @@ impl UserCommand for DeleteAccount {
             writes.push(current.client_write()?);
         }
         commit(app, writes).await?;
-        for batch in later.chunks(IDENTIFIERS_WITH_THE_USER) {
-            commit(app, batch.to_vec()).await?;
-        }
-        Ok(())
+        free_the_rest(app, later).await
     }
+}
+
+/// The writes that delete user `u` (unless it changed since read) with as many of its
+/// identifiers as one transaction holds, and the releases of the rest (accounts that grew
+/// before identifiers were capped), for [`free_the_rest`] right after.
+pub async fn deletion_writes(app: &App, u: &UserRecord) -> Result<(Vec<Write>, Vec<Write>)> {
+    let mut releases = Vec::new();
+    for kind in IdentificationKind::ALL {
+        for r in u.identifications(*kind) {
+            releases.extend(release_if_held(app, &u.id, *kind, &r.value).await?);
+        }
+    }
+    if let Some(name) = &u.username {
+        releases.push(Repo::release_identifier_write(
+            IdentifierKind::Username,
+            name,
+        ));
+    }
+    let later = releases.split_off(releases.len().min(IDENTIFIERS_WITH_THE_USER));
+    let mut writes = releases;
+    writes.push(Write::delete(
+        keys::user(&u.id),
+        Condition::Version(u.version),
+    ));
+    Ok((writes, later))
+}
+
+/// Frees the identifiers [`deletion_writes`] left for after the user's deletion.
+pub async fn free_the_rest(app: &App, later: Vec<Write>) -> Result<()> {
+    for batch in later.chunks(IDENTIFIERS_WITH_THE_USER) {
+        commit(app, batch.to_vec()).await?;
+    }
+    Ok(())
 }
