@@ -38,6 +38,21 @@ async fn sign_in(d: &mut Device<'_>, email: &str) -> TestResponse {
     .await
 }
 
+/// A device signed up as `email`, its user and session, and a secret key of the instance.
+async fn signed_up_with_key<'a>(
+    t: &'a TestApp,
+    email: &str,
+) -> (Device<'a>, String, String, String) {
+    let mut d = Device::new(t);
+    let user = d.sign_up(email, PASSWORD).await;
+    let session = d.get("/v1/client").await.body["client"]["last_active_session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let key = t.app.create_secret_key().await.unwrap();
+    (d, user, session, key)
+}
+
 #[tokio::test]
 async fn metadata_merges_deeply_and_private_metadata_stays_on_the_server() {
     let t = TestApp::new().await;
@@ -91,13 +106,7 @@ async fn metadata_merges_deeply_and_private_metadata_stays_on_the_server() {
 async fn a_banned_user_loses_every_session_and_cannot_sign_in_until_unbanned() {
     let t = TestApp::new().await;
     let email = "banned.bapi+clerk_test@example.com";
-    let mut d = Device::new(&t);
-    let user = d.sign_up(email, PASSWORD).await;
-    let session = d.get("/v1/client").await.body["client"]["last_active_session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let key = t.app.create_secret_key().await.unwrap();
+    let (mut d, user, session, key) = signed_up_with_key(&t, email).await;
     let r = call(
         &t,
         &key,
@@ -336,13 +345,7 @@ async fn sessions_are_listed_by_user_or_client_a_page_at_a_time_and_revoked_by_i
 async fn deleting_a_user_ends_its_sessions_and_frees_its_identifiers() {
     let t = TestApp::new().await;
     let email = "deleted.bapi+clerk_test@example.com";
-    let mut d = Device::new(&t);
-    let user = d.sign_up(email, PASSWORD).await;
-    let session = d.get("/v1/client").await.body["client"]["last_active_session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let key = t.app.create_secret_key().await.unwrap();
+    let (mut d, user, session, key) = signed_up_with_key(&t, email).await;
     let path = format!("/v1/users/{user}");
     let r = call(&t, &key, Method::DELETE, &path, json!({})).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
