@@ -9,6 +9,8 @@
 use std::sync::Arc;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use std::str::FromStr as _;
+
 use argon2::{Algorithm, Argon2, Params, Version};
 use tokio::sync::{OnceCell, Semaphore};
 
@@ -50,7 +52,15 @@ fn hash_blocking(password: &str) -> Result<String> {
         .map_err(|e| Error::internal(format!("password hashing failed: {e}")))
 }
 
+/// Whether a stored hash is a bcrypt one (imported from another system).
+fn is_bcrypt(hash: &str) -> bool {
+    ["$2a$", "$2b$", "$2y$"].iter().any(|p| hash.starts_with(p))
+}
+
 fn verify_blocking(hash: &str, password: &str) -> bool {
+    if is_bcrypt(hash) {
+        return bcrypt::verify(password, hash).unwrap_or(false);
+    }
     let Ok(parsed) = PasswordHash::new(hash) else {
         return false;
     };
@@ -58,6 +68,49 @@ fn verify_blocking(hash: &str, password: &str) -> bool {
     Argon2::default()
         .verify_password(password.as_bytes(), &parsed)
         .is_ok()
+}
+
+/// Whether a stored hash should be replaced by a fresh argon2id hash at the next sign-in that
+/// proves the password: it is another algorithm (an import) or weaker parameters than today's.
+pub fn needs_rehash(hash: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return true;
+    };
+    let current = Params::try_from(&parsed).ok();
+    parsed.algorithm.as_str() != "argon2id"
+        || current.is_none_or(|p| {
+            p.m_cost() < security::ARGON2_MEMORY_KIB || p.t_cost() < security::ARGON2_ITERATIONS
+        })
+}
+
+/// A password hash imported from another system (`password_digest` with its
+/// `password_hasher`), checked to be what it claims: bcrypt (`$2a$`/`$2b$`/`$2y$`) or an
+/// argon2 PHC string. It verifies as it is and is replaced at the first sign-in.
+pub fn imported_digest(hasher: &str, digest: &str) -> Result<String> {
+    let bad = |param: &str, why: &str| {
+        Error::new(Code::FormParamValueInvalid)
+            .param(param)
+            .long(why.to_owned())
+    };
+    let ok = match hasher {
+        "bcrypt" => is_bcrypt(digest) && bcrypt::HashParts::from_str(digest).is_ok(),
+        "argon2i" | "argon2id" => {
+            PasswordHash::new(digest).is_ok_and(|h| h.algorithm.as_str() == hasher)
+        }
+        _ => {
+            return Err(bad(
+                "password_hasher",
+                "password_hasher must be one of bcrypt, argon2i, argon2id.",
+            ));
+        }
+    };
+    if !ok {
+        return Err(bad(
+            "password_digest",
+            "password_digest is not a hash of the kind password_hasher names.",
+        ));
+    }
+    Ok(digest.to_owned())
 }
 
 impl Default for Passwords {

@@ -103,6 +103,8 @@ wire_enum! {
         Password = "password", EmailCode = "email_code", PhoneCode = "phone_code", Totp = "totp",
         ResetPasswordEmailCode = "reset_password_email_code", ResetPasswordPhoneCode = "reset_password_phone_code",
         BackupCode = "backup_code",
+        /// Verified by an operator (an identifier the Backend API created), as Clerk names it.
+        Admin = "admin",
     }
     /// What kind of identifier a value is (and which guard item protects it).
     IdentifierKind { Email = "email_address", Phone = "phone_number", Username = "username" }

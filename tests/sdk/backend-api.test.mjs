@@ -1,7 +1,7 @@
 // The official @clerk/backend 3.25 client (`createClerkClient({ apiUrl, secretKey })`) managing a
 // user through Frontdoor's Backend API: metadata (deep merge; private metadata never reaches
 // clerk-js), lock, sessions (listed, revoked: clerk-js loses its session), the client token,
-// deletion, ban (the user's own clerk-js loses its session and cannot sign in again
+// deletion, creation with an imported bcrypt digest, ban (the user's own clerk-js loses its session and cannot sign in again
 // until unbanned), second factors off, the password check. Results arrive as the SDK's typed
 // objects.
 import { test, before, after } from 'node:test';
@@ -99,6 +99,31 @@ test('verifyClient knows the client by its token; deleteUser removes the user an
   assert.equal(deleted.deleted, true);
   await assert.rejects(clerkClient.users.getUser(userId), (e) => e.status === 404);
   await assert.rejects(clerk.session.getToken({ skipCache: true }));
+});
+
+// A password digest as another system exported it (bcrypt, cost 10, of PASSWORD).
+const LEGACY_DIGEST = '$2b$10$RZNBtiBA.q6KA1nGpPHA1.DlUsGbU/NGpTU9Hn7brUXSBB0Uq554i';
+
+test('createUser with a bcrypt digest: clerk-js signs in with the old password', async () => {
+  const created = await clerkClient.users.createUser({
+    emailAddress: ['legacy.user@example.com'],
+    passwordDigest: LEGACY_DIGEST,
+    passwordHasher: 'bcrypt',
+    firstName: 'Legacy',
+    externalId: 'legacy-7',
+  });
+  assert.equal(created.firstName, 'Legacy');
+  assert.equal(created.externalId, 'legacy-7');
+  assert.equal(created.passwordEnabled, true);
+  assert.equal(created.primaryEmailAddress?.verification?.status, 'verified');
+  await clerk.signOut();
+  const signIn = await clerk.client.signIn.create({ identifier: 'legacy.user@example.com', password: PASSWORD });
+  assert.equal(signIn.status, 'complete');
+  await clerk.setActive({ session: signIn.createdSessionId });
+  assert.equal(clerk.user.id, created.id);
+  // The digest was replaced by an argon2id hash at that sign-in (tests/tests/backend_api.rs
+  // checks the stored hash); the password still verifies.
+  assert.deepEqual(await clerkClient.users.verifyPassword({ userId: created.id, password: PASSWORD }), { verified: true });
 });
 
 test('every Frontend API response seen here matches its schema in the spec', () => {

@@ -446,3 +446,121 @@ async fn client_tokens_are_verified_and_jwt_templates_listed() {
     .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn an_imported_bcrypt_user_signs_in_with_the_old_password_and_is_rehashed_to_argon2id() {
+    let t = TestApp::new().await;
+    let key = t.app.create_secret_key().await.unwrap();
+    let digest = bcrypt::hash(PASSWORD, 4).unwrap();
+    let body = json!({
+        "email_address": ["imported@example.com"],
+        "password_digest": digest,
+        "password_hasher": "bcrypt",
+        "first_name": "Imported",
+        "external_id": "legacy-42",
+        "private_metadata": {"source": "legacy"},
+    });
+    let r = call(&t, &key, Method::POST, "/v1/users", body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["object"], "user");
+    assert_eq!(r.body["external_id"], "legacy-42");
+    assert_eq!(r.body["private_metadata"], json!({"source": "legacy"}));
+    assert_eq!(r.body["password_enabled"], true);
+    let email = &r.body["email_addresses"][0];
+    assert_eq!(email["verification"]["status"], "verified");
+    assert_eq!(email["verification"]["strategy"], "admin");
+    let user = r.body["id"].as_str().unwrap().to_owned();
+    assert!(t.user(&user).await.password_hash.unwrap().starts_with("$2"));
+
+    let mut d = Device::new(&t);
+    let r = d
+        .post(
+            "/v1/client/sign_ins",
+            &form(&[
+                ("identifier", "imported@example.com"),
+                ("password", "wrong password here"),
+            ]),
+        )
+        .await;
+    assert_eq!(r.error_code(), Some("form_password_incorrect"));
+    assert!(
+        t.user(&user).await.password_hash.unwrap().starts_with("$2"),
+        "not rehashed on a failure"
+    );
+    let r = sign_in(&mut d, "imported@example.com").await;
+    assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
+    let rehashed = t.user(&user).await.password_hash.unwrap();
+    assert!(rehashed.starts_with("$argon2id$"), "{rehashed}");
+    let r = sign_in(&mut d, "imported@example.com").await;
+    assert_eq!(
+        r.body["response"]["status"], "complete",
+        "the new hash works: {}",
+        r.body
+    );
+}
+
+#[tokio::test]
+async fn creating_users_checks_what_it_is_given_and_writes_nothing_on_refusal() {
+    let t = TestApp::new().await;
+    let key = t.app.create_secret_key().await.unwrap();
+    let create = |body: serde_json::Value| call(&t, &key, Method::POST, "/v1/users", body);
+    let r = create(json!({"email_address": ["taken@example.com"], "username": "taken_name", "password": PASSWORD})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    t.counts.reset();
+    for (body, code, param) in [
+        (
+            json!({"email_address": ["TAKEN@example.com"], "password": PASSWORD}),
+            "form_identifier_exists",
+            "email_address",
+        ),
+        (
+            json!({"email_address": ["new@example.com"], "username": "taken_name", "password": PASSWORD}),
+            "form_identifier_exists",
+            "username",
+        ),
+        (
+            json!({"email_address": ["new@example.com"], "password": "short"}),
+            "form_password_length_too_short",
+            "password",
+        ),
+        (
+            json!({"email_address": ["new@example.com"]}),
+            "form_param_missing",
+            "password",
+        ),
+        (
+            json!({"email_address": ["not an email"], "password": PASSWORD}),
+            "form_param_format_invalid",
+            "email_address",
+        ),
+        (
+            json!({"email_address": ["new@example.com"], "password_digest": "$2b$04$nope", "password_hasher": "bcrypt"}),
+            "form_param_value_invalid",
+            "password_digest",
+        ),
+        (
+            json!({"email_address": ["new@example.com"], "password_digest": "x", "password_hasher": "md5"}),
+            "form_param_value_invalid",
+            "password_hasher",
+        ),
+        (
+            json!({"password": PASSWORD}),
+            "form_param_missing",
+            "email_address",
+        ),
+    ] {
+        let r = create(body.clone()).await;
+        assert_eq!(r.error_code(), Some(code), "{body}: {}", r.body);
+        assert_eq!(r.body["errors"][0]["meta"]["param_name"], param, "{body}");
+    }
+    // Only the two taken identifiers reached the store, each a transaction refused whole: the
+    // new address they carried was not left claimed, as creating it now shows.
+    assert_eq!(t.counts.commits(), 2);
+    let r =
+        create(json!({"email_address": ["new@example.com"], "skip_password_requirement": true}))
+            .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["password_enabled"], false);
+    let r = create(json!({"email_address": ["short@example.com"], "password": "short", "skip_password_checks": true})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}

@@ -31,7 +31,7 @@ pub fn table() -> Vec<Route> {
         BackendRevokeSession => revoke_session,
         BackendVerifyClient => verify_client, BackendGetClient => get_client,
         BackendListJwtTemplates => list_jwt_templates, BackendGetJwtTemplate => get_jwt_template,
-        BackendDeleteUser => delete_user,
+        BackendDeleteUser => delete_user, BackendCreateUser => create_user,
     ]
 }
 
@@ -212,4 +212,37 @@ async fn delete_user(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error>
     Ok(Reply::bare(
         &json!({ "object": "user", "id": id, "deleted": true }),
     ))
+}
+
+/// `POST /v1/users`: a user with verified identifiers, and a password, an imported password
+/// hash (`password_digest` + `password_hasher`), or neither (`skip_password_requirement`).
+async fn create_user(fapi: Fapi) -> Result<Reply, Error> {
+    let p = &fapi.params;
+    let text = |name: &str| p.str(name).map(str::to_owned);
+    let list = |name: &str| p.list(name).into_iter().map(str::to_owned).collect();
+    let object = |name: &str| -> Result<serde_json::Map<String, Value>, Error> {
+        Ok(p.object(name)?.unwrap_or_default())
+    };
+    let password_digest = match (text("password_digest"), text("password_hasher")) {
+        (Some(digest), Some(hasher)) => Some((hasher, digest)),
+        (Some(_), None) => return Err(Error::new(Code::FormParamMissing).param("password_hasher")),
+        (None, _) => None,
+    };
+    let new_user = backend::NewUser {
+        email_addresses: list("email_address"),
+        phone_numbers: list("phone_number"),
+        username: text("username"),
+        first_name: text("first_name"),
+        last_name: text("last_name"),
+        password: text("password"),
+        password_digest,
+        skip_password_checks: p.bool("skip_password_checks")?.unwrap_or(false),
+        skip_password_requirement: p.bool("skip_password_requirement")?.unwrap_or(false),
+        external_id: text("external_id"),
+        public_metadata: object("public_metadata")?,
+        private_metadata: object("private_metadata")?,
+        unsafe_metadata: object("unsafe_metadata")?,
+    };
+    let user = backend::create_user(&fapi.app, &new_user).await?;
+    Ok(user_reply(&fapi, &user))
 }

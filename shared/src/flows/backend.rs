@@ -230,3 +230,150 @@ pub async fn delete_user(app: &App, id: &str) -> Result<()> {
     .await?;
     super::me::account::free_the_rest(app, later).await
 }
+
+/// A user an app server creates (`POST /v1/users`): identifiers arrive verified.
+#[derive(Debug, Clone, Default)]
+pub struct NewUser {
+    pub email_addresses: Vec<String>,
+    pub phone_numbers: Vec<String>,
+    pub username: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub password: Option<String>,
+    /// A hash from another system (`password_digest` with its `password_hasher`), kept as it
+    /// is and replaced by an argon2id hash at the user's first sign-in.
+    pub password_digest: Option<(String, String)>,
+    /// No length or strength rules for `password`.
+    pub skip_password_checks: bool,
+    /// No password, even where the instance requires one.
+    pub skip_password_requirement: bool,
+    pub external_id: Option<String>,
+    pub public_metadata: Map<String, Value>,
+    pub private_metadata: Map<String, Value>,
+    pub unsafe_metadata: Map<String, Value>,
+}
+
+/// Creates a user with its identifiers claimed in the same transaction (an identifier someone
+/// holds is Clerk's `form_identifier_exists` on its parameter, and nothing is written).
+pub async fn create_user(app: &App, n: &NewUser) -> Result<UserRecord> {
+    use crate::identifiers;
+    use crate::model::records::IdentificationRecord;
+    use crate::store::StoreError;
+    use crate::vocabulary::{IdentificationKind, IdentifierKind, Strategy};
+
+    let now = app.now_ms();
+    let emails = n
+        .email_addresses
+        .iter()
+        .map(|e| identifiers::normalise_email(e, "email_address"))
+        .collect::<Result<Vec<_>>>()?;
+    let phones = n
+        .phone_numbers
+        .iter()
+        .map(|p| identifiers::normalise_phone(p, "phone_number"))
+        .collect::<Result<Vec<_>>>()?;
+    let username = n
+        .username
+        .as_deref()
+        .map(|u| identifiers::normalise_username(u, "username"))
+        .transpose()?;
+    if emails.is_empty() && phones.is_empty() && username.is_none() {
+        return Err(Error::new(Code::FormParamMissing)
+            .param("email_address")
+            .long("A user needs an email address, a phone number or a username."));
+    }
+    let password_hash = match (&n.password_digest, &n.password) {
+        (Some((hasher, digest)), _) => Some(crate::password::imported_digest(hasher, digest)?),
+        (None, Some(pw)) => {
+            if !n.skip_password_checks {
+                crate::password::validate(pw, &app.settings.password_settings, "password")?;
+            }
+            Some(app.passwords.hash(pw).await?)
+        }
+        (None, None) => {
+            let required = app.settings.attributes.password.required;
+            if required && !n.skip_password_requirement {
+                return Err(Error::missing("password"));
+            }
+            None
+        }
+    };
+    for m in [&n.public_metadata, &n.private_metadata, &n.unsafe_metadata] {
+        crate::metadata::check(m, "metadata")?;
+    }
+    let identification = |kind, value: &String, strategy| IdentificationRecord {
+        verification: Some(super::verification::verified(strategy)),
+        ..IdentificationRecord::new(
+            kind,
+            crate::random::object_id(app.random.as_ref(), "idn"),
+            value.clone(),
+            now,
+        )
+    };
+    let email_records: Vec<_> = emails
+        .iter()
+        .map(|e| identification(IdentificationKind::EmailAddress, e, Strategy::Admin))
+        .collect();
+    let phone_records: Vec<_> = phones
+        .iter()
+        .map(|p| identification(IdentificationKind::PhoneNumber, p, Strategy::Admin))
+        .collect();
+    let user = UserRecord {
+        id: crate::random::object_id(app.random.as_ref(), "user"),
+        username: username.clone(),
+        first_name: n.first_name.clone(),
+        last_name: n.last_name.clone(),
+        primary_email_address_id: email_records.first().map(|e| e.id.clone()),
+        primary_phone_number_id: phone_records.first().map(|p| p.id.clone()),
+        email_addresses: email_records,
+        phone_numbers: phone_records,
+        password_last_updated_at: password_hash.as_ref().map(|_| now),
+        password_hash,
+        totp_secret: None,
+        totp_pending_secret: None,
+        totp_last_step: None,
+        backup_code_hashes: Vec::new(),
+        public_metadata: n.public_metadata.clone(),
+        private_metadata: n.private_metadata.clone(),
+        unsafe_metadata: n.unsafe_metadata.clone(),
+        banned: false,
+        external_id: n.external_id.clone(),
+        failed_attempts: 0,
+        locked_until: None,
+        last_sign_in_at: None,
+        last_active_at: None,
+        mfa_enabled_at: None,
+        mfa_disabled_at: None,
+        legal_accepted_at: None,
+        created_at: now,
+        updated_at: now,
+        version: 0,
+    };
+    let mut writes = Vec::new();
+    let mut params = Vec::new();
+    let claims = emails
+        .iter()
+        .map(|e| (IdentifierKind::Email, e, "email_address"))
+        .chain(
+            phones
+                .iter()
+                .map(|p| (IdentifierKind::Phone, p, "phone_number")),
+        )
+        .chain(
+            username
+                .iter()
+                .map(|u| (IdentifierKind::Username, u, "username")),
+        );
+    for (kind, value, param) in claims {
+        writes.push(Repo::claim_identifier_write(kind, value, &user.id)?);
+        params.push(param);
+    }
+    writes.push(Repo::user_write(&user)?);
+    match app.repo.commit(writes).await {
+        Ok(()) => Ok(UserRecord { version: 1, ..user }),
+        Err(StoreError::ConditionFailed { index }) if index < params.len() => {
+            Err(Error::new(Code::FormIdentifierExists).param(params[index]))
+        }
+        Err(e) => Err(e.into()),
+    }
+}

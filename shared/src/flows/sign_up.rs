@@ -198,6 +198,7 @@ fn user_from(app: &App, s: &SignUpRecord) -> UserRecord {
         private_metadata: Map::new(),
         unsafe_metadata: s.unsafe_metadata.clone(),
         banned: false,
+        external_id: None,
         failed_attempts: 0,
         locked_until: None,
         last_sign_in_at: None,

@@ -70,7 +70,7 @@ operations! {
     BackendUpdateUserMetadata, BackendBanUser, BackendUnbanUser, BackendLockUser,
     BackendUnlockUser, BackendVerifyPassword, BackendDisableMfa, BackendListSessions,
     BackendGetSession, BackendRevokeSession, BackendVerifyClient, BackendGetClient,
-    BackendListJwtTemplates, BackendGetJwtTemplate, BackendDeleteUser;
+    BackendListJwtTemplates, BackendGetJwtTemplate, BackendDeleteUser, BackendCreateUser;
     each identification kind:
     ListIdentifications, AddIdentification, GetIdentification, DeleteIdentification,
     PrepareIdentification, AttemptIdentification,
@@ -150,7 +150,8 @@ impl Operation {
             | BackendUpdateUserMetadata | BackendBanUser | BackendUnbanUser | BackendLockUser
             | BackendUnlockUser | BackendVerifyPassword | BackendDisableMfa | BackendListSessions
             | BackendGetSession | BackendRevokeSession | BackendVerifyClient | BackendGetClient
-            | BackendListJwtTemplates | BackendGetJwtTemplate | BackendDeleteUser => BACKEND,
+            | BackendListJwtTemplates | BackendGetJwtTemplate | BackendDeleteUser
+            | BackendCreateUser => BACKEND,
             GetEnvironment | TouchEnvironment | WellKnownJwks | Jwks | Health | GetClient
             | Handshake | EndClient | GetSignIn | GetSignUp | EndAllSessions | GetSession | TouchSession
             | EndSession | RemoveSession | CreateSessionToken | CreateTemplateToken
@@ -237,6 +238,7 @@ impl Operation {
             BackendListJwtTemplates => (Method::GET, "/v1/jwt_templates"),
             BackendGetJwtTemplate => (Method::GET, "/v1/jwt_templates/{id}"),
             BackendDeleteUser => (Method::DELETE, "/v1/users/{id}"),
+            BackendCreateUser => (Method::POST, "/v1/users"),
         }
     }
 

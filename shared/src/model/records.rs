@@ -220,6 +220,9 @@ pub struct UserRecord {
     /// Banned by an operator (the Backend API): no sign-in, no session.
     #[serde(default)]
     pub banned: bool,
+    /// The app's own id for this user (the Backend API sets it).
+    #[serde(default)]
+    pub external_id: Option<String>,
     pub failed_attempts: u32,
     pub locked_until: Option<UnixMillis>,
     pub last_sign_in_at: Option<UnixMillis>,

@@ -23,6 +23,7 @@ pub fn verification(v: &VerificationRecord) -> wire::Verification {
             Strategy::Password => "verification_password",
             Strategy::Totp => "verification_totp",
             Strategy::BackupCode => "verification_backup_code",
+            Strategy::Admin => "verification_admin",
             Strategy::EmailCode
             | Strategy::PhoneCode
             | Strategy::ResetPasswordEmailCode
@@ -116,7 +117,7 @@ pub fn user(u: &UserRecord, settings: &Settings, now: UnixMillis) -> wire::User 
         password_last_updated_at: u.password_last_updated_at,
         public_metadata: u.public_metadata.clone(),
         unsafe_metadata: u.unsafe_metadata.clone(),
-        external_id: None,
+        external_id: u.external_id.clone(),
         last_sign_in_at: u.last_sign_in_at,
         banned: u.banned,
         locked: locked_for_ms.is_some(),

@@ -135,6 +135,15 @@ async fn check_password(
         let err = Error::new(Code::FormPasswordIncorrect).param("password");
         return state::fail(app, current, s, user, err).await;
     }
+    let mut user = user;
+    if crate::password::needs_rehash(&hash) {
+        // An imported (bcrypt) or weaker hash, proven right just now: replaced by today's
+        // argon2id, stored on its own so a later lost race does not undo it.
+        user.password_hash = Some(app.passwords.hash(password).await?);
+        user.updated_at = app.now_ms();
+        crate::flows::client::commit(app, vec![crate::repo::Repo::user_write(&user)?]).await?;
+        user.version += 1;
+    }
     state::first_factor_passed(app, current, s, user, FirstFactor::Password, origin).await
 }
 
