@@ -319,7 +319,6 @@ pub async fn create_user(app: &App, n: &NewUser) -> Result<UserRecord> {
         .map(|p| identification(IdentificationKind::PhoneNumber, p, Strategy::Admin))
         .collect();
     let user = UserRecord {
-        id: crate::random::object_id(app.random.as_ref(), "user"),
         username: username.clone(),
         first_name: n.first_name.clone(),
         last_name: n.last_name.clone(),
@@ -329,25 +328,11 @@ pub async fn create_user(app: &App, n: &NewUser) -> Result<UserRecord> {
         phone_numbers: phone_records,
         password_last_updated_at: password_hash.as_ref().map(|_| now),
         password_hash,
-        totp_secret: None,
-        totp_pending_secret: None,
-        totp_last_step: None,
-        backup_code_hashes: Vec::new(),
         public_metadata: n.public_metadata.clone(),
         private_metadata: n.private_metadata.clone(),
         unsafe_metadata: n.unsafe_metadata.clone(),
-        banned: false,
         external_id: n.external_id.clone(),
-        failed_attempts: 0,
-        locked_until: None,
-        last_sign_in_at: None,
-        last_active_at: None,
-        mfa_enabled_at: None,
-        mfa_disabled_at: None,
-        legal_accepted_at: None,
-        created_at: now,
-        updated_at: now,
-        version: 0,
+        ..UserRecord::new(crate::random::object_id(app.random.as_ref(), "user"), now)
     };
     let mut writes = Vec::new();
     let mut params = Vec::new();

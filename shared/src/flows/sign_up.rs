@@ -180,7 +180,6 @@ fn user_from(app: &App, s: &SignUpRecord) -> UserRecord {
     let email = identification(IdentificationKind::EmailAddress);
     let phone = identification(IdentificationKind::PhoneNumber);
     UserRecord {
-        id: random::object_id(app.random.as_ref(), "user"),
         username: s.username.clone(),
         first_name: s.first_name.clone(),
         last_name: s.last_name.clone(),
@@ -190,25 +189,9 @@ fn user_from(app: &App, s: &SignUpRecord) -> UserRecord {
         phone_numbers: phone.into_iter().collect(),
         password_hash: s.password_hash.clone(),
         password_last_updated_at: s.password_hash.as_ref().map(|_| now),
-        totp_secret: None,
-        totp_pending_secret: None,
-        totp_last_step: None,
-        backup_code_hashes: Vec::new(),
-        public_metadata: Map::new(),
-        private_metadata: Map::new(),
         unsafe_metadata: s.unsafe_metadata.clone(),
-        banned: false,
-        external_id: None,
-        failed_attempts: 0,
-        locked_until: None,
-        last_sign_in_at: None,
-        last_active_at: None,
-        mfa_enabled_at: None,
-        mfa_disabled_at: None,
         legal_accepted_at: s.legal_accepted_at,
-        created_at: now,
-        updated_at: now,
-        version: 0,
+        ..UserRecord::new(random::object_id(app.random.as_ref(), "user"), now)
     }
 }
 

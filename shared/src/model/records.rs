@@ -390,6 +390,41 @@ impl SessionRecord {
 }
 
 impl UserRecord {
+    /// A user with nothing but its id and times: not stored yet (version 0).
+    pub fn new(id: String, now: UnixMillis) -> Self {
+        Self {
+            id,
+            username: None,
+            first_name: None,
+            last_name: None,
+            email_addresses: Vec::new(),
+            phone_numbers: Vec::new(),
+            primary_email_address_id: None,
+            primary_phone_number_id: None,
+            password_hash: None,
+            password_last_updated_at: None,
+            totp_secret: None,
+            totp_pending_secret: None,
+            totp_last_step: None,
+            backup_code_hashes: Vec::new(),
+            public_metadata: Map::new(),
+            private_metadata: Map::new(),
+            unsafe_metadata: Map::new(),
+            banned: false,
+            external_id: None,
+            failed_attempts: 0,
+            locked_until: None,
+            last_sign_in_at: None,
+            last_active_at: None,
+            mfa_enabled_at: None,
+            mfa_disabled_at: None,
+            legal_accepted_at: None,
+            created_at: now,
+            updated_at: now,
+            version: 0,
+        }
+    }
+
     /// The user's identifications of one kind.
     pub fn identifications(&self, kind: IdentificationKind) -> &[IdentificationRecord] {
         match kind {
