@@ -104,7 +104,7 @@ test('verifyClient knows the client by its token; deleteUser removes the user an
 // A password digest as another system exported it (bcrypt, cost 10, of PASSWORD).
 const LEGACY_DIGEST = '$2b$10$RZNBtiBA.q6KA1nGpPHA1.DlUsGbU/NGpTU9Hn7brUXSBB0Uq554i';
 
-test('createUser with a bcrypt digest: clerk-js signs in with the old password', async () => {
+test('createUser with a bcrypt digest: clerk-js signs in with the old password; updateUser', async () => {
   const created = await clerkClient.users.createUser({
     emailAddress: ['legacy.user@example.com'],
     passwordDigest: LEGACY_DIGEST,
@@ -124,6 +124,12 @@ test('createUser with a bcrypt digest: clerk-js signs in with the old password',
   // The digest was replaced by an argon2id hash at that sign-in (tests/tests/backend_api.rs
   // checks the stored hash); the password still verifies.
   assert.deepEqual(await clerkClient.users.verifyPassword({ userId: created.id, password: PASSWORD }), { verified: true });
+  // updateUser: the signed-in clerk-js sees the new name on its next reload.
+  const renamed = await clerkClient.users.updateUser(created.id, { firstName: 'Renamed', username: 'legacy_user' });
+  assert.equal(renamed.firstName, 'Renamed');
+  assert.equal(renamed.username, 'legacy_user');
+  await clerk.user.reload();
+  assert.equal(clerk.user.firstName, 'Renamed');
 });
 
 test('every Frontend API response seen here matches its schema in the spec', () => {

@@ -564,3 +564,69 @@ async fn creating_users_checks_what_it_is_given_and_writes_nothing_on_refusal() 
     let r = create(json!({"email_address": ["short@example.com"], "password": "short", "skip_password_checks": true})).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 }
+
+#[tokio::test]
+async fn updating_a_user_names_username_ids_metadata_and_password() {
+    let t = TestApp::new().await;
+    let email = "update.bapi+clerk_test@example.com";
+    let (mut d, user, session, key) = signed_up_with_key(&t, email).await;
+    let path = format!("/v1/users/{user}");
+    let other = call(&t, &key, Method::POST, "/v1/users", json!({"email_address": ["other@example.com"], "username": "taken_one", "password": PASSWORD})).await;
+    assert_eq!(other.status, StatusCode::OK, "{}", other.body);
+
+    let body = json!({"first_name": "Grace", "username": "grace_h", "external_id": "crm-9", "private_metadata": {"tier": 2}});
+    let r = call(&t, &key, Method::PATCH, &path, body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        (r.body["first_name"].as_str(), r.body["username"].as_str()),
+        (Some("Grace"), Some("grace_h"))
+    );
+    assert_eq!(r.body["external_id"], "crm-9");
+    assert_eq!(r.body["private_metadata"], json!({"tier": 2}));
+    // A username someone holds: refused, nothing written.
+    let r = call(
+        &t,
+        &key,
+        Method::PATCH,
+        &path,
+        json!({"username": "taken_one", "first_name": "Nope"}),
+    )
+    .await;
+    assert_eq!(r.error_code(), Some("form_identifier_exists"), "{}", r.body);
+    assert_eq!(t.user(&user).await.first_name.as_deref(), Some("Grace"));
+    // The old username is free again, the new one signs in.
+    let r = call(
+        &t,
+        &key,
+        Method::PATCH,
+        &format!("/v1/users/{}", other.body["id"].as_str().unwrap()),
+        json!({"username": "grace_h"}),
+    )
+    .await;
+    assert_eq!(
+        r.error_code(),
+        Some("form_identifier_exists"),
+        "grace_h is held: {}",
+        r.body
+    );
+
+    // A new password, signing the user out everywhere.
+    let new_password = "an entirely new passphrase";
+    let body = json!({"password": new_password, "sign_out_of_other_sessions": true});
+    let r = call(&t, &key, Method::PATCH, &path, body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = d
+        .post(&format!("/v1/client/sessions/{session}/tokens"), "")
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+    d.forget().await;
+    let r = d
+        .post(
+            "/v1/client/sign_ins",
+            &form(&[("identifier", "grace_h"), ("password", new_password)]),
+        )
+        .await;
+    assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
+    let r = call(&t, &key, Method::PATCH, &path, json!({"password": "short"})).await;
+    assert_eq!(r.error_code(), Some("form_password_length_too_short"));
+}

@@ -32,6 +32,7 @@ pub fn table() -> Vec<Route> {
         BackendVerifyClient => verify_client, BackendGetClient => get_client,
         BackendListJwtTemplates => list_jwt_templates, BackendGetJwtTemplate => get_jwt_template,
         BackendDeleteUser => delete_user, BackendCreateUser => create_user,
+        BackendUpdateUser => update_user,
     ]
 }
 
@@ -244,5 +245,30 @@ async fn create_user(fapi: Fapi) -> Result<Reply, Error> {
         unsafe_metadata: object("unsafe_metadata")?,
     };
     let user = backend::create_user(&fapi.app, &new_user).await?;
+    Ok(user_reply(&fapi, &user))
+}
+
+/// `PATCH /v1/users/{id}`.
+async fn update_user(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
+    let p = &fapi.params;
+    let text = |name: &str| p.str(name).map(str::to_owned);
+    let profile = frontdoor::flows::me::profile::UpdateProfile {
+        first_name: text("first_name").map(Some),
+        last_name: text("last_name").map(Some),
+        username: text("username").map(Some),
+        primary_email_address_id: text("primary_email_address_id"),
+        primary_phone_number_id: text("primary_phone_number_id"),
+        unsafe_metadata: p.object("unsafe_metadata")?,
+    };
+    let update = backend::UserUpdate {
+        profile,
+        public_metadata: p.object("public_metadata")?,
+        private_metadata: p.object("private_metadata")?,
+        external_id: text("external_id"),
+        password: text("password"),
+        skip_password_checks: p.bool("skip_password_checks")?.unwrap_or(false),
+        sign_out_of_other_sessions: p.bool("sign_out_of_other_sessions")?.unwrap_or(false),
+    };
+    let user = backend::update_user(&fapi.app, &id, &update).await?;
     Ok(user_reply(&fapi, &user))
 }

@@ -11,6 +11,7 @@
 //!   POST   /v1/users/{id}/verify_password    ─► argon2id check, as a sign-in's
 //!   GET    /v1/sessions?user_id|client_id    ─► the user index, or the client's partition
 //!   GET    /v1/sessions/{id}, POST …/revoke  ─► locator ─► the session's client (─► revoked)
+//!   POST   /v1/users, PATCH /v1/users/{id}   ─► user + identifier guards, one transaction
 //!   DELETE /v1/users/{id}                    ─► sessions end ─► user and identifiers go
 //!   POST   /v1/clients/verify, GET …/{id}    ─► the client a token reaches, or by id
 //! ```
@@ -361,4 +362,81 @@ pub async fn create_user(app: &App, n: &NewUser) -> Result<UserRecord> {
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// What an app server changes on a user (`PATCH /v1/users/{id}`): the profile fields a user may
+/// change themselves, plus what only app servers set. Metadata given here replaces the stored
+/// value (`PATCH …/metadata` merges).
+#[derive(Debug, Clone, Default)]
+pub struct UserUpdate {
+    pub profile: super::me::profile::UpdateProfile,
+    pub public_metadata: Option<Map<String, Value>>,
+    pub private_metadata: Option<Map<String, Value>>,
+    pub external_id: Option<String>,
+    pub password: Option<String>,
+    pub skip_password_checks: bool,
+    /// With a new password: every session of the user ends (revoked).
+    pub sign_out_of_other_sessions: bool,
+}
+
+/// Updates user `id` in one transaction with its identifier guards (a username someone holds
+/// is `form_identifier_exists`, and nothing is written).
+pub async fn update_user(app: &App, id: &str, upd: &UserUpdate) -> Result<UserRecord> {
+    use crate::store::StoreError;
+    // Hashing is slow and does not depend on the stored user: once, before the unit of work.
+    let password_hash = match &upd.password {
+        Some(pw) => {
+            if !upd.skip_password_checks {
+                crate::password::validate(pw, &app.settings.password_settings, "password")?;
+            }
+            Some(app.passwords.hash(pw).await?)
+        }
+        None => None,
+    };
+    let updated = with_retry(|| async {
+        let mut u = user(app, id).await?;
+        let now = app.now_ms();
+        let guards = super::me::profile::apply_profile(app, &mut u, &upd.profile)?;
+        for (target, given, param) in [
+            (
+                &mut u.public_metadata,
+                &upd.public_metadata,
+                "public_metadata",
+            ),
+            (
+                &mut u.private_metadata,
+                &upd.private_metadata,
+                "private_metadata",
+            ),
+        ] {
+            if let Some(m) = given {
+                crate::metadata::check(m, param)?;
+                *target = m.clone();
+            }
+        }
+        if let Some(e) = &upd.external_id {
+            u.external_id = Some(e.clone());
+        }
+        if let Some(h) = &password_hash {
+            u.password_hash = Some(h.clone());
+            u.password_last_updated_at = Some(now);
+        }
+        u.updated_at = now;
+        let n = guards.len();
+        let mut writes = guards;
+        writes.push(Repo::user_write(&u)?);
+        app.repo.commit(writes).await.map_err(|e| match e {
+            StoreError::ConditionFailed { index } if index < n => {
+                Error::new(Code::FormIdentifierExists).param("username")
+            }
+            other => other.into(),
+        })?;
+        u.version += 1;
+        Ok(u)
+    })
+    .await?;
+    if password_hash.is_some() && upd.sign_out_of_other_sessions {
+        session::end_all_of_user(app, id, SessionStatus::Revoked).await?;
+    }
+    Ok(updated)
 }

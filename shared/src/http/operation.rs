@@ -70,7 +70,8 @@ operations! {
     BackendUpdateUserMetadata, BackendBanUser, BackendUnbanUser, BackendLockUser,
     BackendUnlockUser, BackendVerifyPassword, BackendDisableMfa, BackendListSessions,
     BackendGetSession, BackendRevokeSession, BackendVerifyClient, BackendGetClient,
-    BackendListJwtTemplates, BackendGetJwtTemplate, BackendDeleteUser, BackendCreateUser;
+    BackendListJwtTemplates, BackendGetJwtTemplate, BackendDeleteUser, BackendCreateUser,
+    BackendUpdateUser;
     each identification kind:
     ListIdentifications, AddIdentification, GetIdentification, DeleteIdentification,
     PrepareIdentification, AttemptIdentification,
@@ -151,7 +152,7 @@ impl Operation {
             | BackendUnlockUser | BackendVerifyPassword | BackendDisableMfa | BackendListSessions
             | BackendGetSession | BackendRevokeSession | BackendVerifyClient | BackendGetClient
             | BackendListJwtTemplates | BackendGetJwtTemplate | BackendDeleteUser
-            | BackendCreateUser => BACKEND,
+            | BackendCreateUser | BackendUpdateUser => BACKEND,
             GetEnvironment | TouchEnvironment | WellKnownJwks | Jwks | Health | GetClient
             | Handshake | EndClient | GetSignIn | GetSignUp | EndAllSessions | GetSession | TouchSession
             | EndSession | RemoveSession | CreateSessionToken | CreateTemplateToken
@@ -239,6 +240,7 @@ impl Operation {
             BackendGetJwtTemplate => (Method::GET, "/v1/jwt_templates/{id}"),
             BackendDeleteUser => (Method::DELETE, "/v1/users/{id}"),
             BackendCreateUser => (Method::POST, "/v1/users"),
+            BackendUpdateUser => (Method::PATCH, "/v1/users/{id}"),
         }
     }
 

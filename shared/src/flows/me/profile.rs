@@ -7,7 +7,9 @@ use crate::capabilities::Field;
 use crate::error::{Code, Error, Result};
 use crate::identifiers;
 use crate::metadata;
+use crate::model::records::UserRecord;
 use crate::repo::Repo;
+use crate::store::Write;
 use crate::vocabulary::{IdentificationKind, IdentifierKind};
 
 use super::acting::{Acting, save, save_user};
@@ -69,75 +71,80 @@ impl UserCommand for UpdateProfile {
             // Changing which address or number is primary is sensitive; names are not.
             crate::flows::reverification::ensure_fresh(app, a)?;
         }
-        let mut guards = Vec::new();
-        let u = &mut a.user;
-        let names = [&cmd.first_name, &cmd.last_name];
-        apply_names(app, names, [&mut u.first_name, &mut u.last_name])?;
-        match &cmd.username {
-            None => {}
-            Some(None) => {
-                ensure_enabled(app, Field::Username, "username")?;
-                if app.capabilities.required(Field::Username) {
-                    return Err(Error::missing("username"));
-                }
-                if let Some(old) = a.user.username.take() {
+        let guards = apply_profile(app, &mut a.user, cmd)?;
+        save(app, a, guards, "username", Vec::new()).await
+    }
+}
+
+/// Applies a profile update to `user` (whoever asks: the user, or an app server) and returns
+/// the identifier guard writes it needs, claims first, to commit with the user.
+pub fn apply_profile(app: &App, user: &mut UserRecord, cmd: &UpdateProfile) -> Result<Vec<Write>> {
+    let mut guards = Vec::new();
+    let names = [&cmd.first_name, &cmd.last_name];
+    apply_names(app, names, [&mut user.first_name, &mut user.last_name])?;
+    match &cmd.username {
+        None => {}
+        Some(None) => {
+            ensure_enabled(app, Field::Username, "username")?;
+            if app.capabilities.required(Field::Username) {
+                return Err(Error::missing("username"));
+            }
+            if let Some(old) = user.username.take() {
+                guards.push(Repo::release_identifier_write(
+                    IdentifierKind::Username,
+                    &old,
+                ));
+            }
+        }
+        Some(Some(raw)) => {
+            ensure_enabled(app, Field::Username, "username")?;
+            let new = identifiers::normalise_username(raw, "username")?;
+            if user.username.as_deref() != Some(new.as_str()) {
+                guards.push(Repo::claim_identifier_write(
+                    IdentifierKind::Username,
+                    &new,
+                    &user.id,
+                )?);
+                if let Some(old) = user.username.replace(new) {
                     guards.push(Repo::release_identifier_write(
                         IdentifierKind::Username,
                         &old,
                     ));
                 }
             }
-            Some(Some(raw)) => {
-                ensure_enabled(app, Field::Username, "username")?;
-                let new = identifiers::normalise_username(raw, "username")?;
-                if a.user.username.as_deref() != Some(new.as_str()) {
-                    guards.push(Repo::claim_identifier_write(
-                        IdentifierKind::Username,
-                        &new,
-                        &a.user.id,
-                    )?);
-                    if let Some(old) = a.user.username.replace(new) {
-                        guards.push(Repo::release_identifier_write(
-                            IdentifierKind::Username,
-                            &old,
-                        ));
-                    }
-                }
-            }
         }
-        for (kind, wanted) in [
-            (
-                IdentificationKind::EmailAddress,
-                &cmd.primary_email_address_id,
-            ),
-            (
-                IdentificationKind::PhoneNumber,
-                &cmd.primary_phone_number_id,
-            ),
-        ] {
-            let Some(id) = wanted else { continue };
-            let param = match kind {
-                IdentificationKind::EmailAddress => "primary_email_address_id",
-                IdentificationKind::PhoneNumber => "primary_phone_number_id",
-            };
-            let r = a
-                .user
-                .identification(kind, id)
-                .ok_or_else(|| Error::not_found().param(param))?;
-            if !r.is_verified() {
-                let what = kind.as_str().replace('_', " ");
-                return Err(Error::new(Code::FormParamValueInvalid)
-                    .param(param)
-                    .long(format!("Only a verified {what} can become primary.")));
-            }
-            *a.user.primary_id_mut(kind) = Some(id.clone());
-        }
-        if let Some(metadata) = &cmd.unsafe_metadata {
-            check_metadata_size(metadata)?;
-            a.user.unsafe_metadata = metadata.clone();
-        }
-        save(app, a, guards, "username", Vec::new()).await
     }
+    for (kind, wanted) in [
+        (
+            IdentificationKind::EmailAddress,
+            &cmd.primary_email_address_id,
+        ),
+        (
+            IdentificationKind::PhoneNumber,
+            &cmd.primary_phone_number_id,
+        ),
+    ] {
+        let Some(id) = wanted else { continue };
+        let param = match kind {
+            IdentificationKind::EmailAddress => "primary_email_address_id",
+            IdentificationKind::PhoneNumber => "primary_phone_number_id",
+        };
+        let r = user
+            .identification(kind, id)
+            .ok_or_else(|| Error::not_found().param(param))?;
+        if !r.is_verified() {
+            let what = kind.as_str().replace('_', " ");
+            return Err(Error::new(Code::FormParamValueInvalid)
+                .param(param)
+                .long(format!("Only a verified {what} can become primary.")));
+        }
+        *user.primary_id_mut(kind) = Some(id.clone());
+    }
+    if let Some(metadata) = &cmd.unsafe_metadata {
+        check_metadata_size(metadata)?;
+        user.unsafe_metadata = metadata.clone();
+    }
+    Ok(guards)
 }
 
 fn check_metadata_size(m: &Map<String, Value>) -> Result<()> {
