@@ -630,3 +630,42 @@ async fn updating_a_user_names_username_ids_metadata_and_password() {
     let r = call(&t, &key, Method::PATCH, &path, json!({"password": "short"})).await;
     assert_eq!(r.error_code(), Some("form_password_length_too_short"));
 }
+
+#[tokio::test]
+async fn another_instances_secret_key_or_a_publishable_key_opens_nothing() {
+    let t = TestApp::new().await;
+    let (_d, user, session, _key) =
+        signed_up_with_key(&t, "keys.bapi+clerk_test@example.com").await;
+    let elsewhere = TestApp::new().await;
+    let foreign = elsewhere.app.create_secret_key().await.unwrap();
+    let publishable = t.app.settings.publishable_key();
+    for (method, path) in [
+        (Method::GET, format!("/v1/users/{user}")),
+        (Method::PATCH, format!("/v1/users/{user}")),
+        (Method::DELETE, format!("/v1/users/{user}")),
+        (Method::POST, "/v1/users".to_owned()),
+        (Method::POST, format!("/v1/users/{user}/ban")),
+        (Method::GET, format!("/v1/sessions?user_id={user}")),
+        (Method::POST, format!("/v1/sessions/{session}/revoke")),
+        (Method::POST, format!("/v1/sessions/{session}/tokens")),
+        (Method::POST, "/v1/clients/verify".to_owned()),
+        (Method::GET, "/v1/jwt_templates".to_owned()),
+    ] {
+        let r = call(&t, &foreign, method.clone(), &path, json!({})).await;
+        assert_eq!(
+            (r.status, r.error_code()),
+            (StatusCode::UNAUTHORIZED, Some("clerk_key_invalid")),
+            "{method} {path}"
+        );
+        let r = call(&t, &publishable, method.clone(), &path, json!({})).await;
+        assert_eq!(
+            (r.status, r.error_code()),
+            (StatusCode::UNAUTHORIZED, Some("authentication_invalid")),
+            "{method} {path}"
+        );
+    }
+    assert!(
+        t.user(&user).await.id == user,
+        "nothing happened to the user"
+    );
+}
