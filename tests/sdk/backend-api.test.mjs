@@ -132,6 +132,19 @@ test('createUser with a bcrypt digest: clerk-js signs in with the old password; 
   assert.equal(clerk.user.firstName, 'Renamed');
 });
 
+test("what this Backend API does not serve answers Clerk's 404, never a 500", async () => {
+  const calls = [
+    () => clerkClient.organizations.getOrganizationList(),
+    () => clerkClient.invitations.getInvitationList(),
+    () => clerkClient.allowlistIdentifiers.getAllowlistIdentifierList(),
+    () => clerkClient.emailAddresses.getEmailAddress('idn_unknown'),
+    () => clerkClient.users.getUserList(),
+  ];
+  for (const call of calls) {
+    await assert.rejects(call(), (e) => e.status === 404 && e.errors?.[0]?.code === 'resource_not_found', String(call));
+  }
+});
+
 test('every Frontend API response seen here matches its schema in the spec', () => {
   assertWireFidelity(recorded);
 });
