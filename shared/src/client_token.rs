@@ -11,7 +11,6 @@ use std::collections::HashSet;
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::clock::UnixMillis;
@@ -50,15 +49,7 @@ pub struct Rotation {
 }
 
 pub fn hash_rotating(secret: &str) -> String {
-    hex(&Sha256::digest(secret.as_bytes()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    crate::digest::sha256_hex(secret.as_bytes())
 }
 
 impl ClientTokens {

@@ -33,6 +33,7 @@ pub mod client_token;
 pub mod clock;
 pub mod codes;
 pub mod courier;
+pub mod digest;
 pub mod error;
 pub mod flows;
 pub mod http;
@@ -51,6 +52,7 @@ pub mod security;
 pub mod settings;
 pub mod store;
 pub mod totp;
+pub mod urls;
 pub mod vocabulary;
 
 pub use app::App;

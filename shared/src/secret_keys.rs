@@ -8,7 +8,6 @@
 //! kept hash in constant time. A key whose prefix is the other instance type's never matches:
 //! a development key cannot reach production users.
 
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::random::{self, Random};
@@ -32,13 +31,7 @@ pub fn generate(random: &dyn Random, development: bool) -> String {
 
 /// The SHA-256 of a key, hex: what is stored.
 pub fn hash(key: &str) -> String {
-    use std::fmt::Write as _;
-    Sha256::digest(key.as_bytes())
-        .iter()
-        .fold(String::new(), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    crate::digest::sha256_hex(key.as_bytes())
 }
 
 /// Whether `presented` is a key of this instance type whose hash is one of `kept`.

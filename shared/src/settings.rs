@@ -384,12 +384,7 @@ impl Settings {
             return pk.clone();
         }
         let url = &self.instance.frontend_api_url;
-        let host = url
-            .split_once("://")
-            .map_or(url.as_str(), |(_, rest)| rest)
-            .split(['/', '?', '#'])
-            .next()
-            .unwrap_or_default();
+        let host = crate::urls::scheme_and_authority(url).map_or(url.as_str(), |(_, a)| a);
         let prefix = if self.is_development() {
             "pk_test_"
         } else {

@@ -110,7 +110,7 @@ pub async fn handshake(app: &App, cmd: HandshakeCommand) -> Result<HandshakeAnsw
             None,
         )
     };
-    let origin = origin_of(&cmd.redirect_url);
+    let origin = crate::urls::origin_of(&cmd.redirect_url);
     let session_token = match current.as_ref().and_then(|c| {
         let id = c.client().last_active_session_id.as_deref()?;
         c.active_sessions_at(now).any(|s| s.id == id).then_some(id)
@@ -202,13 +202,6 @@ pub async fn handshake(app: &App, cmd: HandshakeCommand) -> Result<HandshakeAnsw
             )),
         }
     })
-}
-
-/// `scheme://host[:port]` of a URL.
-fn origin_of(url: &str) -> Option<String> {
-    let (scheme, rest) = url.split_once("://")?;
-    let host = rest.split(['/', '?', '#']).next()?;
-    Some(format!("{scheme}://{host}"))
 }
 
 /// `url` with `name=value` added to its query (before any fragment).

@@ -97,6 +97,15 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
+/// The secret key in `Authorization: Bearer sk_…`, if that is what the header holds: the mark
+/// of a Backend API call.
+pub fn presented_secret_key(headers: &HeaderMap) -> Option<String> {
+    let value = header(headers, "authorization")?;
+    let (scheme, key) = value.split_once(' ')?;
+    let key = key.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && key.starts_with("sk_")).then(|| key.to_owned())
+}
+
 /// The token in an `Authorization` header: raw, or after `Bearer `.
 fn authorization_token(headers: &HeaderMap) -> Result<Option<String>> {
     let Some(value) = header(headers, "authorization") else {

@@ -10,6 +10,7 @@ use http::HeaderValue;
 use http::header::{self, HeaderMap};
 
 use crate::settings::Settings;
+use crate::urls::origin_of;
 
 /// Response headers the browser may read cross-origin: the client token (native and
 /// development modes) and the trace id.
@@ -17,12 +18,6 @@ const EXPOSED: &str = "Authorization, Clerk-Db-Jwt, X-Clerk-Trace-Id, Retry-Afte
 const ALLOWED_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
 const ALLOWED_HEADERS: &str =
     "Authorization, Content-Type, X-Mobile, X-Expo-Sdk-Version, X-Clerk-Trace-Id";
-
-fn origin_of(url: &str) -> Option<String> {
-    let (scheme, rest) = url.split_once("://")?;
-    let host = rest.split(['/', '?', '#']).next()?;
-    Some(format!("{scheme}://{host}"))
-}
 
 fn is_loopback_origin(origin: &str) -> bool {
     let Some((scheme, host)) = origin.split_once("://") else {
@@ -55,10 +50,9 @@ pub fn origin_allowed(settings: &Settings, origin: &str) -> bool {
 /// `http(s)` URL, without credentials in it, on an origin allowed to call with credentials.
 /// Anything else would make us an open redirector, and hand a session token to its host.
 pub fn redirect_allowed(settings: &Settings, url: &str) -> bool {
-    let Some((scheme, rest)) = url.split_once("://") else {
+    let Some((scheme, authority)) = crate::urls::scheme_and_authority(url) else {
         return false;
     };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let clean = !authority.is_empty()
         && !authority.contains(['@', '\\'])
         && !url.chars().any(|c| c.is_control() || c.is_whitespace());

@@ -42,7 +42,7 @@ impl FromRequest<App> for Fapi {
             .ok_or_else(|| Error::internal("a route outside the operation table"))?;
         // A `Bearer sk_…` header makes the request a Backend API call: the key must be valid,
         // wherever it is presented (the JWKS takes one too). Backend operations need one.
-        let secret_key = secret_key(req.headers());
+        let secret_key = super::caller::presented_secret_key(req.headers());
         match &secret_key {
             Some(key) if !app.secret_key_valid(key).await? => {
                 return Err(Error::new(Code::ClerkKeyInvalid));
@@ -79,14 +79,6 @@ impl FromRequest<App> for Fapi {
             query,
         })
     }
-}
-
-/// The secret key in `Authorization: Bearer sk_…`, if that is what the header holds.
-fn secret_key(headers: &http::HeaderMap) -> Option<String> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
-    let (scheme, key) = value.split_once(' ')?;
-    let key = key.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && key.starts_with("sk_")).then(|| key.to_owned())
 }
 
 /// Clerk's Backend API answer to a request without a secret key.

@@ -124,14 +124,7 @@ pub async fn not_found() -> Error {
 /// an endpoint this API does not serve (e.g. `GET /v1/users`, the list, beside `POST`):
 /// Clerk's 404, as for any other unserved Backend API call.
 pub async fn method_not_allowed(headers: http::HeaderMap) -> Error {
-    let backend = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .is_some_and(|(scheme, key)| {
-            scheme.eq_ignore_ascii_case("bearer") && key.trim().starts_with("sk_")
-        });
-    if backend {
+    if super::caller::presented_secret_key(&headers).is_some() {
         Error::not_found().long("The Backend API does not serve this endpoint.")
     } else {
         Error::new(Code::MethodNotAllowed)
