@@ -669,3 +669,23 @@ async fn another_instances_secret_key_or_a_publishable_key_opens_nothing() {
         "nothing happened to the user"
     );
 }
+
+#[tokio::test]
+async fn two_servers_creating_the_same_user_at_once_get_one_user() {
+    let t = TestApp::new().await;
+    let key = t.app.create_secret_key().await.unwrap();
+    let body = || json!({"email_address": ["twice@example.com"], "password": PASSWORD});
+    let (a, b) = tokio::join!(
+        call(&t, &key, Method::POST, "/v1/users", body()),
+        call(&t, &key, Method::POST, "/v1/users", body()),
+    );
+    let mut statuses = [a.status.as_u16(), b.status.as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 422], "{} / {}", a.body, b.body);
+    let refused = if a.status == StatusCode::OK { &b } else { &a };
+    assert_eq!(refused.error_code(), Some("form_identifier_exists"));
+    // The winner holds the address: it signs in.
+    let mut d = Device::new(&t);
+    let r = sign_in(&mut d, "twice@example.com").await;
+    assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
+}

@@ -738,3 +738,52 @@ async fn hostile_characters_after_a_phone_number_are_refused() {
     ];
     check(&t, "control characters after a phone number", tables).await;
 }
+
+/// The Backend API, as an app server with the instance's secret key: malformed, oversized and
+/// hostile bodies and queries are Clerk 4xx errors, and nothing is written.
+#[tokio::test]
+async fn backend_api() {
+    let t = TestApp::new().await;
+    let mut d = Device::new(&t);
+    let user = d
+        .sign_up("bad.backend+clerk_test@example.com", PASSWORD)
+        .await;
+    let key = format!("Bearer {}", t.app.create_secret_key().await.unwrap());
+    let users = "/v1/users".to_owned();
+    let u = format!("/v1/users/{user}");
+    let meta = format!("{u}/metadata");
+    let get = Method::GET;
+    let cases = vec![
+        c("invalid JSON", PATCH, &meta, JSON, "{").is(400, "request_body_invalid", ""),
+        c("oversized body", PATCH, &meta, JSON, oversized_json()).is(413, "request_body_too_large", ""),
+        c("metadata not an object", PATCH, &meta, JSON, r#"{"public_metadata":[1]}"#)
+            .is(422, "form_param_type_invalid", "public_metadata"),
+        c("metadata too deep", PATCH, &meta, JSON, format!(r#"{{"private_metadata":{}}}"#, deep_metadata()))
+            .is(422, "form_param_value_invalid", "private_metadata"),
+        c("metadata too large", PATCH, &meta, JSON, format!(r#"{{"private_metadata":{}}}"#, big_metadata()))
+            .is(422, "form_param_value_too_large", "private_metadata"),
+        c("header injection in an email", POST, &users, JSON,
+            json!({"email_address": ["a@example.com\r\nBcc: x@example.com"], "password": PASSWORD}).to_string())
+            .is(422, "form_param_format_invalid", "email_address"),
+        c("email as a number", POST, &users, JSON, json!({"email_address": 5, "password": PASSWORD}).to_string())
+            .is(422, "form_param_format_invalid", "email_address"),
+        c("metadata as a string", POST, &users, JSON,
+            json!({"email_address": ["m@example.com"], "password": PASSWORD, "public_metadata": "x"}).to_string())
+            .is(422, "form_param_format_invalid", "public_metadata"),
+        c("a short new password", PATCH, &u, JSON, r#"{"password":"short"}"#)
+            .is(422, "form_password_length_too_short", "password"),
+        c("skip flag not a boolean", PATCH, &u, JSON, r#"{"password":"short","skip_password_checks":"maybe"}"#)
+            .is(422, "form_param_value_invalid", "skip_password_checks"),
+        c("no password to verify", POST, format!("{u}/verify_password"), JSON, "{}")
+            .is(422, "form_param_missing", "password"),
+        c("no client token", POST, "/v1/clients/verify", JSON, "{}").is(422, "form_param_missing", "token"),
+        c("limit not a number", get.clone(), format!("/v1/sessions?user_id={user}&limit=abc"), "", "")
+            .is(422, "form_param_format_invalid", "limit"),
+        c("limit too large", get.clone(), format!("/v1/sessions?user_id={user}&limit=100000"), "", "")
+            .is(422, "form_param_value_invalid", "limit"),
+        c("unknown status", get.clone(), format!("/v1/sessions?user_id={user}&status=bogus"), "", "")
+            .is(422, "form_param_value_invalid", "status"),
+        c("neither user nor client", get, "/v1/sessions", "", "").is(422, "form_param_missing", "user_id"),
+    ];
+    check(&t, "backend", vec![(Some(key.as_str()), cases)]).await;
+}
