@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::duration_secs;
 use crate::error::{Error, Result};
-use crate::model::records::{ClientRecord, SessionRecord, SignInRecord, SignUpRecord, UserRecord};
+use crate::model::records::{
+    ClientRecord, SessionRecord, SignInRecord, SignUpRecord, StoredUser, UserRecord,
+};
 use crate::security;
 use crate::store::keys::{self, SESSION_PREFIX, SIGN_IN_PREFIX, SIGN_UP_PREFIX};
 use crate::store::{Condition, Item, ItemStore, Key, Query, StoreError, Write};
@@ -177,14 +179,149 @@ impl Repo {
         Ok(Write::put(item, condition))
     }
 
-    /// The write that stores a user: a new one (version 0) must not exist, a loaded one must
-    /// not have changed since it was read.
-    pub fn user_write(u: &UserRecord) -> Result<Write> {
+    /// The writes that store a user: its document (a new one, version 0, must not exist; a
+    /// loaded one must not have changed since it was read), first, then what derives from it:
+    /// a locator for each new email address or phone number and the removal of the locators of
+    /// those it no longer has.
+    pub fn user_writes(u: &UserRecord) -> Result<Vec<Write>> {
         let (version, condition) = next_version(u.version);
-        Ok(Write::put(
-            Item::new(keys::user(&u.id), to_doc(u)?).with_version(version),
+        let (gpk, gsk) = keys::user_gsi1(&u.id, u.created_at);
+        let mut writes = vec![Write::put(
+            Item::new(keys::user(&u.id), to_doc(u)?)
+                .with_version(version)
+                .with_gsi1(gpk, gsk),
             condition,
+        )];
+        let now = u.identification_ids();
+        let owner = to_doc(&IdentifierOwner {
+            user_id: u.id.clone(),
+        })?;
+        for id in now
+            .iter()
+            .filter(|id| !u.stored.identification_ids.contains(id))
+        {
+            writes.push(Write::put(
+                Item::new(keys::identification(id), owner.clone()),
+                Condition::None,
+            ));
+        }
+        for id in u
+            .stored
+            .identification_ids
+            .iter()
+            .filter(|id| !now.contains(id))
+        {
+            writes.push(Write::delete(keys::identification(id), Condition::None));
+        }
+        Ok(writes)
+    }
+
+    /// The writes that delete a stored user: its document (unchanged since it was read) and its
+    /// locators. Identifier guards are the caller's (they may belong to someone else).
+    pub fn user_deletion_writes(u: &UserRecord) -> Vec<Write> {
+        let mut writes = vec![Write::delete(
+            keys::user(&u.id),
+            Condition::Version(u.version),
+        )];
+        for id in u
+            .identification_ids()
+            .iter()
+            .chain(&u.stored.identification_ids)
+        {
+            let w = Write::delete(keys::identification(id), Condition::None);
+            if !writes.contains(&w) {
+                writes.push(w);
+            }
+        }
+        writes
+    }
+
+    /// The user document in `item`, with what its next write compares against.
+    fn user_from(item: &Item) -> Result<UserRecord> {
+        let mut u: UserRecord = from_doc(item)?;
+        u.version = item.version;
+        u.stored = StoredUser {
+            identification_ids: u.identification_ids(),
+        };
+        Ok(u)
+    }
+
+    /// Who holds the email address or phone number with this id (its locator).
+    pub async fn identification_owner(&self, identification_id: &str) -> Result<Option<String>> {
+        match self
+            .store
+            .get(&keys::identification(identification_id))
+            .await?
+        {
+            Some(item) => Ok(Some(from_doc::<IdentifierOwner>(&item)?.user_id)),
+            None => Ok(None),
+        }
+    }
+
+    /// The holders of these identifier guards, in one round trip (missing ones left out).
+    pub async fn guard_owners(&self, guards: &[Key]) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for batch in guards.chunks(SESSION_READ_BATCH) {
+            for item in self.store.batch_get(batch).await? {
+                out.push(from_doc::<IdentifierOwner>(&item)?.user_id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The guard that keeps an external id to one user; fails if anyone holds it.
+    pub fn claim_external_id_write(value: &str, user_id: &str) -> Result<Write> {
+        let owner = IdentifierOwner {
+            user_id: user_id.to_owned(),
+        };
+        Ok(Write::put(
+            Item::new(keys::external_id(value), to_doc(&owner)?),
+            Condition::NotExists,
         ))
+    }
+
+    pub fn release_external_id_write(value: &str) -> Write {
+        Write::delete(keys::external_id(value), Condition::None)
+    }
+
+    /// Users from the user index in creation order (`newest_first` or oldest first): the first
+    /// `take` of them, or every user when `take` is `None`. Each shard is one Query, run
+    /// together.
+    pub async fn indexed_users(
+        &self,
+        newest_first: bool,
+        take: Option<usize>,
+    ) -> Result<Vec<UserRecord>> {
+        let mut reads = tokio::task::JoinSet::new();
+        for shard in 0..keys::USER_SHARDS {
+            let mut q = Query::gsi1(keys::users_index_pk(shard));
+            if newest_first {
+                q = q.newest_first();
+            }
+            if let Some(n) = take {
+                q = q.limit(n);
+            }
+            let store = Arc::clone(&self.store);
+            reads.spawn(async move { store.query(&q).await });
+        }
+        let mut entries = Vec::new();
+        while let Some(done) = reads.join_next().await {
+            let items = done.map_err(|e| Error::internal(format!("index read: {e}")))??;
+            entries.extend(items);
+        }
+        // The sort key is `<created_at>#<id>`: ordering by it merges the shards.
+        entries.sort_by(|a, b| {
+            let (ka, kb) = (a.gsi1.as_ref().map(|g| &g.1), b.gsi1.as_ref().map(|g| &g.1));
+            if newest_first {
+                kb.cmp(&ka)
+            } else {
+                ka.cmp(&kb)
+            }
+        });
+        if let Some(n) = take {
+            entries.truncate(n);
+        }
+        entries.iter().map(Self::user_from).collect()
     }
 
     /// The guard that reserves an identifier for a user; fails if anyone holds it.
@@ -221,11 +358,7 @@ impl Repo {
 
     pub async fn load_user(&self, user_id: &str) -> Result<Option<UserRecord>> {
         match self.store.get(&keys::user(user_id)).await? {
-            Some(item) => {
-                let mut u: UserRecord = from_doc(&item)?;
-                u.version = item.version;
-                Ok(Some(u))
-            }
+            Some(item) => Ok(Some(Self::user_from(&item)?)),
             None => Ok(None),
         }
     }
@@ -280,8 +413,7 @@ impl Repo {
         let items = self.store.batch_get(&keys).await?;
         let mut out = HashMap::new();
         for item in &items {
-            let mut u: UserRecord = from_doc(item)?;
-            u.version = item.version;
+            let u = Self::user_from(item)?;
             out.insert(u.id.clone(), u);
         }
         Ok(out)

@@ -1,7 +1,8 @@
 // The official @clerk/backend 3.25 client (`createClerkClient({ apiUrl, secretKey })`) managing a
 // user through Frontdoor's Backend API: metadata (deep merge; private metadata never reaches
 // clerk-js), lock, sessions (listed, revoked: clerk-js loses its session), the client token,
-// deletion, creation with an imported bcrypt digest, ban (the user's own clerk-js loses its session and cannot sign in again
+// deletion, creation with an imported bcrypt digest, the user list (each filter, pages) and count,
+// email addresses and phone numbers by id, ban (the user's own clerk-js loses its session and cannot sign in again
 // until unbanned), second factors off, the password check. Results arrive as the SDK's typed
 // objects.
 import { test, before, after } from 'node:test';
@@ -132,13 +133,77 @@ test('createUser with a bcrypt digest: clerk-js signs in with the old password; 
   assert.equal(clerk.user.firstName, 'Renamed');
 });
 
+test('getUserList with each filter and pagination, getCount, as typed users', async () => {
+  const made = [];
+  for (let i = 0; i < 5; i++) {
+    made.push(await clerkClient.users.createUser({
+      emailAddress: [`dir${i}@example.com`],
+      phoneNumber: [`+1202555${String(300 + i).padStart(4, '0')}`],
+      username: `dir_user_${i}`,
+      firstName: i % 2 ? 'Odd' : 'Even',
+      externalId: `dir-ext-${i}`,
+      skipPasswordRequirement: true,
+    }));
+  }
+  const ids = (list) => list.map((u) => u.id).sort();
+  const pick = (...is) => is.map((i) => made[i].id).sort();
+  const list = async (params, want) => {
+    const { data, totalCount } = await clerkClient.users.getUserList(params);
+    assert.deepEqual(ids(data), want, JSON.stringify(params));
+    assert.equal(totalCount, want.length, JSON.stringify(params));
+    assert.equal(await clerkClient.users.getCount(params), want.length, JSON.stringify(params));
+  };
+  await list({ emailAddress: ['dir1@example.com', 'DIR3@example.com'] }, pick(1, 3));
+  await list({ phoneNumber: ['+12025550302'] }, pick(2));
+  await list({ username: ['dir_user_4'] }, pick(4));
+  await list({ externalId: ['dir-ext-0', 'dir-ext-2'] }, pick(0, 2));
+  await list({ userId: [made[1].id, made[4].id] }, pick(1, 4));
+  await list({ query: 'dir_user' }, pick(0, 1, 2, 3, 4));
+  await list({ query: 'odd', emailAddress: ['dir1@example.com', 'dir2@example.com'] }, pick(1));
+  // Pagination over the newest users, in creation order either way.
+  const page1 = await clerkClient.users.getUserList({ limit: 2, orderBy: '-created_at' });
+  const page2 = await clerkClient.users.getUserList({ limit: 2, offset: 2, orderBy: '-created_at' });
+  assert.deepEqual([...page1.data, ...page2.data].map((u) => u.id), made.slice(1).reverse().map((u) => u.id));
+  assert.ok(page1.totalCount >= 5);
+  assert.equal(page1.data[0].firstName, 'Even');
+  assert.equal(page1.data[0].externalId, 'dir-ext-4');
+  assert.equal(page1.data[0].primaryEmailAddress?.emailAddress, 'dir4@example.com');
+});
+
+test('emailAddresses and phoneNumbers: create, get, update, delete', async () => {
+  const { data: [owner] } = await clerkClient.users.getUserList({ username: ['dir_user_0'] });
+  const added = await clerkClient.emailAddresses.createEmailAddress({ userId: owner.id, emailAddress: 'dir0.work@example.com' });
+  assert.equal(added.emailAddress, 'dir0.work@example.com');
+  assert.equal(added.verification, null);
+  assert.equal((await clerkClient.emailAddresses.getEmailAddress(added.id)).id, added.id);
+  const verified = await clerkClient.emailAddresses.updateEmailAddress(added.id, { verified: true, primary: true });
+  assert.equal(verified.verification?.status, 'verified');
+  const user = await clerkClient.users.getUser(owner.id);
+  assert.equal(user.primaryEmailAddress?.emailAddress, 'dir0.work@example.com');
+  const { data: found } = await clerkClient.users.getUserList({ emailAddress: ['dir0.work@example.com'] });
+  assert.deepEqual(found.map((u) => u.id), [owner.id]);
+  const deleted = await clerkClient.emailAddresses.deleteEmailAddress(added.id);
+  assert.equal(deleted.id, added.id);
+  assert.equal(deleted.deleted, true);
+  await assert.rejects(clerkClient.emailAddresses.getEmailAddress(added.id), (e) => e.status === 404);
+
+  const phone = await clerkClient.phoneNumbers.createPhoneNumber({ userId: owner.id, phoneNumber: '+12025550399', verified: true });
+  assert.equal(phone.phoneNumber, '+12025550399');
+  assert.equal(phone.verification?.status, 'verified');
+  const reserved = await clerkClient.phoneNumbers.updatePhoneNumber(phone.id, { reservedForSecondFactor: true });
+  assert.equal(reserved.reservedForSecondFactor, true);
+  assert.equal((await clerkClient.users.getUser(owner.id)).twoFactorEnabled, true);
+  assert.equal((await clerkClient.phoneNumbers.deletePhoneNumber(phone.id)).deleted, true);
+});
+
 test("what this Backend API does not serve answers Clerk's 404, never a 500", async () => {
   const calls = [
     () => clerkClient.organizations.getOrganizationList(),
     () => clerkClient.invitations.getInvitationList(),
     () => clerkClient.allowlistIdentifiers.getAllowlistIdentifierList(),
     () => clerkClient.emailAddresses.getEmailAddress('idn_unknown'),
-    () => clerkClient.users.getUserList(),
+    () => clerkClient.redirectUrls.getRedirectUrlList(),
+    () => clerkClient.users.getUserOauthAccessToken(userId, 'google'),
   ];
   for (const call of calls) {
     await assert.rejects(call(), (e) => e.status === 404 && e.errors?.[0]?.code === 'resource_not_found', String(call));

@@ -174,7 +174,7 @@ impl TestApp {
     pub async fn save_user(&self, user: &UserRecord) {
         self.app
             .repo
-            .commit(vec![Repo::user_write(user).unwrap()])
+            .commit(Repo::user_writes(user).unwrap())
             .await
             .unwrap();
     }

@@ -783,7 +783,22 @@ async fn backend_api() {
             .is(422, "form_param_value_invalid", "limit"),
         c("unknown status", get.clone(), format!("/v1/sessions?user_id={user}&status=bogus"), "", "")
             .is(422, "form_param_value_invalid", "status"),
-        c("neither user nor client", get, "/v1/sessions", "", "").is(422, "form_param_missing", "user_id"),
+        c("neither user nor client", get.clone(), "/v1/sessions", "", "").is(422, "form_param_missing", "user_id"),
+        c("user page not a number", get.clone(), "/v1/users?offset=x", "", "")
+            .is(422, "form_param_format_invalid", "offset"),
+        c("unknown user order", get.clone(), "/v1/users?order_by=x", "", "")
+            .is(422, "form_param_value_invalid", "order_by"),
+        c("email address of nobody", POST, "/v1/email_addresses", JSON,
+            json!({"user_id": "user_nobody", "email_address": "a@example.com"}).to_string())
+            .is(404, "resource_not_found", ""),
+        c("verified not a boolean", POST, "/v1/email_addresses", JSON,
+            json!({"user_id": user, "email_address": "a@example.com", "verified": "yes"}).to_string())
+            .is(422, "form_param_value_invalid", "verified"),
+        c("phone number as an object", POST, "/v1/phone_numbers", JSON,
+            json!({"user_id": user, "phone_number": {"n": 1}}).to_string())
+            .is(422, "form_param_type_invalid", "phone_number"),
+        c("invalid JSON to an address", PATCH, "/v1/email_addresses/idn_x", JSON, "{")
+            .is(400, "request_body_invalid", ""),
     ];
     check(&t, "backend", vec![(Some(key.as_str()), cases)]).await;
 }

@@ -1,14 +1,20 @@
 //! The Backend API group: what app servers call with their secret key while rendering pages
 //! (`@clerk/nextjs`'s `currentUser()`, `auth().getToken({ template })`), and an operator's
-//! actions on a user (metadata, ban, lock, second factors, password check). The JWKS they verify
+//! actions on a user (metadata, ban, lock, second factors, password check), the user list and
+//! count (`flows::user_search`), and email addresses and phone numbers by id
+//! (`flows::identification_admin`). The JWKS they verify
 //! tokens with is the environment group's `/v1/jwks`, which checks a presented secret key too.
 
 use axum::Router;
 use axum::extract::Path;
 use frontdoor::error::Code;
 use frontdoor::flows::backend::{self, UserAction};
+use frontdoor::flows::identification_admin::{self, IdentificationUpdate, NewIdentification};
+use frontdoor::flows::user_search::{self, UserFilter, UserOrder};
 use frontdoor::http::{Fapi, Reply, Route, route_table};
+use frontdoor::model::records::IdentificationRecord;
 use frontdoor::model::render;
+use frontdoor::vocabulary::IdentificationKind::{self, EmailAddress, PhoneNumber};
 use frontdoor::{App, Error};
 use serde_json::{Value, json};
 
@@ -33,6 +39,15 @@ pub fn table() -> Vec<Route> {
         BackendListJwtTemplates => list_jwt_templates, BackendGetJwtTemplate => get_jwt_template,
         BackendDeleteUser => delete_user, BackendCreateUser => create_user,
         BackendUpdateUser => update_user,
+        BackendListUsers => list_users, BackendCountUsers => count_users,
+        BackendCreateIdentification(EmailAddress) => create_email_address,
+        BackendCreateIdentification(PhoneNumber) => create_phone_number,
+        BackendGetIdentification(EmailAddress) => get_email_address,
+        BackendGetIdentification(PhoneNumber) => get_phone_number,
+        BackendUpdateIdentification(EmailAddress) => update_email_address,
+        BackendUpdateIdentification(PhoneNumber) => update_phone_number,
+        BackendDeleteIdentification(EmailAddress) => delete_email_address,
+        BackendDeleteIdentification(PhoneNumber) => delete_phone_number,
     ]
 }
 
@@ -271,4 +286,143 @@ async fn update_user(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error>
     };
     let user = backend::update_user(&fapi.app, &id, &update).await?;
     Ok(user_reply(&fapi, &user))
+}
+
+/// The filters of `GET /v1/users` and `GET /v1/users/count` (repeated parameters for lists).
+fn user_filter(fapi: &Fapi) -> UserFilter {
+    let list = |name: &str| -> Vec<String> {
+        fapi.query
+            .list(name)
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
+    };
+    UserFilter {
+        email_addresses: list("email_address"),
+        phone_numbers: list("phone_number"),
+        usernames: list("username"),
+        external_ids: list("external_id"),
+        user_ids: list("user_id"),
+        query: fapi.query.str("query").map(str::to_owned),
+    }
+}
+
+/// `GET /v1/users`: a page of users, as a plain array (Clerk's shape; `@clerk/backend` asks
+/// for the count separately).
+async fn list_users(fapi: Fapi) -> Result<Reply, Error> {
+    let limit = count_param(&fapi, "limit", DEFAULT_LIMIT)?;
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(Error::new(Code::FormParamValueInvalid)
+            .param("limit")
+            .long(format!("limit must be between 1 and {MAX_LIMIT}.")));
+    }
+    let order = match fapi.query.str("order_by") {
+        Some(raw) => UserOrder::parse(raw)?,
+        None => UserOrder::default(),
+    };
+    let offset = count_param(&fapi, "offset", 0)?;
+    let users = user_search::list(&fapi.app, &user_filter(&fapi), order, limit, offset).await?;
+    let now = fapi.app.now_ms();
+    let data: Vec<Value> = users
+        .iter()
+        .map(|u| render::backend_user(u, &fapi.app.settings, now))
+        .collect();
+    Ok(Reply::bare(&Value::Array(data)))
+}
+
+/// `GET /v1/users/count`.
+async fn count_users(fapi: Fapi) -> Result<Reply, Error> {
+    let n = user_search::count(&fapi.app, &user_filter(&fapi)).await?;
+    Ok(Reply::bare(
+        &json!({ "object": "total_count", "total_count": n }),
+    ))
+}
+
+fn identification_reply(r: &IdentificationRecord) -> Reply {
+    match r.kind {
+        EmailAddress => Reply::bare(&render::email_address(r)),
+        PhoneNumber => Reply::bare(&render::phone_number(r)),
+    }
+}
+
+async fn create_identification(fapi: Fapi, kind: IdentificationKind) -> Result<Reply, Error> {
+    let p = &fapi.params;
+    let required = |name: &str| p.required(name).map(str::to_owned);
+    let new = NewIdentification {
+        kind,
+        user_id: required("user_id")?,
+        value: required(kind.as_str())?,
+        verified: p.bool("verified")?.unwrap_or(false),
+        primary: p.bool("primary")?.unwrap_or(false),
+        reserved_for_second_factor: p.bool("reserved_for_second_factor")?.unwrap_or(false),
+    };
+    let r = identification_admin::create(&fapi.app, &new).await?;
+    Ok(identification_reply(&r))
+}
+
+async fn create_email_address(fapi: Fapi) -> Result<Reply, Error> {
+    create_identification(fapi, EmailAddress).await
+}
+
+async fn create_phone_number(fapi: Fapi) -> Result<Reply, Error> {
+    create_identification(fapi, PhoneNumber).await
+}
+
+async fn get_identification(
+    fapi: Fapi,
+    kind: IdentificationKind,
+    id: &str,
+) -> Result<Reply, Error> {
+    let (_, r) = identification_admin::find(&fapi.app, kind, id).await?;
+    Ok(identification_reply(&r))
+}
+
+async fn get_email_address(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
+    get_identification(fapi, EmailAddress, &id).await
+}
+
+async fn get_phone_number(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
+    get_identification(fapi, PhoneNumber, &id).await
+}
+
+async fn update_identification(
+    fapi: Fapi,
+    kind: IdentificationKind,
+    id: &str,
+) -> Result<Reply, Error> {
+    let p = &fapi.params;
+    let upd = IdentificationUpdate {
+        verified: p.bool("verified")?,
+        primary: p.bool("primary")?,
+        reserved_for_second_factor: p.bool("reserved_for_second_factor")?,
+    };
+    let r = identification_admin::update(&fapi.app, kind, id, &upd).await?;
+    Ok(identification_reply(&r))
+}
+
+async fn update_email_address(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
+    update_identification(fapi, EmailAddress, &id).await
+}
+
+async fn update_phone_number(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
+    update_identification(fapi, PhoneNumber, &id).await
+}
+
+async fn delete_identification(
+    fapi: Fapi,
+    kind: IdentificationKind,
+    id: &str,
+) -> Result<Reply, Error> {
+    identification_admin::delete(&fapi.app, kind, id).await?;
+    Ok(Reply::bare(
+        &json!({ "object": kind.as_str(), "id": id, "deleted": true }),
+    ))
+}
+
+async fn delete_email_address(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
+    delete_identification(fapi, EmailAddress, &id).await
+}
+
+async fn delete_phone_number(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
+    delete_identification(fapi, PhoneNumber, &id).await
 }

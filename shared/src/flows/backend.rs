@@ -14,6 +14,8 @@
 //!   POST   /v1/users, PATCH /v1/users/{id}   ─► user + identifier guards, one transaction
 //!   DELETE /v1/users/{id}                    ─► sessions end ─► user and identifiers go
 //!   POST   /v1/clients/verify, GET …/{id}    ─► the client a token reaches, or by id
+//!   GET    /v1/users, /v1/users/count        ─► flows::user_search (the user index)
+//!   /v1/email_addresses, /v1/phone_numbers   ─► flows::identification_admin (by locator)
 //! ```
 
 use serde_json::{Map, Value};
@@ -114,7 +116,7 @@ pub async fn act_on_user(app: &App, id: &str, action: &UserAction) -> Result<Use
             }
         }
         u.updated_at = now;
-        commit(app, vec![Repo::user_write(&u)?]).await?;
+        commit(app, Repo::user_writes(&u)?).await?;
         u.version += 1;
         Ok(u)
     })
@@ -332,7 +334,7 @@ pub async fn create_user(app: &App, n: &NewUser) -> Result<UserRecord> {
         public_metadata: n.public_metadata.clone(),
         private_metadata: n.private_metadata.clone(),
         unsafe_metadata: n.unsafe_metadata.clone(),
-        external_id: n.external_id.clone(),
+        external_id: n.external_id.clone().filter(|e| !e.is_empty()),
         ..UserRecord::new(crate::random::object_id(app.random.as_ref(), "user"), now)
     };
     let mut writes = Vec::new();
@@ -354,7 +356,11 @@ pub async fn create_user(app: &App, n: &NewUser) -> Result<UserRecord> {
         writes.push(Repo::claim_identifier_write(kind, value, &user.id)?);
         params.push(param);
     }
-    writes.push(Repo::user_write(&user)?);
+    if let Some(external_id) = &user.external_id {
+        writes.push(Repo::claim_external_id_write(external_id, &user.id)?);
+        params.push("external_id");
+    }
+    writes.extend(Repo::user_writes(&user)?);
     match app.repo.commit(writes).await {
         Ok(()) => Ok(UserRecord { version: 1, ..user }),
         Err(StoreError::ConditionFailed { index }) if index < params.len() => {
@@ -414,8 +420,21 @@ pub async fn update_user(app: &App, id: &str, upd: &UserUpdate) -> Result<UserRe
                 *target = m.clone();
             }
         }
+        let mut guards = guards;
+        let mut params = vec!["username"; guards.len()];
         if let Some(e) = &upd.external_id {
-            u.external_id = Some(e.clone());
+            let wanted = Some(e.clone()).filter(|e| !e.is_empty());
+            if wanted != u.external_id {
+                if let Some(new) = &wanted {
+                    guards.push(Repo::claim_external_id_write(new, &u.id)?);
+                    params.push("external_id");
+                }
+                if let Some(old) = &u.external_id {
+                    guards.push(Repo::release_external_id_write(old));
+                    params.push("external_id");
+                }
+                u.external_id = wanted;
+            }
         }
         if let Some(h) = &password_hash {
             u.password_hash = Some(h.clone());
@@ -424,10 +443,10 @@ pub async fn update_user(app: &App, id: &str, upd: &UserUpdate) -> Result<UserRe
         u.updated_at = now;
         let n = guards.len();
         let mut writes = guards;
-        writes.push(Repo::user_write(&u)?);
+        writes.extend(Repo::user_writes(&u)?);
         app.repo.commit(writes).await.map_err(|e| match e {
             StoreError::ConditionFailed { index } if index < n => {
-                Error::new(Code::FormIdentifierExists).param("username")
+                Error::new(Code::FormIdentifierExists).param(params[index])
             }
             other => other.into(),
         })?;

@@ -222,7 +222,7 @@ async fn store(
     session.updated_at = app.now_ms();
     let mut writes = vec![Repo::session_write(&session)?];
     if let Some(u) = user {
-        writes.push(Repo::user_write(u)?);
+        writes.extend(Repo::user_writes(u)?);
     }
     commit(app, writes).await?;
     session.version += 1;

@@ -247,7 +247,7 @@ async fn save(
             None,
             origin,
         )?;
-        writes.push(Repo::user_write(&user)?);
+        writes.extend(Repo::user_writes(&user)?);
         writes.extend(session_writes);
         s.status = SignUpStatus::Complete;
         s.created_user_id = Some(user.id.clone());

@@ -71,10 +71,11 @@ operations! {
     BackendUnlockUser, BackendVerifyPassword, BackendDisableMfa, BackendListSessions,
     BackendGetSession, BackendRevokeSession, BackendVerifyClient, BackendGetClient,
     BackendListJwtTemplates, BackendGetJwtTemplate, BackendDeleteUser, BackendCreateUser,
-    BackendUpdateUser;
+    BackendUpdateUser, BackendListUsers, BackendCountUsers;
     each identification kind:
     ListIdentifications, AddIdentification, GetIdentification, DeleteIdentification,
-    PrepareIdentification, AttemptIdentification,
+    PrepareIdentification, AttemptIdentification, BackendCreateIdentification,
+    BackendGetIdentification, BackendUpdateIdentification, BackendDeleteIdentification,
 }
 
 /// What stands between one caller and an unbounded number of an operation.
@@ -152,7 +153,9 @@ impl Operation {
             | BackendUnlockUser | BackendVerifyPassword | BackendDisableMfa | BackendListSessions
             | BackendGetSession | BackendRevokeSession | BackendVerifyClient | BackendGetClient
             | BackendListJwtTemplates | BackendGetJwtTemplate | BackendDeleteUser
-            | BackendCreateUser | BackendUpdateUser => BACKEND,
+            | BackendCreateUser | BackendUpdateUser | BackendListUsers | BackendCountUsers
+            | BackendCreateIdentification(_) | BackendGetIdentification(_)
+            | BackendUpdateIdentification(_) | BackendDeleteIdentification(_) => BACKEND,
             GetEnvironment | TouchEnvironment | WellKnownJwks | Jwks | Health | GetClient
             | Handshake | EndClient | GetSignIn | GetSignUp | EndAllSessions | GetSession | TouchSession
             | EndSession | RemoveSession | CreateSessionToken | CreateTemplateToken
@@ -241,6 +244,12 @@ impl Operation {
             BackendDeleteUser => (Method::DELETE, "/v1/users/{id}"),
             BackendCreateUser => (Method::POST, "/v1/users"),
             BackendUpdateUser => (Method::PATCH, "/v1/users/{id}"),
+            BackendListUsers => (Method::GET, "/v1/users"),
+            BackendCountUsers => (Method::GET, "/v1/users/count"),
+            BackendCreateIdentification(k) => (Method::POST, Self::per_kind(k, ["/v1/email_addresses", "/v1/phone_numbers"])),
+            BackendGetIdentification(k) => (Method::GET, Self::per_kind(k, ["/v1/email_addresses/{id}", "/v1/phone_numbers/{id}"])),
+            BackendUpdateIdentification(k) => (Method::PATCH, Self::per_kind(k, ["/v1/email_addresses/{id}", "/v1/phone_numbers/{id}"])),
+            BackendDeleteIdentification(k) => (Method::DELETE, Self::per_kind(k, ["/v1/email_addresses/{id}", "/v1/phone_numbers/{id}"])),
         }
     }
 

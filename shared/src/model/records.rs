@@ -234,6 +234,17 @@ pub struct UserRecord {
     pub updated_at: UnixMillis,
     #[serde(skip)]
     pub version: u64,
+    /// What the store held when this record was read (never stored itself): the repository's
+    /// writes undo what the stored version had and this one has not (`crate::repo`).
+    #[serde(skip)]
+    pub stored: StoredUser,
+}
+
+/// The parts of a user as last read from the store that its next write must compare against.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoredUser {
+    /// The ids of its email addresses and phone numbers (each has a locator item).
+    pub identification_ids: Vec<String>,
 }
 
 wire_enum! {
@@ -422,7 +433,17 @@ impl UserRecord {
             created_at: now,
             updated_at: now,
             version: 0,
+            stored: StoredUser::default(),
         }
+    }
+
+    /// The ids of every email address and phone number.
+    pub fn identification_ids(&self) -> Vec<String> {
+        self.email_addresses
+            .iter()
+            .chain(&self.phone_numbers)
+            .map(|r| r.id.clone())
+            .collect()
     }
 
     /// The user's identifications of one kind.

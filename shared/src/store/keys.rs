@@ -9,8 +9,10 @@
 //! | sign-in attempt       | `CLIENT#<client_id>`        | `SIGN_IN#<id>`   |               |                 | `abandon_at`               |
 //! | sign-up attempt       | `CLIENT#<client_id>`        | `SIGN_UP#<id>`   |               |                 | `abandon_at`               |
 //! | session locator       | `SESSION#<session_id>`      | `SESSION`        |               |                 | as its session             |
-//! | user (one document)   | `USER#<user_id>`            | `USER`           |               |                 |                            |
+//! | user (one document)   | `USER#<user_id>`            | `USER`           | `USERS#<shard>` | `<created_at>#<uid>` |                       |
 //! | identifier guard      | `IDENT#<kind>#<normalised>` | `IDENT`          |               |                 |                            |
+//! | external-id guard     | `IDENT#external_id#<value>` | `IDENT`          |               |                 |                            |
+//! | identification locator| `IDN#<identification_id>`   | `IDN`            |               |                 |                            |
 //! | rate-limit counter    | `RATE#<bucket>#<subject>`   | `<window start>` |               |                 | end of the window          |
 //! | instance secret       | `INSTANCE`                  | `<name>`         |               |                 |                            |
 //!
@@ -25,8 +27,19 @@
 //! | create a user with unique identifiers       | TransactWriteItems: user + guards (`attribute_not_exists`) | 1 |
 //! | list a user's sessions (all devices)        | Query `GSI1PK = USER#uid`, `GSI1SK` prefix `SESSION#` | 1  |
 //! | find a session by id alone (Backend API)    | GetItem locator → Query its client           | 2           |
+//! | list users newest (oldest) first, a page    | Query each `GSI1PK = USERS#shard`, `Limit` offset+limit, merged | 1 (8 in parallel) |
+//! | list users by email / phone / username / external id / id | GetItem guards (BatchGetItem) → BatchGetItem users | 2 |
+//! | count users, search users (`query`)         | Query every `USERS#shard` whole (reads every user once) | 1 (8 in parallel) |
+//! | find an email address / phone number by id  | GetItem locator → GetItem user               | 2           |
 //! | count requests per IP and window            | UpdateItem `ADD n`                           | 1           |
 //! | load signing keys / client-token secret     | GetItem `INSTANCE` (once per cold start)     | 1           |
+//!
+//! The user index spreads users over [`USER_SHARDS`] index partitions: every write of a user
+//! document is also a write to its index partition, and one partition takes about 1,000 writes
+//! a second (DynamoDB's per-partition limit), which sign-ins of one popular instance could
+//! reach. A page in creation order reads at most offset + limit entries from each shard and
+//! merges them. Counting and searching (`query`) read the index whole: they are operator calls,
+//! priced at one read of each user.
 //!
 //! A client's partition stays small (one client, its few sessions, one current sign-in and
 //! sign-up), so reading it whole is one cheap Query. Uniqueness of identifiers is never a
@@ -77,6 +90,35 @@ pub fn user_pk(user_id: &str) -> String {
 
 pub fn user(user_id: &str) -> Key {
     Key::new(user_pk(user_id), USER_SK)
+}
+
+/// How many index partitions the users are spread over (see the module docs). Part of stored
+/// keys: changing it needs a re-index.
+pub const USER_SHARDS: u8 = 8;
+
+/// The user index partition of shard `n`.
+pub fn users_index_pk(shard: u8) -> String {
+    format!("USERS#{shard}")
+}
+
+/// The user's entry in the user index: a stable shard from its id, sorted by creation time.
+pub fn user_gsi1(user_id: &str, created_at_ms: i64) -> (String, String) {
+    use sha2::{Digest as _, Sha256};
+    let shard = Sha256::digest(user_id.as_bytes())[0] % USER_SHARDS;
+    (
+        users_index_pk(shard),
+        format!("{:015}#{user_id}", created_at_ms.max(0)),
+    )
+}
+
+/// The guard that keeps an external id (the app's own id for a user) to one user.
+pub fn external_id(value: &str) -> Key {
+    Key::new(format!("IDENT#external_id#{value}"), IDENT_SK)
+}
+
+/// Which user holds an email address or phone number, for callers that know only its id.
+pub fn identification(identification_id: &str) -> Key {
+    Key::new(format!("IDN#{identification_id}"), "IDN")
 }
 
 /// Where a session lives, for callers that know only its id (the Backend API): written once,

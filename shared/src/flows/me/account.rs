@@ -6,7 +6,7 @@ use crate::app::App;
 use crate::error::{Code, Error, Result};
 use crate::model::records::{SessionStatus, UserRecord};
 use crate::repo::Repo;
-use crate::store::{Condition, Write, keys};
+use crate::store::Write;
 use crate::vocabulary::{IdentificationKind, IdentifierKind};
 
 use super::acting::Acting;
@@ -85,12 +85,12 @@ pub async fn deletion_writes(app: &App, u: &UserRecord) -> Result<(Vec<Write>, V
             name,
         ));
     }
+    if let Some(external_id) = &u.external_id {
+        releases.push(Repo::release_external_id_write(external_id));
+    }
     let later = releases.split_off(releases.len().min(IDENTIFIERS_WITH_THE_USER));
     let mut writes = releases;
-    writes.push(Write::delete(
-        keys::user(&u.id),
-        Condition::Version(u.version),
-    ));
+    writes.extend(Repo::user_deletion_writes(u));
     Ok((writes, later))
 }
 

@@ -42,7 +42,7 @@ pub async fn save(
     let n = guards.len();
     let mut writes = guards;
     writes.extend(extra);
-    writes.push(Repo::user_write(&a.user)?);
+    writes.extend(Repo::user_writes(&a.user)?);
     app.repo.commit(writes).await.map_err(|e| match e {
         StoreError::ConditionFailed { index } if index < n => {
             Error::new(Code::FormIdentifierExists).param(param)

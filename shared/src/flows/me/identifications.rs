@@ -66,7 +66,7 @@ fn field(kind: IdentificationKind) -> crate::capabilities::Field {
 
 /// The guard write that claims `value` for `user_id`: none when the user holds it already
 /// (identifications added before claims waited for verification).
-async fn claim_unless_held(
+pub(crate) async fn claim_unless_held(
     app: &App,
     user_id: &str,
     kind: IdentificationKind,
@@ -85,7 +85,7 @@ async fn claim_unless_held(
 
 /// The guard write that frees `value`, only when `user_id` holds it: an unverified
 /// identification never claimed it, and someone else's guard is not ours to remove.
-pub(super) async fn release_if_held(
+pub(crate) async fn release_if_held(
     app: &App,
     user_id: &str,
     kind: IdentificationKind,

@@ -54,7 +54,7 @@ pub struct RegenerateBackupCodes;
 
 /// Keeps `mfa_enabled_at` / `mfa_disabled_at` in step with the user's second factors; without
 /// a second factor, backup codes go too.
-pub(super) fn note_mfa_change(app: &App, u: &mut UserRecord) {
+pub(crate) fn note_mfa_change(app: &App, u: &mut UserRecord) {
     let now = app.now_ms();
     if u.has_second_factor() {
         if u.mfa_enabled_at.is_none()

@@ -141,7 +141,7 @@ async fn check_password(
         // argon2id, stored on its own so a later lost race does not undo it.
         user.password_hash = Some(app.passwords.hash(password).await?);
         user.updated_at = app.now_ms();
-        crate::flows::client::commit(app, vec![crate::repo::Repo::user_write(&user)?]).await?;
+        crate::flows::client::commit(app, crate::repo::Repo::user_writes(&user)?).await?;
         user.version += 1;
     }
     state::first_factor_passed(app, current, s, user, FirstFactor::Password, origin).await

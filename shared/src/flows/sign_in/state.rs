@@ -255,7 +255,7 @@ pub async fn store(
     let mut writes = extra;
     writes.push(Repo::sign_in_write(&s)?);
     if let Some(u) = user {
-        writes.push(Repo::user_write(u)?);
+        writes.extend(Repo::user_writes(u)?);
     }
     let client_changed = current.is_new()
         || current.aggregate.client.sign_in_id.as_deref() != Some(s.id.as_str())
