@@ -28,6 +28,8 @@ pub struct AppInner {
     /// What the settings allow, computed once: every flow and the environment ask this.
     pub capabilities: Capabilities,
     pub repo: Repo,
+    /// The webhook endpoints and retry policy (`crate::webhooks`); none without endpoints.
+    pub webhooks: Option<Arc<crate::repo::events::Outbox>>,
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn Random>,
     pub courier: Arc<dyn Courier>,
@@ -99,7 +101,9 @@ impl AppBuilder {
     /// Loads (or, on first start, creates and persists) the signing keys and the client-token
     /// secret.
     pub async fn build(self) -> Result<App> {
-        let repo = Repo::new(self.store);
+        let webhooks =
+            crate::repo::events::Outbox::from_settings(&self.settings, |v| std::env::var(v).ok())?;
+        let repo = Repo::new(self.store).with_outbox(webhooks.clone());
         let now = self.clock.now_ms();
         let grace = std::time::Duration::from_secs(
             self.settings
@@ -152,6 +156,7 @@ impl AppBuilder {
             None => Arc::new(NoCourier),
         };
         Ok(App(Arc::new(AppInner {
+            webhooks,
             client_tokens: ClientTokens::new(secret.as_bytes()),
             codes: CodeHasher::new(secret.as_bytes())?,
             passwords: Passwords::new(),

@@ -35,6 +35,7 @@ pub mod codes;
 pub mod courier;
 pub mod digest;
 pub mod error;
+pub mod events;
 pub mod flows;
 pub mod http;
 pub mod identifiers;
@@ -54,6 +55,7 @@ pub mod store;
 pub mod totp;
 pub mod urls;
 pub mod vocabulary;
+pub mod webhooks;
 
 pub use app::App;
 pub use error::{Code, Error, Result};

@@ -120,3 +120,21 @@ pub const METADATA_MAX_DEPTH: usize = 10;
 /// Largest request body accepted; FAPI bodies are small forms. OWASP API Security Top 10 API4
 /// (unrestricted resource consumption).
 pub const MAX_REQUEST_BODY_BYTES: usize = 64 * 1024;
+
+/// Attempts per webhook message before it is marked failed. Svix (Clerk's webhook provider)
+/// retries a message 8 times over about a day before giving up.
+pub const WEBHOOK_MAX_ATTEMPTS: u32 = 8;
+/// The first retry's wait; each next wait is [`WEBHOOK_BACKOFF_FACTOR`] times longer, up to
+/// [`WEBHOOK_MAX_RETRY_DELAY`]: 5 s, 25 s, 2 min, 10 min, 52 min, 4.3 h, 10 h — Svix's schedule
+/// (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h) in shape, exponential as the AWS Architecture
+/// Blog's "Exponential Backoff and Jitter" recommends.
+pub const WEBHOOK_FIRST_RETRY: Duration = Duration::from_secs(5);
+pub const WEBHOOK_BACKOFF_FACTOR: u64 = 5;
+pub const WEBHOOK_MAX_RETRY_DELAY: Duration = Duration::from_secs(10 * 60 * 60);
+/// How long one delivery may take before it counts as failed. Svix: 15 s.
+pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a worker holds a message it is sending; a worker that stops mid-delivery (a crash, a
+/// restart, a Lambda timeout) leaves it to be sent again after this. Longer than the timeout.
+pub const WEBHOOK_LEASE: Duration = Duration::from_secs(60);
+/// How long a delivered message is kept (for operators), as Svix keeps message history.
+pub const WEBHOOK_DELIVERED_RETENTION: Duration = Duration::from_secs(7 * 24 * 60 * 60);

@@ -59,6 +59,50 @@ pub struct Settings {
     pub rate_limits: RateLimitSettings,
     #[serde(default)]
     pub jwt_templates: BTreeMap<String, JwtTemplate>,
+    #[serde(default)]
+    pub webhooks: WebhookSettings,
+}
+
+/// Where the instance's events go (`crate::webhooks`), Clerk's webhooks: each endpoint with its
+/// Svix-style signing secret, and how undelivered messages are retried.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhookSettings {
+    pub endpoints: Vec<WebhookEndpoint>,
+    /// Attempts per message before it is marked failed (and waits for a replay).
+    pub max_attempts: u32,
+    /// The wait before the first retry; each later wait is [`security::WEBHOOK_BACKOFF_FACTOR`]
+    /// times the one before, up to `max_retry_delay_secs`.
+    pub first_retry_ms: u64,
+    pub max_retry_delay_secs: u64,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            endpoints: Vec::new(),
+            max_attempts: security::WEBHOOK_MAX_ATTEMPTS,
+            first_retry_ms: security::WEBHOOK_FIRST_RETRY.as_millis() as u64,
+            max_retry_delay_secs: security::WEBHOOK_MAX_RETRY_DELAY.as_secs(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookEndpoint {
+    /// A short name, unique among the endpoints (it is part of stored message ids).
+    pub name: String,
+    pub url: String,
+    /// The signing secret (`whsec_` and base64), given here…
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// …or, better, the environment variable that holds it.
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    /// The event types sent here; every type when empty.
+    #[serde(default)]
+    pub events: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -307,6 +351,62 @@ const ALLOWED_SECOND_FACTORS: &[(&str, &[SecondFactor])] = &[
     ("authenticator_app", &[SecondFactor::Totp]),
     ("backup_code", &[SecondFactor::BackupCode]),
 ];
+impl Settings {
+    fn validate_webhooks(&self) -> Result<(), SettingsError> {
+        let w = &self.webhooks;
+        if w.max_attempts == 0 || w.first_retry_ms == 0 || w.max_retry_delay_secs == 0 {
+            return Err(bad(
+                "webhooks",
+                "max_attempts, first_retry_ms and max_retry_delay_secs must be positive",
+            ));
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for (i, e) in w.endpoints.iter().enumerate() {
+            let key = |field: &str| format!("webhooks.endpoints[{i}].{field}");
+            if e.name.is_empty()
+                || e.name.len() > 64
+                || !e
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                || !names.insert(e.name.as_str())
+            {
+                return Err(bad(
+                    key("name"),
+                    "a unique name of letters, digits, `_` and `-`",
+                ));
+            }
+            if crate::urls::scheme_and_authority(&e.url)
+                .is_none_or(|(scheme, _)| scheme != "https" && scheme != "http")
+            {
+                return Err(bad(key("url"), "must be an http(s) URL"));
+            }
+            match (&e.secret, &e.secret_env) {
+                (Some(secret), None) => {
+                    crate::events::SigningSecret::parse(secret)
+                        .map_err(|problem| bad(key("secret"), problem))?;
+                }
+                (None, Some(var)) if !var.is_empty() => {}
+                _ => {
+                    return Err(bad(
+                        key("secret"),
+                        "give the signing secret (`whsec_…`) or `secret_env`, the variable that holds it",
+                    ));
+                }
+            }
+            for event in &e.events {
+                if !crate::events::EVENT_TYPES.contains(&event.as_str()) {
+                    return Err(bad(
+                        key("events"),
+                        format!("`{event}` is not an event this instance sends"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Attributes this server does not implement; they must stay off.
 const UNSUPPORTED: &[&str] = &["web3_wallet", "ticket", "passkey"];
 
@@ -575,6 +675,7 @@ impl Settings {
                 ));
             }
         }
+        self.validate_webhooks()?;
         if !self.messages.email_from.contains('@') {
             return Err(bad("messages.email_from", "must be an email address"));
         }

@@ -389,7 +389,7 @@ async fn many_sessions(t: &TestApp, d: &mut Device<'_>, tag: &str, n: usize) {
     for batch in sessions.chunks(25) {
         let writes = batch
             .iter()
-            .map(|s| Repo::session_write(s).unwrap())
+            .flat_map(|s| Repo::session_writes(s).unwrap())
             .collect();
         t.app.repo.commit(writes).await.unwrap();
     }

@@ -67,13 +67,14 @@ const ADAPTERS: &[&str] = &[
     "crate::store::sqlite",
     "crate::courier::aws",
     "crate::courier::outbox",
+    "crate::webhooks::http",
 ];
 
 /// The HTTP glue and process composition.
 const EDGE: &[&str] = &["crate::http", "crate::runtime", "crate::lambda"];
 
 /// The ports: the traits and key design the core needs from the outside world.
-const PORTS: &[&str] = &["crate::store", "crate::courier"];
+const PORTS: &[&str] = &["crate::store", "crate::courier", "crate::webhooks"];
 
 /// Framework and adapter crates: the edge and the adapters may use them, nothing below may.
 const FRAMEWORK_CRATES: &[&str] = &[

@@ -28,6 +28,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .unwrap_or_else(|_| "127.0.0.1:3000".into())
         .parse()?;
     let app = runtime::build_app(StoreKind::Sqlite).await?;
+    let webhook_app = app.webhooks.is_some().then(|| app.clone());
     let demo = std::env::var("FRONTDOOR_DEMO_DIR").unwrap_or_else(|_| "demo".into());
     let bundles_dir = std::env::var("FRONTDOOR_BUNDLES_DIR").unwrap_or_else(|_| ".bundles".into());
     let bundles = fn_assets::Bundles::load(std::path::Path::new(&bundles_dir));
@@ -36,7 +37,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, "Frontdoor listening on http://{addr}");
     let timeouts = frontdoor_local::Timeouts::default();
-    frontdoor_local::serve(listener, router, timeouts, stop_signal()).await?;
+    // Webhooks go out from a task beside the server; on a stop signal it hands back the
+    // message in flight (due again at once) before the process exits.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let worker = match &webhook_app {
+        Some(app) => {
+            let transport = std::sync::Arc::new(frontdoor::webhooks::http::HttpTransport::new()?);
+            Some(tokio::spawn(frontdoor::flows::webhooks::run_worker(
+                app.clone(),
+                transport,
+                stop_rx,
+            )))
+        }
+        None => None,
+    };
+    let stop = async move {
+        stop_signal().await;
+        let _ = stop_tx.send(true);
+    };
+    frontdoor_local::serve(listener, router, timeouts, stop).await?;
+    if let Some(worker) = worker {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), worker).await;
+    }
     Ok(())
 }
 

@@ -300,7 +300,7 @@ pub async fn end(app: &App, current: Current) -> Result<ClientAggregate> {
     let mut writes = Vec::new();
     for s in &mut aggregate.sessions {
         if s.status == SessionStatus::Active {
-            writes.push(Repo::session_write(
+            writes.extend(Repo::session_writes(
                 &crate::model::records::SessionRecord {
                     status: SessionStatus::Ended,
                     updated_at: now,

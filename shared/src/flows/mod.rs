@@ -17,3 +17,4 @@ pub mod sign_up;
 pub mod tokens;
 pub mod user_search;
 pub mod verification;
+pub mod webhooks;

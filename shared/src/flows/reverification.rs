@@ -220,7 +220,7 @@ async fn store(
     user: Option<&UserRecord>,
 ) -> Result<SessionRecord> {
     session.updated_at = app.now_ms();
-    let mut writes = vec![Repo::session_write(&session)?];
+    let mut writes = Repo::session_writes(&session)?;
     if let Some(u) = user {
         writes.extend(Repo::user_writes(u)?);
     }

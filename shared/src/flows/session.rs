@@ -140,6 +140,7 @@ pub fn start(
         created_at: now,
         updated_at: now,
         version: 0,
+        stored_status: None,
     };
     let writes = Repo::new_session_writes(&session)?;
     current.aggregate.sessions.insert(0, session.clone());
@@ -174,7 +175,8 @@ async fn commit_with_client(
     now: UnixMillis,
 ) -> Result<SessionRecord> {
     current.aggregate.client.updated_at = now;
-    let writes = vec![Repo::session_write(&session)?, current.client_write()?];
+    let mut writes = Repo::session_writes(&session)?;
+    writes.push(current.client_write()?);
     super::client::commit(app, writes).await?;
     Ok(session)
 }
@@ -262,7 +264,7 @@ impl ClientCommand for EndAllSessions {
             if s.status == SessionStatus::Active {
                 s.status = SessionStatus::Ended;
                 s.updated_at = now;
-                writes.push(Repo::session_write(s)?);
+                writes.extend(Repo::session_writes(s)?);
             }
         }
         current.aggregate.client.last_active_session_id = None;
@@ -322,7 +324,7 @@ pub async fn revoke(app: &App, user_id: &str, id: &str) -> Result<SessionRecord>
     if session.status == SessionStatus::Active {
         session.status = SessionStatus::Revoked;
         session.updated_at = now;
-        super::client::commit(app, vec![Repo::session_write(&session)?]).await?;
+        super::client::commit(app, Repo::session_writes(&session)?).await?;
     }
     Ok(session)
 }
@@ -360,13 +362,14 @@ pub async fn make_room(app: &App, user_id: &str) -> Result<Vec<Write>> {
     live.into_iter()
         .take(excess)
         .map(|s| {
-            Repo::session_write(&SessionRecord {
+            Repo::session_writes(&SessionRecord {
                 status: SessionStatus::Revoked,
                 updated_at: now,
                 ..s
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()
+        .map(|w| w.into_iter().flatten().collect())
 }
 
 /// Sessions changed per transaction when many are ended at once: well inside the 100-write
@@ -422,7 +425,7 @@ async fn end_sessions_of(
         for batch in live.chunks(SESSION_BATCH) {
             let mut writes = Vec::with_capacity(batch.len());
             for s in batch {
-                writes.push(Repo::session_write(&SessionRecord {
+                writes.extend(Repo::session_writes(&SessionRecord {
                     status,
                     updated_at: now,
                     ..s.clone()

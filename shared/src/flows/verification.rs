@@ -194,7 +194,11 @@ pub async fn prepare(
     };
     if !test_identifier {
         super::rate_limit::admit_send(app, &destination, by.client_id).await?;
-        let sent = app.courier.send(&message(app, dest, &code, purpose)).await;
+        let msg = message(app, dest, &code, purpose);
+        let sent = app.courier.send(&msg).await;
+        if sent.is_ok() {
+            record_sent(app, &msg).await;
+        }
         if let Err(e) = sent {
             super::rate_limit::refund_send(app, &destination, by.client_id).await?;
             let mut err = Error::new(Code::MessageDeliveryFailed).meta(
@@ -299,6 +303,26 @@ pub fn verified(strategy: Strategy) -> VerificationRecord {
         attempts: 0,
         expire_at: None,
         sent_at: None,
+    }
+}
+
+/// The webhook event of a message sent (`email.created` / `sms.created`), on its own: the send
+/// is not a store change, and a failure to record it must not fail the request that sent it.
+async fn record_sent(app: &App, msg: &crate::courier::Message) {
+    if app.webhooks.is_none() {
+        return;
+    }
+    let prefix = match msg.channel {
+        crate::courier::Channel::Email => "ema",
+        crate::courier::Channel::Sms => "sms",
+    };
+    let id = random::object_id(app.random.as_ref(), prefix);
+    // Subjects carry the code ("123456 is your code"); events keep it masked.
+    let subject = msg.subject.replace(&msg.code, "******");
+    let event =
+        crate::repo::events::message_event(msg.channel, &id, &msg.to, &subject, app.now_ms());
+    if let Err(e) = app.repo.commit(vec![event]).await {
+        tracing::warn!(error = %e, "the event of a message sent was not recorded");
     }
 }
 

@@ -69,6 +69,10 @@ pub struct SessionRecord {
     pub updated_at: UnixMillis,
     #[serde(skip)]
     pub version: u64,
+    /// The status the store held when this record was read (never stored itself): a write that
+    /// changes it is a webhook event (`crate::repo::events::session_event`).
+    #[serde(skip)]
+    pub stored_status: Option<SessionStatus>,
 }
 
 wire_enum! {
@@ -245,6 +249,8 @@ pub struct UserRecord {
 pub struct StoredUser {
     /// The ids of its email addresses and phone numbers (each has a locator item).
     pub identification_ids: Vec<String>,
+    /// What its webhooks saw of it (`crate::repo::events::user_fingerprint`); none for a new user.
+    pub fingerprint: Option<u64>,
 }
 
 wire_enum! {

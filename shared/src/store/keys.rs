@@ -13,6 +13,7 @@
 //! | identifier guard      | `IDENT#<kind>#<normalised>` | `IDENT`          |               |                 |                            |
 //! | external-id guard     | `IDENT#external_id#<value>` | `IDENT`          |               |                 |                            |
 //! | identification locator| `IDN#<identification_id>`   | `IDN`            |               |                 |                            |
+//! | webhook message       | `MSG#<message_id>`          | `MSG`            | `WEBHOOKS#PENDING` / `WEBHOOKS#FAILED` | `<due or failed at>#<id>` | delivered + 7 d |
 //! | rate-limit counter    | `RATE#<bucket>#<subject>`   | `<window start>` |               |                 | end of the window          |
 //! | instance secret       | `INSTANCE`                  | `<name>`         |               |                 |                            |
 //!
@@ -31,6 +32,8 @@
 //! | list users by email / phone / username / external id / id | GetItem guards (BatchGetItem) → BatchGetItem users | 2 |
 //! | count users, search users (`query`)         | Query every `USERS#shard` whole (reads every user once) | 1 (8 in parallel) |
 //! | find an email address / phone number by id  | GetItem locator → GetItem user               | 2           |
+//! | webhook messages due for delivery           | Query `GSI1PK = WEBHOOKS#PENDING`, oldest due first, `Limit` | 1 |
+//! | failed webhook messages (operators)         | Query `GSI1PK = WEBHOOKS#FAILED`, newest first | 1         |
 //! | count requests per IP and window            | UpdateItem `ADD n`                           | 1           |
 //! | load signing keys / client-token secret     | GetItem `INSTANCE` (once per cold start)     | 1           |
 //!
@@ -119,6 +122,28 @@ pub fn external_id(value: &str) -> Key {
 /// Which user holds an email address or phone number, for callers that know only its id.
 pub fn identification(identification_id: &str) -> Key {
     Key::new(format!("IDN#{identification_id}"), "IDN")
+}
+
+/// Event markers ride in a flow's writes to `Repo::commit`, which turns them into webhook
+/// messages (`crate::webhooks`): never stored.
+pub const EVENT_MARKER_PREFIX: &str = "EVENT#";
+
+pub fn event_marker(event_id: &str) -> Key {
+    Key::new(format!("{EVENT_MARKER_PREFIX}{event_id}"), "EVENT")
+}
+
+pub fn webhook_message(message_id: &str) -> Key {
+    Key::new(format!("MSG#{message_id}"), "MSG")
+}
+
+/// The index partition of messages waiting for delivery, sorted by when they are due.
+pub const WEBHOOKS_PENDING: &str = "WEBHOOKS#PENDING";
+/// The index partition of messages whose attempts are used up, sorted by when they failed.
+pub const WEBHOOKS_FAILED: &str = "WEBHOOKS#FAILED";
+
+/// A message's index sort key: `<time, 15 digits>#<id>`.
+pub fn webhook_sort_key(at_ms: i64, message_id: &str) -> String {
+    format!("{:015}#{message_id}", at_ms.max(0))
 }
 
 /// Where a session lives, for callers that know only its id (the Backend API): written once,

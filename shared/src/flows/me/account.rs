@@ -49,7 +49,7 @@ impl UserCommand for DeleteAccount {
         {
             mine.status = ended;
             mine.updated_at = now;
-            writes.push(Repo::session_write(mine)?);
+            writes.extend(Repo::session_writes(mine)?);
         }
         let last_active_was_theirs = current
             .aggregate
@@ -90,7 +90,7 @@ pub async fn deletion_writes(app: &App, u: &UserRecord) -> Result<(Vec<Write>, V
     }
     let later = releases.split_off(releases.len().min(IDENTIFIERS_WITH_THE_USER));
     let mut writes = releases;
-    writes.extend(Repo::user_deletion_writes(u));
+    writes.extend(Repo::user_deletion_writes(u, app.now_ms()));
     Ok((writes, later))
 }
 

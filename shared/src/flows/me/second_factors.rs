@@ -235,7 +235,7 @@ impl UserCommand for VerifyTotp {
         {
             s.second_factor_verified_at = Some(now);
             s.updated_at = now;
-            verified_here.push(Repo::session_write(s)?);
+            verified_here.extend(Repo::session_writes(s)?);
             s.version += 1;
         }
         save(app, a, Vec::new(), "", verified_here).await?;

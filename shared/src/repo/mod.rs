@@ -3,6 +3,11 @@
 //! Flows call these functions; none of them knows which engine is underneath. The key design
 //! and access patterns are in [`crate::store::keys`].
 
+pub mod docs;
+pub mod events;
+
+pub use docs::{from_doc, to_doc};
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -41,20 +46,23 @@ pub struct IdentifierOwner {
 #[derive(Clone)]
 pub struct Repo {
     store: Arc<dyn ItemStore>,
+    /// Where event markers go (`crate::webhooks`); none without webhook endpoints.
+    outbox: Option<Arc<events::Outbox>>,
 }
 
-pub fn to_doc<T: Serialize>(value: &T) -> Result<serde_json::Value> {
-    serde_json::to_value(value).map_err(|e| Error::internal(format!("encode: {e}")))
-}
-
-pub fn from_doc<T: DeserializeOwned>(item: &Item) -> Result<T> {
-    serde_json::from_value(item.doc.clone())
-        .map_err(|e| Error::internal(format!("decode {}/{}: {e}", item.pk, item.sk)))
-}
 
 impl Repo {
     pub fn new(store: Arc<dyn ItemStore>) -> Self {
-        Self { store }
+        Self {
+            store,
+            outbox: None,
+        }
+    }
+
+    /// The repository, turning event markers into messages for `outbox`.
+    pub fn with_outbox(mut self, outbox: Option<Arc<events::Outbox>>) -> Self {
+        self.outbox = outbox;
+        self
     }
 
     pub fn store(&self) -> &Arc<dyn ItemStore> {
@@ -78,9 +86,7 @@ impl Repo {
                 c.version = item.version;
                 client = Some(c);
             } else if item.sk.starts_with(SESSION_PREFIX) {
-                let mut s: SessionRecord = from_doc(item)?;
-                s.version = item.version;
-                sessions.push(s);
+                sessions.push(Self::session_from(item)?);
             } else if item.sk.starts_with(SIGN_IN_PREFIX) {
                 let mut s: SignInRecord = from_doc(item)?;
                 s.version = item.version;
@@ -127,8 +133,9 @@ impl Repo {
         Ok(Write::put(Self::client_item(c, version)?, condition))
     }
 
-    /// The write that stores a session: new (version 0) or unchanged since read.
-    pub fn session_write(s: &SessionRecord) -> Result<Write> {
+    /// The writes that store a session (new, version 0, or unchanged since read), first, and
+    /// the webhook event it is, if any.
+    pub fn session_writes(s: &SessionRecord) -> Result<Vec<Write>> {
         let (gpk, gsk) = keys::session_gsi1(&s.user_id, &s.id);
         let (version, condition) = next_version(s.version);
         // Kept a little past its own expiry so a stale token still finds "expired", not nothing.
@@ -137,7 +144,16 @@ impl Repo {
             .with_gsi1(gpk, gsk)
             .with_version(version)
             .with_expiry(exp);
-        Ok(Write::put(item, condition))
+        let mut writes = vec![Write::put(item, condition)];
+        writes.extend(events::session_event(s));
+        Ok(writes)
+    }
+
+    fn session_from(item: &Item) -> Result<SessionRecord> {
+        let mut s: SessionRecord = from_doc(item)?;
+        s.version = item.version;
+        s.stored_status = Some(s.status);
+        Ok(s)
     }
 
     /// The writes that store a new session: the session, and its locator (so the Backend API
@@ -149,10 +165,9 @@ impl Repo {
             user_id: s.user_id.clone(),
         };
         let item = Item::new(keys::session_locator(&s.id), to_doc(&locator)?).with_expiry(exp);
-        Ok(vec![
-            Self::session_write(s)?,
-            Write::put(item, Condition::NotExists),
-        ])
+        let mut writes = Self::session_writes(s)?;
+        writes.insert(1, Write::put(item, Condition::NotExists));
+        Ok(writes)
     }
 
     /// The client a session belongs to, found by the session's id alone.
@@ -181,8 +196,8 @@ impl Repo {
 
     /// The writes that store a user: its document (a new one, version 0, must not exist; a
     /// loaded one must not have changed since it was read), first, then what derives from it:
-    /// a locator for each new email address or phone number and the removal of the locators of
-    /// those it no longer has.
+    /// a locator for each new email address or phone number, the removal of the locators of
+    /// those it no longer has, and the webhook event it is, if any.
     pub fn user_writes(u: &UserRecord) -> Result<Vec<Write>> {
         let (version, condition) = next_version(u.version);
         let (gpk, gsk) = keys::user_gsi1(&u.id, u.created_at);
@@ -213,12 +228,13 @@ impl Repo {
         {
             writes.push(Write::delete(keys::identification(id), Condition::None));
         }
+        writes.extend(events::user_event(u));
         Ok(writes)
     }
 
-    /// The writes that delete a stored user: its document (unchanged since it was read) and its
-    /// locators. Identifier guards are the caller's (they may belong to someone else).
-    pub fn user_deletion_writes(u: &UserRecord) -> Vec<Write> {
+    /// The writes that delete a stored user: its document (unchanged since it was read), its
+    /// locators and the `user.deleted` event. Identifier guards are the caller's (they may belong to someone else).
+    pub fn user_deletion_writes(u: &UserRecord, now: i64) -> Vec<Write> {
         let mut writes = vec![Write::delete(
             keys::user(&u.id),
             Condition::Version(u.version),
@@ -233,6 +249,7 @@ impl Repo {
                 writes.push(w);
             }
         }
+        writes.push(events::user_deleted_event(u, now));
         writes
     }
 
@@ -242,6 +259,7 @@ impl Repo {
         u.version = item.version;
         u.stored = StoredUser {
             identification_ids: u.identification_ids(),
+            fingerprint: Some(events::user_fingerprint(&u)),
         };
         Ok(u)
     }
@@ -371,15 +389,40 @@ impl Repo {
             .await?;
         let mut out = Vec::with_capacity(items.len());
         for item in &items {
-            let mut s: SessionRecord = from_doc(item)?;
-            s.version = item.version;
-            out.push(s);
+            out.push(Self::session_from(item)?);
         }
         Ok(out)
     }
 
     /// Applies writes all-or-nothing; a failed version check is a conflict the caller may retry.
+    /// Event markers among them become webhook messages in the same transaction (or go, on an
+    /// instance without webhooks); a failed condition is reported by the caller's numbering.
     pub async fn commit(&self, writes: Vec<Write>) -> std::result::Result<(), StoreError> {
+        if !writes.iter().any(events::is_marker) {
+            return self.store.write(writes).await;
+        }
+        let (writes, origin) = match &self.outbox {
+            Some(outbox) => outbox
+                .expand(writes)
+                .map_err(|e| StoreError::Invalid(e.to_string()))?,
+            None => events::without_markers(writes),
+        };
+        match self.store.write(writes).await {
+            Ok(()) => {
+                if let Some(outbox) = &self.outbox {
+                    outbox.wake();
+                }
+                Ok(())
+            }
+            Err(StoreError::ConditionFailed { index }) => Err(StoreError::ConditionFailed {
+                index: origin.get(index).copied().unwrap_or(index),
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Applies writes exactly as given (no event markers among them).
+    pub async fn commit_raw(&self, writes: Vec<Write>) -> std::result::Result<(), StoreError> {
         self.store.write(writes).await
     }
 
@@ -394,9 +437,7 @@ impl Repo {
                 .map(|s| keys::session(&s.client_id, &s.id))
                 .collect();
             for item in &self.store.batch_get(&keys).await? {
-                let mut s: SessionRecord = from_doc(item)?;
-                s.version = item.version;
-                out.push(s);
+                out.push(Self::session_from(item)?);
             }
         }
         Ok(out)

@@ -1,0 +1,16 @@
+//! Records ↔ item documents (JSON), the one encoding both engines store.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, Result};
+use crate::store::Item;
+
+pub fn to_doc<T: Serialize>(value: &T) -> Result<serde_json::Value> {
+    serde_json::to_value(value).map_err(|e| Error::internal(format!("encode: {e}")))
+}
+
+pub fn from_doc<T: DeserializeOwned>(item: &Item) -> Result<T> {
+    serde_json::from_value(item.doc.clone())
+        .map_err(|e| Error::internal(format!("decode {}/{}: {e}", item.pk, item.sk)))
+}
