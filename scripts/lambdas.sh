@@ -13,7 +13,7 @@ OUT=${LAMBDA_DIR:-target/lambda-arm64}
 # A target directory of its own: the cross build does not evict or lock the dev build.
 export CARGO_TARGET_DIR=${LAMBDA_TARGET_DIR:-$PWD/target/lambda-build}
 BINS=("$@")
-[ ${#BINS[@]} -gt 0 ] || BINS=(fn-environment fn-client fn-sign-ins fn-sign-ups fn-sessions fn-me fn-backend fn-assets)
+[ ${#BINS[@]} -gt 0 ] || BINS=(fn-environment fn-client fn-sign-ins fn-sign-ups fn-sessions fn-me fn-backend fn-assets fn-webhooks)
 args=()
 for b in "${BINS[@]}"; do args+=(--bin "$b"); done
 # One cargo invocation for every function: one feature set, one dependency build.

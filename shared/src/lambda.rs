@@ -54,3 +54,48 @@ pub async fn run(routes: fn() -> Router<App>) -> Result<(), LambdaError> {
         .service(handler(app, routes()));
     lambda_http::run(service).await
 }
+
+/// How long before its deadline an invocation stops starting deliveries (one may take the
+/// webhook timeout).
+const DELIVERY_MARGIN: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// The whole main of the webhook delivery function. Every invocation — a DynamoDB Streams batch
+/// announcing new messages, or the schedule that picks up retries — delivers what is due, round
+/// after round, until nothing is due now or its deadline nears. The event itself is only a
+/// wake-up: what is due is read from the store.
+pub async fn run_webhook_delivery() -> Result<(), LambdaError> {
+    use lambda_http::{LambdaEvent, service_fn};
+    runtime::init_tracing(true);
+    let app = runtime::build_app(StoreKind::DynamoDb).await?;
+    if let Some(outbox) = &app.webhooks {
+        outbox.require_secrets()?;
+    }
+    let transport = std::sync::Arc::new(crate::webhooks::http::HttpTransport::new()?);
+    lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
+        let (app, transport) = (app.clone(), transport.clone());
+        async move {
+            let deadline =
+                std::time::UNIX_EPOCH + std::time::Duration::from_millis(event.context.deadline);
+            let (mut delivered, mut failed, mut attempted) = (0, 0, 0);
+            loop {
+                let round =
+                    crate::flows::webhooks::deliver_due(&app, transport.as_ref(), None).await?;
+                attempted += round.attempted;
+                delivered += round.delivered;
+                failed += round.failed;
+                let more_now = round.next_due.is_some_and(|due| due <= app.now_ms());
+                let time_left = deadline
+                    .duration_since(std::time::SystemTime::now())
+                    .unwrap_or_default();
+                if round.attempted == 0 || !more_now || time_left < DELIVERY_MARGIN {
+                    break;
+                }
+            }
+            tracing::info!(attempted, delivered, failed, "webhook delivery");
+            Ok::<_, LambdaError>(serde_json::json!({
+                "attempted": attempted, "delivered": delivered, "failed": failed,
+            }))
+        }
+    }))
+    .await
+}

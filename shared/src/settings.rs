@@ -761,6 +761,57 @@ mod tests {
     }
 
     #[test]
+    fn webhook_endpoints_are_checked_key_by_key() {
+        let with = |endpoint: &str| {
+            let section = format!("[[webhooks.endpoints]]\n{endpoint}\n\n[rate_limits]");
+            Settings::parse(&DEVELOPMENT_SETTINGS.replacen("[rate_limits]", &section, 1))
+                .err()
+                .map(|e| e.key)
+        };
+        let secret = "secret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"";
+        assert_eq!(
+            with(&format!(
+                "name = \"app\"\nurl = \"https://a.test/h\"\n{secret}"
+            )),
+            None
+        );
+        assert_eq!(
+            with("name = \"app\"\nurl = \"https://a.test/h\"\nsecret_env = \"HOOK_SECRET\""),
+            None
+        );
+        for (endpoint, key) in [
+            (
+                format!("name = \"a b\"\nurl = \"https://a.test/h\"\n{secret}"),
+                "name",
+            ),
+            (
+                format!("name = \"app\"\nurl = \"ftp://a.test/h\"\n{secret}"),
+                "url",
+            ),
+            (
+                "name = \"app\"\nurl = \"https://a.test/h\"".to_owned(),
+                "secret",
+            ),
+            (
+                "name = \"app\"\nurl = \"https://a.test/h\"\nsecret = \"nope\"".to_owned(),
+                "secret",
+            ),
+            (
+                format!(
+                    "name = \"app\"\nurl = \"https://a.test/h\"\n{secret}\nevents = [\"user.exploded\"]"
+                ),
+                "events",
+            ),
+        ] {
+            assert_eq!(
+                with(&endpoint),
+                Some(format!("webhooks.endpoints[0].{key}")),
+                "{endpoint}"
+            );
+        }
+    }
+
+    #[test]
     fn semantic_errors_name_the_key() {
         let text = DEVELOPMENT_SETTINGS.replace("min_length = 8", "min_length = 4");
         let err = Settings::parse(&text).err();

@@ -50,12 +50,13 @@ export function settingsFile(replacements = [], url = null) {
   return path;
 }
 
-export async function startServer({ settings, replacements, env: extraEnv, port: wantedPort } = {}) {
+// `dataDir` reuses a stopped server's store (a restart).
+export async function startServer({ settings, replacements, env: extraEnv, port: wantedPort, dataDir: wantedDir } = {}) {
   const bin = process.env.FRONTDOOR_BIN ?? resolve(here, '../../target/debug/frontdoor-local');
   if (!existsSync(bin)) throw new Error(`no server binary at ${bin}; build it first`);
   const port = wantedPort ?? (await freePort());
   settings ??= settingsFile(replacements ?? [], `http://127.0.0.1:${port}`);
-  const dataDir = mkdtempSync(join(tmpdir(), 'frontdoor-sdk-'));
+  const dataDir = wantedDir ?? mkdtempSync(join(tmpdir(), 'frontdoor-sdk-'));
   const env = {
     ...process.env,
     FRONTDOOR_ADDR: `127.0.0.1:${port}`,

@@ -19,7 +19,9 @@ use std::sync::Arc;
 use crate::app::App;
 use crate::clock::{UnixMillis, duration_ms};
 use crate::error::{Code, Error, Result};
-use crate::repo::events::{MessageRecord, MessageStatus, Outbox, message_from, message_write};
+use crate::repo::events::{
+    Endpoint, MessageRecord, MessageStatus, Outbox, message_from, message_write,
+};
 use crate::security;
 use crate::store::{Condition, Query, StoreError, keys};
 use crate::webhooks::Transport;
@@ -142,16 +144,22 @@ async fn deliver_one(
     }
     let result = match outbox.endpoint(&m.endpoint) {
         None => Err(format!("endpoint `{}` is no longer configured", m.endpoint)),
-        Some(endpoint) => {
+        Some(Endpoint { secret: None, .. }) => Err(format!(
+            "endpoint `{}` has no signing secret here",
+            m.endpoint
+        )),
+        Some(
+            endpoint @ Endpoint {
+                secret: Some(secret),
+                ..
+            },
+        ) => {
             let timestamp = app.clock.now_secs();
             let headers = [
                 ("content-type", "application/json".to_owned()),
                 ("svix-id", m.id.clone()),
                 ("svix-timestamp", timestamp.to_string()),
-                (
-                    "svix-signature",
-                    endpoint.secret.sign(&m.id, timestamp, &m.body),
-                ),
+                ("svix-signature", secret.sign(&m.id, timestamp, &m.body)),
             ];
             let send = tokio::time::timeout(
                 security::WEBHOOK_TIMEOUT,
@@ -266,6 +274,10 @@ pub async fn run_worker(
     let Some(outbox) = app.webhooks.clone() else {
         return;
     };
+    if let Err(e) = outbox.require_secrets() {
+        tracing::error!(error = %e, "webhooks will not be delivered");
+        return;
+    }
     const POLL: std::time::Duration = std::time::Duration::from_secs(1);
     while !*stop.borrow() {
         let wait = match deliver_due(&app, transport.as_ref(), Some(&mut stop)).await {

@@ -186,7 +186,8 @@ pub fn message_event(
 pub struct Endpoint {
     pub name: String,
     pub url: String,
-    pub secret: SigningSecret,
+    /// Absent in processes that only write events.
+    pub secret: Option<SigningSecret>,
     /// Every type when empty.
     pub events: Vec<String>,
 }
@@ -230,24 +231,19 @@ impl Outbox {
         }
         let mut endpoints = Vec::new();
         for e in &w.endpoints {
+            // Only the process that delivers needs the secret (the deployed functions that
+            // write events are not given it); `require_secrets` checks it there.
             let text = match (&e.secret, &e.secret_env) {
-                (Some(s), _) => s.clone(),
-                (None, Some(var)) => env(var).ok_or_else(|| {
-                    Error::internal(format!(
-                        "webhook endpoint `{}`: the variable {var} holds no signing secret",
-                        e.name
-                    ))
-                })?,
-                (None, None) => {
-                    return Err(Error::internal(format!(
-                        "webhook endpoint `{}` has no signing secret",
-                        e.name
-                    )));
-                }
+                (Some(s), _) => Some(s.clone()),
+                (None, Some(var)) => env(var).filter(|v| !v.trim().is_empty()),
+                (None, None) => None,
             };
-            let secret = SigningSecret::parse(&text).map_err(|problem| {
-                Error::internal(format!("webhook endpoint `{}`: {problem}", e.name))
-            })?;
+            let secret = text
+                .map(|t| SigningSecret::parse(&t))
+                .transpose()
+                .map_err(|problem| {
+                    Error::internal(format!("webhook endpoint `{}`: {problem}", e.name))
+                })?;
             endpoints.push(Endpoint {
                 name: e.name.clone(),
                 url: e.url.clone(),
@@ -264,6 +260,17 @@ impl Outbox {
             settings: settings.clone(),
             wake: tokio::sync::Notify::new(),
         })))
+    }
+
+    /// Fails unless every endpoint's signing secret is in hand (a delivering process).
+    pub fn require_secrets(&self) -> Result<()> {
+        match self.endpoints.iter().find(|e| e.secret.is_none()) {
+            Some(e) => Err(Error::internal(format!(
+                "webhook endpoint `{}` has no signing secret in this process (its `secret_env` variable is unset)",
+                e.name
+            ))),
+            None => Ok(()),
+        }
     }
 
     pub fn endpoint(&self, name: &str) -> Option<&Endpoint> {

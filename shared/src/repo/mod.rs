@@ -50,7 +50,6 @@ pub struct Repo {
     outbox: Option<Arc<events::Outbox>>,
 }
 
-
 impl Repo {
     pub fn new(store: Arc<dyn ItemStore>) -> Self {
         Self {
