@@ -281,8 +281,8 @@ impl App {
     }
 
     /// Whether `presented` is one of this instance's secret keys. The stored hashes are read
-    /// again when the ones in hand are older than [`security::SECRET_KEYS_REFRESH`] and the key
-    /// is not among them, so a key the operator just created works within that time, and wrong
+    /// again when the ones in hand are older than [`security::SECRET_KEYS_REFRESH`], so a key
+    /// the operator just created works, and one revoked stops working, within that time; wrong
     /// keys cannot make every request read the store.
     pub async fn secret_key_valid(&self, presented: &str) -> Result<bool> {
         use crate::secret_keys::matches;
@@ -302,11 +302,10 @@ impl App {
                 .is_some_and(|t| t.elapsed() < security::SECRET_KEYS_REFRESH);
             (guard.0.clone(), fresh)
         };
-        if matches(presented, development, &in_hand) {
-            return Ok(true);
-        }
+        // Keys in hand are trusted only while fresh, so a revoked key stops working everywhere
+        // within the refresh interval.
         if fresh {
-            return Ok(false);
+            return Ok(matches(presented, development, &in_hand));
         }
         let stored: Vec<String> = self
             .repo
@@ -333,4 +332,39 @@ impl App {
         self.repo.put_instance_value(SECRET_KEYS, &stored).await?;
         Ok(key)
     }
+
+    /// The stored secret keys by id (the first 12 hex digits of each one's hash): never the
+    /// keys themselves, which are not kept.
+    pub async fn secret_key_ids(&self) -> Result<Vec<String>> {
+        let stored: Vec<String> = self
+            .repo
+            .instance_value(SECRET_KEYS, || Ok(Vec::new()))
+            .await?;
+        Ok(stored.iter().map(|h| secret_key_id(h)).collect())
+    }
+
+    /// Revokes the stored secret key that `key_or_id` names (the key, or its id from
+    /// [`App::secret_key_ids`]); `false` when none does. Every instance refuses it within
+    /// [`security::SECRET_KEYS_REFRESH`]. A key given as `FRONTDOOR_SECRET_KEY` is not stored:
+    /// it is revoked by removing it from the deployment.
+    pub async fn revoke_secret_key(&self, key_or_id: &str) -> Result<bool> {
+        let mut stored: Vec<String> = self
+            .repo
+            .instance_value(SECRET_KEYS, || Ok(Vec::new()))
+            .await?;
+        let hash_of_key = crate::secret_keys::hash(key_or_id);
+        let before = stored.len();
+        stored.retain(|h| *h != hash_of_key && secret_key_id(h) != key_or_id);
+        if stored.len() == before {
+            return Ok(false);
+        }
+        self.repo.put_instance_value(SECRET_KEYS, &stored).await?;
+        Ok(true)
+    }
+}
+
+/// A stored secret key's id: the start of its hash (enough to tell keys apart, nothing to
+/// guess the key from).
+fn secret_key_id(hash: &str) -> String {
+    format!("key_{}", hash.get(..12).unwrap_or(hash))
 }

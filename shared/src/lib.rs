@@ -29,6 +29,7 @@
 
 pub mod app;
 pub mod capabilities;
+pub mod clerk_export;
 pub mod client_token;
 pub mod clock;
 pub mod codes;

@@ -137,3 +137,15 @@ pub fn init_tracing(json: bool) {
         builder.compact().try_init()
     };
 }
+
+/// Logging for the operator's command line: warnings and worse on stderr (`FRONTDOOR_LOG`
+/// overrides), so stdout carries only the command's output.
+pub fn init_cli_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FRONTDOOR_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .compact()
+        .try_init();
+}

@@ -89,6 +89,7 @@ export async function startServer({ settings, replacements, env: extraEnv, port:
     url,
     port,
     dataDir,
+    settings,
     outbox: join(dataDir, 'outbox.jsonl'),
     stop: () =>
       new Promise((ok) => {
@@ -254,4 +255,29 @@ export async function launchBrowser() {
 
 export function b64Key(prefix, host) {
   return prefix + Buffer.from(`${host}$`).toString('base64').replace(/=+$/, '');
+}
+
+// Runs the operator's `frontdoor` command (built beside the server) on `server`'s store and
+// settings; resolves with its exit status, stdout and stderr.
+export function frontdoorCli(server, args) {
+  const bin = process.env.FRONTDOOR_CLI ?? join(dirname(process.env.FRONTDOOR_BIN ?? resolve(here, '../../target/debug/frontdoor-local')), 'frontdoor');
+  if (!existsSync(bin)) throw new Error(`no frontdoor command at ${bin}; build it first`);
+  return new Promise((ok, fail) => {
+    const child = spawn(bin, args, {
+      env: {
+        ...process.env,
+        FRONTDOOR_DATA_DIR: server.dataDir,
+        FRONTDOOR_STORE: 'sqlite',
+        FRONTDOOR_SETTINGS: server.settings,
+        FRONTDOOR_LOG: 'warn',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', fail);
+    child.on('exit', (status) => ok({ status, stdout, stderr }));
+  });
 }

@@ -7,6 +7,7 @@ pub mod command;
 pub mod environment;
 pub mod handshake;
 pub mod identification_admin;
+pub mod import;
 pub mod lockout;
 pub mod me;
 pub mod rate_limit;
