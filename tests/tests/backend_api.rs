@@ -632,25 +632,55 @@ async fn updating_a_user_names_username_ids_metadata_and_password() {
 }
 
 #[tokio::test]
-async fn another_instances_secret_key_or_a_publishable_key_opens_nothing() {
+async fn no_wrong_foreign_or_publishable_key_opens_any_backend_route() {
     let t = TestApp::new().await;
     let (_d, user, session, _key) =
         signed_up_with_key(&t, "keys.bapi+clerk_test@example.com").await;
     let elsewhere = TestApp::new().await;
     let foreign = elsewhere.app.create_secret_key().await.unwrap();
     let publishable = t.app.settings.publishable_key();
-    for (method, path) in [
-        (Method::GET, format!("/v1/users/{user}")),
-        (Method::PATCH, format!("/v1/users/{user}")),
-        (Method::DELETE, format!("/v1/users/{user}")),
-        (Method::POST, "/v1/users".to_owned()),
-        (Method::POST, format!("/v1/users/{user}/ban")),
-        (Method::GET, format!("/v1/sessions?user_id={user}")),
-        (Method::POST, format!("/v1/sessions/{session}/revoke")),
-        (Method::POST, format!("/v1/sessions/{session}/tokens")),
-        (Method::POST, "/v1/clients/verify".to_owned()),
-        (Method::GET, "/v1/jwt_templates".to_owned()),
-    ] {
+    // Every route whose policy needs a secret key, from the operation table itself.
+    let routes: Vec<(Method, String)> = frontdoor::http::operation::Operation::all()
+        .into_iter()
+        .filter(|op| op.policy().secret_key)
+        .map(|op| {
+            let (method, path) = op.route();
+            let path = path
+                .replace(
+                    "{id}",
+                    if path.starts_with("/v1/sessions") {
+                        &session
+                    } else {
+                        &user
+                    },
+                )
+                .replace("{template}", "tpl");
+            (method, path)
+        })
+        .collect();
+    assert!(routes.len() >= 30, "{routes:?}");
+    for (method, path) in routes {
+        let r = t
+            .send(req(method.clone(), &path).body(Body::empty()).unwrap())
+            .await;
+        assert_eq!(
+            (r.status, r.error_code()),
+            (StatusCode::UNAUTHORIZED, Some("authentication_invalid")),
+            "no key: {method} {path}"
+        );
+        let r = call(
+            &t,
+            "sk_test_not0a0key0of0this0instance000000000",
+            method.clone(),
+            &path,
+            json!({}),
+        )
+        .await;
+        assert_eq!(
+            (r.status, r.error_code()),
+            (StatusCode::UNAUTHORIZED, Some("clerk_key_invalid")),
+            "wrong key: {method} {path}"
+        );
         let r = call(&t, &foreign, method.clone(), &path, json!({})).await;
         assert_eq!(
             (r.status, r.error_code()),
