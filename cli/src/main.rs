@@ -84,6 +84,10 @@ enum UsersCommand {
     Unlock { id: String },
     /// Delete a user: its sessions end and its identifiers are free again.
     Delete { id: String },
+    /// After an upgrade: give users stored by an earlier version what this one reads (the user
+    /// index, email and phone locators, external-id guards). Reads the whole table; safe to
+    /// run again and beside live traffic.
+    Reindex,
 }
 
 #[derive(Args)]
@@ -288,6 +292,33 @@ async fn users(app: &App, out: &Output, c: UsersCommand) -> Result<(), Failure> 
         UsersCommand::Unban { id } => act(UserAction::Unban, id).await?,
         UsersCommand::Lock { id } => act(UserAction::Lock, id).await?,
         UsersCommand::Unlock { id } => act(UserAction::Unlock, id).await?,
+        UsersCommand::Reindex => {
+            let r = frontdoor::flows::reindex::reindex_users(app).await?;
+            let conflicts: Vec<Value> = r
+                .external_id_conflicts
+                .iter()
+                .map(|(user, ext)| json!({ "user_id": user, "external_id": ext }))
+                .collect();
+            out.print(
+                &json!({
+                    "users": r.users, "rewritten": r.rewritten,
+                    "external_id_conflicts": conflicts, "skipped": r.skipped,
+                }),
+                || {
+                    let mut lines = vec![format!("{} users, {} rewritten", r.users, r.rewritten)];
+                    for (user, ext) in &r.external_id_conflicts {
+                        lines.push(format!(
+                            "  {user}: external id `{ext}` is another user's (left unguarded)"
+                        ));
+                    }
+                    for user in &r.skipped {
+                        lines.push(format!("  {user}: changed meanwhile, run again"));
+                    }
+                    lines.join("\n")
+                },
+            );
+            return Ok(());
+        }
         UsersCommand::Delete { id } => {
             backend::delete_user(app, &id).await?;
             out.print(

@@ -324,12 +324,12 @@ impl App {
     pub async fn create_secret_key(&self) -> Result<String> {
         let key =
             crate::secret_keys::generate(self.random.as_ref(), self.settings.is_development());
-        let mut stored: Vec<String> = self
-            .repo
-            .instance_value(SECRET_KEYS, || Ok(Vec::new()))
+        let hash = crate::secret_keys::hash(&key);
+        self.repo
+            .update_instance_value(SECRET_KEYS, |stored: &mut Vec<String>| {
+                stored.push(hash.clone());
+            })
             .await?;
-        stored.push(crate::secret_keys::hash(&key));
-        self.repo.put_instance_value(SECRET_KEYS, &stored).await?;
         Ok(key)
     }
 
@@ -348,18 +348,14 @@ impl App {
     /// [`security::SECRET_KEYS_REFRESH`]. A key given as `FRONTDOOR_SECRET_KEY` is not stored:
     /// it is revoked by removing it from the deployment.
     pub async fn revoke_secret_key(&self, key_or_id: &str) -> Result<bool> {
-        let mut stored: Vec<String> = self
-            .repo
-            .instance_value(SECRET_KEYS, || Ok(Vec::new()))
-            .await?;
         let hash_of_key = crate::secret_keys::hash(key_or_id);
-        let before = stored.len();
-        stored.retain(|h| *h != hash_of_key && secret_key_id(h) != key_or_id);
-        if stored.len() == before {
-            return Ok(false);
-        }
-        self.repo.put_instance_value(SECRET_KEYS, &stored).await?;
-        Ok(true)
+        self.repo
+            .update_instance_value(SECRET_KEYS, |stored: &mut Vec<String>| {
+                let before = stored.len();
+                stored.retain(|h| *h != hash_of_key && secret_key_id(h) != key_or_id);
+                stored.len() != before
+            })
+            .await
     }
 }
 

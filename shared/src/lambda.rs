@@ -55,14 +55,15 @@ pub async fn run(routes: fn() -> Router<App>) -> Result<(), LambdaError> {
     lambda_http::run(service).await
 }
 
-/// How long before its deadline an invocation stops starting deliveries (one may take the
-/// webhook timeout).
-const DELIVERY_MARGIN: std::time::Duration = std::time::Duration::from_secs(20);
+/// How long before its deadline an invocation hands back the message in flight and returns
+/// (the hand-back is one write).
+const DELIVERY_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The whole main of the webhook delivery function. Every invocation — a DynamoDB Streams batch
 /// announcing new messages, or the schedule that picks up retries — delivers what is due, round
-/// after round, until nothing is due now or its deadline nears. The event itself is only a
-/// wake-up: what is due is read from the store.
+/// after round, until nothing is due now or its deadline nears (then the message in flight is
+/// handed back, due at once, its attempt uncounted). The event itself is only a wake-up: what
+/// is due is read from the store.
 pub async fn run_webhook_delivery() -> Result<(), LambdaError> {
     use lambda_http::{LambdaEvent, service_fn};
     runtime::init_tracing(true);
@@ -76,21 +77,29 @@ pub async fn run_webhook_delivery() -> Result<(), LambdaError> {
         async move {
             let deadline =
                 std::time::UNIX_EPOCH + std::time::Duration::from_millis(event.context.deadline);
+            let time_left = deadline
+                .duration_since(std::time::SystemTime::now())
+                .unwrap_or_default()
+                .saturating_sub(DELIVERY_MARGIN);
+            let (stop_tx, mut stop) = tokio::sync::watch::channel(false);
+            let timer = tokio::spawn(async move {
+                tokio::time::sleep(time_left).await;
+                let _ = stop_tx.send(true);
+            });
             let (mut delivered, mut failed, mut attempted) = (0, 0, 0);
             loop {
                 let round =
-                    crate::flows::webhooks::deliver_due(&app, transport.as_ref(), None).await?;
+                    crate::flows::webhooks::deliver_due(&app, transport.as_ref(), Some(&mut stop))
+                        .await?;
                 attempted += round.attempted;
                 delivered += round.delivered;
                 failed += round.failed;
                 let more_now = round.next_due.is_some_and(|due| due <= app.now_ms());
-                let time_left = deadline
-                    .duration_since(std::time::SystemTime::now())
-                    .unwrap_or_default();
-                if round.attempted == 0 || !more_now || time_left < DELIVERY_MARGIN {
+                if round.stopped || round.attempted == 0 || !more_now {
                     break;
                 }
             }
+            timer.abort();
             tracing::info!(attempted, delivered, failed, "webhook delivery");
             Ok::<_, LambdaError>(serde_json::json!({
                 "attempted": attempted, "delivered": delivered, "failed": failed,

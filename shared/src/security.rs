@@ -138,3 +138,10 @@ pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(15);
 pub const WEBHOOK_LEASE: Duration = Duration::from_secs(60);
 /// How long a delivered message is kept (for operators), as Svix keeps message history.
 pub const WEBHOOK_DELIVERED_RETENTION: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
+/// Webhook endpoints an instance may have. Each event is one outbox message per endpoint, written
+/// in the transaction of its change, and a transaction holds at most 100 writes (DynamoDB): with
+/// the largest batch of changes (20 sessions ended at once) and 3 endpoints, 80. Svix itself
+/// fans one message out to any number of endpoints; point several consumers at one receiver to
+/// go beyond this.
+pub const MAX_WEBHOOK_ENDPOINTS: usize = 3;

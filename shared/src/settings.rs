@@ -360,6 +360,12 @@ impl Settings {
                 "max_attempts, first_retry_ms and max_retry_delay_secs must be positive",
             ));
         }
+        if w.endpoints.len() > security::MAX_WEBHOOK_ENDPOINTS {
+            return Err(bad(
+                "webhooks.endpoints",
+                format!("at most {} endpoints", security::MAX_WEBHOOK_ENDPOINTS),
+            ));
+        }
         let mut names = std::collections::BTreeSet::new();
         for (i, e) in w.endpoints.iter().enumerate() {
             let key = |field: &str| format!("webhooks.endpoints[{i}].{field}");

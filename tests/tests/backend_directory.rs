@@ -84,6 +84,15 @@ async fn users_are_listed_newest_first_a_page_at_a_time_from_the_index() {
         "one Query per index shard, no per-user reads"
     );
 
+    t.counts.reset();
+    let c = get(&t, &key, "/v1/users/count").await;
+    assert_eq!(c.body["total_count"], 12);
+    assert_eq!(
+        t.counts.reads(),
+        u64::from(USER_SHARDS),
+        "a count per shard, no user read"
+    );
+
     let r = get(&t, &key, "/v1/users?limit=5&offset=10").await;
     assert_eq!(ids(&r), newest_first[10..]);
     let r = get(
@@ -422,4 +431,79 @@ async fn email_addresses_and_phone_numbers_are_managed_by_id() {
     // Without a key, nothing.
     let r = t.get(&format!("/v1/phone_numbers/{phone}")).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+}
+
+#[tokio::test]
+async fn users_stored_by_an_earlier_version_are_found_after_a_reindex() {
+    use frontdoor::store::{Condition, Item, Write, keys};
+    let t = TestApp::new().await;
+    let key = t.app.create_secret_key().await.unwrap();
+    // A user as the previous version stored it: no index entry, no locators, no external-id
+    // guard (only its identifier guard).
+    let r = call(&t, &key, Method::POST, "/v1/users",
+        json!({"email_address": ["old@example.com"], "external_id": "old-1", "skip_password_requirement": true})).await;
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let email_id = r.body["email_addresses"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let stored = t
+        .app
+        .repo
+        .store()
+        .get(&keys::user(&id))
+        .await
+        .unwrap()
+        .unwrap();
+    t.app
+        .repo
+        .store()
+        .write(vec![
+            Write::put(
+                Item::new(keys::user(&id), stored.doc.clone()).with_version(stored.version + 1),
+                Condition::Version(stored.version),
+            ),
+            Write::delete(keys::identification(&email_id), Condition::None),
+            Write::delete(keys::external_id("old-1"), Condition::None),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        get(&t, &key, "/v1/users/count").await.body["total_count"],
+        0
+    );
+    assert_eq!(
+        get(&t, &key, &format!("/v1/email_addresses/{email_id}"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+
+    let report = frontdoor::flows::reindex::reindex_users(&t.app)
+        .await
+        .unwrap();
+    assert_eq!((report.users, report.rewritten), (1, 1));
+    assert_eq!(
+        get(&t, &key, "/v1/users/count").await.body["total_count"],
+        1
+    );
+    assert_eq!(ids(&get(&t, &key, "/v1/users").await), vec![id.clone()]);
+    let r = get(&t, &key, &format!("/v1/email_addresses/{email_id}")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = call(&t, &key, Method::POST, "/v1/users",
+        json!({"email_address": ["new@example.com"], "external_id": "old-1", "skip_password_requirement": true})).await;
+    assert_eq!(
+        r.error_code(),
+        Some("form_identifier_exists"),
+        "the external id is guarded again"
+    );
+    // Again: nothing to change, nothing broken.
+    let again = frontdoor::flows::reindex::reindex_users(&t.app)
+        .await
+        .unwrap();
+    assert_eq!((again.users, again.rewritten), (1, 1));
+    assert_eq!(
+        get(&t, &key, "/v1/users/count").await.body["total_count"],
+        1
+    );
 }

@@ -89,6 +89,8 @@ conformance!(
     counters_count_and_restart_after_expiry,
     batch_get_returns_found_items_in_order,
     racing_conditional_puts_have_one_winner,
+    a_scan_pages_through_every_live_item_of_a_prefix,
+    counts_match_what_a_query_returns,
 );
 
 fn item(pk: &str, sk: &str, n: i64) -> Item {
@@ -431,4 +433,89 @@ async fn racing_conditional_puts_have_one_winner(e: Engine) {
         }
     }
     assert_eq!(wins, 1);
+}
+
+async fn a_scan_pages_through_every_live_item_of_a_prefix(e: Engine) {
+    let mut writes = Vec::new();
+    for i in 0..7 {
+        writes.push(Write::put(item(&format!("U#{i}"), "A", i), Condition::None));
+        writes.push(Write::put(item(&format!("U#{i}"), "B", i), Condition::None));
+    }
+    writes.push(Write::put(item("OTHER#1", "A", 0), Condition::None));
+    let soon = e.clock.now_secs() + 10;
+    writes.push(Write::put(
+        item("U#gone", "A", 0).with_expiry(soon),
+        Condition::None,
+    ));
+    e.store.write(writes).await.unwrap();
+    e.clock.advance(Duration::from_secs(11));
+
+    let mut seen = Vec::new();
+    let mut after: Option<Key> = None;
+    let mut pages = 0;
+    loop {
+        let (items, next) = e.store.scan("U#", after.as_ref(), 4).await.unwrap();
+        assert!(items.len() <= 4);
+        seen.extend(items.iter().map(|i| (i.pk.clone(), i.sk.clone())));
+        pages += 1;
+        match next {
+            Some(k) => after = Some(k),
+            None => break,
+        }
+        assert!(pages < 10, "the scan ends");
+    }
+    seen.sort();
+    let mut want: Vec<(String, String)> = (0..7)
+        .flat_map(|i| {
+            [
+                (format!("U#{i}"), "A".to_owned()),
+                (format!("U#{i}"), "B".to_owned()),
+            ]
+        })
+        .collect();
+    want.sort();
+    assert_eq!(
+        seen, want,
+        "each live item of the prefix once: no other prefix, nothing expired"
+    );
+}
+
+async fn counts_match_what_a_query_returns(e: Engine) {
+    let mut writes = Vec::new();
+    for i in 0..12 {
+        let pk = if i % 3 == 0 { "C#other" } else { "C#1" };
+        writes.push(Write::put(
+            item(
+                pk,
+                &format!("{}#{i:02}", if i % 2 == 0 { "EVEN" } else { "ODD" }),
+                i,
+            )
+            .with_gsi1("CG#1", format!("S#{i:02}")),
+            Condition::None,
+        ));
+    }
+    let soon = e.clock.now_secs() + 10;
+    writes.push(Write::put(
+        item("C#1", "ODD#99", 99)
+            .with_gsi1("CG#1", "S#99")
+            .with_expiry(soon),
+        Condition::None,
+    ));
+    e.store.write(writes).await.unwrap();
+    e.clock.advance(Duration::from_secs(11));
+    for q in [
+        Query::partition("C#1"),
+        Query::partition("C#1").prefix("ODD#"),
+        Query::gsi1("CG#1"),
+        Query::gsi1("CG#1").prefix("S#1"),
+        Query::partition("C#none"),
+    ] {
+        let listed = e.store.query(&q).await.unwrap().len();
+        assert_eq!(e.store.count(&q).await.unwrap(), listed, "{q:?}");
+    }
+    assert_eq!(
+        e.store.count(&Query::gsi1("CG#1")).await.unwrap(),
+        12,
+        "the expired item is not counted"
+    );
 }

@@ -512,3 +512,82 @@ async fn a_refused_change_writes_no_event() {
     deliver(&t).await;
     assert_eq!(rx.events().len(), 1, "only the user that was created");
 }
+
+#[tokio::test]
+async fn banning_a_user_with_many_sessions_fits_every_event_in_its_transactions() {
+    // Three endpoints (the most an instance may have) and 45 sessions: each batch of sessions
+    // ended, with a message per session and endpoint, must stay inside one transaction's limit.
+    let receivers = [
+        Receiver::start(&[]).await,
+        Receiver::start(&[]).await,
+        Receiver::start(&[]).await,
+    ];
+    let extra: String = receivers[1..]
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            format!("\n[[webhooks.endpoints]]\nname = \"more{i}\"\nurl = \"{}\"\nsecret = \"{SECRET}\"\n", r.url)
+        })
+        .collect();
+    let t = app_sending_to(&receivers[0].url, 8, &extra).await;
+    let mut d = Device::new(&t);
+    let user = d.sign_up("many.sessions@example.com", PASSWORD).await;
+    let r = d.get("/v1/client").await;
+    let client_id = r.body["response"]["id"].as_str().unwrap().to_owned();
+    let template = t
+        .app
+        .repo
+        .load_client(&client_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .sessions[0]
+        .clone();
+    let sessions: Vec<_> = (0..44)
+        .map(|i| frontdoor::model::records::SessionRecord {
+            id: format!("sess_many{i}"),
+            client_id: format!("client_many{i}"),
+            version: 0,
+            ..template.clone()
+        })
+        .collect();
+    for batch in sessions.chunks(10) {
+        let writes = batch
+            .iter()
+            .flat_map(|s| frontdoor::repo::Repo::session_writes(s).unwrap())
+            .collect();
+        t.app.repo.commit(writes).await.unwrap();
+    }
+    let r = backend(
+        &t,
+        Method::POST,
+        &format!("/v1/users/{user}/ban"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    while deliver(&t).await.attempted > 0 {}
+    for rx in &receivers {
+        let events = rx.events();
+        let revoked = events
+            .iter()
+            .filter(|(ty, _)| ty == "session.revoked")
+            .count();
+        assert_eq!(revoked, 45, "every session's end, at every endpoint");
+        assert_eq!(
+            events.iter().filter(|(ty, _)| ty == "user.updated").count(),
+            1,
+            "banned"
+        );
+    }
+    // A fourth endpoint is refused by the settings.
+    let four = format!(
+        "{extra}\n[[webhooks.endpoints]]\nname = \"fourth\"\nurl = \"http://127.0.0.1:9/h\"\nsecret = \"{SECRET}\"\n"
+    );
+    let section = format!(
+        "[[webhooks.endpoints]]\nname = \"app\"\nurl = \"http://127.0.0.1:9/h\"\nsecret = \"{SECRET}\"\n{four}\n[rate_limits]"
+    );
+    let text = frontdoor::settings::DEVELOPMENT_SETTINGS.replacen("[rate_limits]", &section, 1);
+    let err = frontdoor::settings::Settings::parse(&text).unwrap_err();
+    assert_eq!(err.key, "webhooks.endpoints");
+}

@@ -117,7 +117,7 @@ pub async fn act_on_user(app: &App, id: &str, action: &UserAction) -> Result<Use
         }
         u.updated_at = now;
         commit(app, Repo::user_writes(&u)?).await?;
-        u.version += 1;
+        Repo::user_written(&mut u);
         Ok(u)
     })
     .await?;
@@ -450,7 +450,7 @@ pub async fn update_user(app: &App, id: &str, upd: &UserUpdate) -> Result<UserRe
             }
             other => other.into(),
         })?;
-        u.version += 1;
+        Repo::user_written(&mut u);
         Ok(u)
     })
     .await?;

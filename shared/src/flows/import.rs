@@ -88,6 +88,14 @@ fn user_from(
     }
     for kind in IdentificationKind::ALL {
         let list = user.identifications(*kind);
+        if list.len() > crate::security::MAX_IDENTIFICATIONS_PER_KIND {
+            return Err(format!(
+                "{} {}s: an account holds at most {}",
+                list.len(),
+                kind.as_str().replace('_', " "),
+                crate::security::MAX_IDENTIFICATIONS_PER_KIND
+            ));
+        }
         let primary = list
             .iter()
             .find(|r| r.is_verified())
@@ -211,6 +219,7 @@ pub async fn import_user(app: &App, u: &ExportedUser, dry_run: bool) -> Result<I
         Err(StoreError::ConditionFailed { index }) if index < user_index => {
             Ok(done(Outcome::Refused(labels[index].clone()), notes))
         }
+        Err(StoreError::Invalid(why)) => Ok(done(Outcome::Refused(why), notes)),
         Err(e) => Err(e.into()),
     }
 }

@@ -11,6 +11,7 @@ pub mod import;
 pub mod lockout;
 pub mod me;
 pub mod rate_limit;
+pub mod reindex;
 pub mod reverification;
 pub mod session;
 pub mod sign_in;

@@ -357,8 +357,10 @@ pub async fn make_room(app: &App, user_id: &str) -> Result<Vec<Write>> {
     }
     // Only now (rarely) read the items themselves: the index may lag behind their versions.
     let mut live = app.repo.reload_sessions(&listed).await?;
+    // One that ended since the index was read is not revoked again.
+    live.retain(|s| s.is_active_at(now));
     live.sort_by_key(|s| s.last_active_at);
-    let excess = (live.len() + 1 - cap).min(SESSION_BATCH);
+    let excess = (live.len() + 1).saturating_sub(cap).min(SESSION_BATCH);
     live.into_iter()
         .take(excess)
         .map(|s| {
@@ -372,9 +374,11 @@ pub async fn make_room(app: &App, user_id: &str) -> Result<Vec<Write>> {
         .map(|w| w.into_iter().flatten().collect())
 }
 
-/// Sessions changed per transaction when many are ended at once: well inside the 100-write
-/// transaction limit of DynamoDB, so no account is too large to sign out everywhere.
-const SESSION_BATCH: usize = 25;
+/// Sessions changed per transaction when many are ended at once: with each session's webhook
+/// messages (one per endpoint, at most [`security::MAX_WEBHOOK_ENDPOINTS`]) and a sign-in's own
+/// writes, well inside the 100-write transaction limit of DynamoDB, so no account is too large
+/// to sign out everywhere.
+const SESSION_BATCH: usize = 20;
 
 /// Lost races tolerated while ending a user's sessions before giving up.
 const SESSION_SWEEPS: usize = 10;

@@ -6,8 +6,9 @@
 //!     ─► their guards / ids, one BatchGetItem ─► intersect per kind ─► BatchGetItem users
 //!   no identifier filter, ordered by creation (the default, newest first)
 //!     ─► each user-index shard: the first offset+limit entries ─► merge ─► page
-//!   `query` (partial match), another order, or a count with no identifier filter
+//!   `query` (partial match) or another order
 //!     ─► the user index whole ─► match ─► sort ─► page / count
+//!   a count with no filter ─► each shard counted (`Select: COUNT`), no user read out
 //! ```
 //!
 //! Email addresses and phone numbers are found through their guards, which verified ones hold:
@@ -258,8 +259,11 @@ pub async fn list(
     Ok(users.into_iter().skip(offset).take(limit).collect())
 }
 
-/// How many users the filter matches.
+/// How many users the filter matches. Without a filter, the index is counted, not read.
 pub async fn count(app: &App, f: &UserFilter) -> Result<usize> {
     f.check()?;
+    if !f.by_identifier() && f.query.as_deref().is_none_or(|q| q.trim().is_empty()) {
+        return app.repo.count_indexed_users().await;
+    }
     Ok(matching(app, f, UserOrder::default()).await?.len())
 }

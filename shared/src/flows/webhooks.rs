@@ -82,6 +82,10 @@ pub async fn deliver_due(
         .query(&Query::gsi1(keys::WEBHOOKS_PENDING).limit(ROUND_SIZE))
         .await?;
     for item in &items {
+        if stop.as_deref().is_some_and(|rx| *rx.borrow()) {
+            round.stopped = true;
+            return Ok(round);
+        }
         let mut m = message_from(item)?;
         if m.status != MessageStatus::Pending {
             continue;
@@ -114,8 +118,12 @@ pub async fn deliver_due(
             }
         }
     }
-    if items.len() == ROUND_SIZE {
-        // More may be waiting behind this round: due now.
+    let last_was_due = items
+        .last()
+        .and_then(|i| i.gsi1.as_ref())
+        .is_some_and(|(_, sk)| *sk <= keys::webhook_sort_key(now, "~"));
+    if items.len() == ROUND_SIZE && last_was_due {
+        // More may be due behind this round: at once.
         round.next_due = Some(now);
     }
     Ok(round)

@@ -82,7 +82,8 @@ pub fn is_marker(w: &Write) -> bool {
 }
 
 /// What in a user its webhooks hear about: everything but sign-in bookkeeping (failed attempts,
-/// last sign-in and activity, the TOTP step) and the update time itself.
+/// last sign-in and activity, the TOTP step, a password's rehash on sign-in: only whether there
+/// is a password counts) and the update time itself.
 pub fn user_fingerprint(u: &UserRecord) -> u64 {
     use std::hash::{Hash as _, Hasher as _};
     let mut doc = serde_json::to_value(u).unwrap_or(Value::Null);
@@ -95,6 +96,9 @@ pub fn user_fingerprint(u: &UserRecord) -> u64 {
             "totp_last_step",
         ] {
             map.remove(volatile);
+        }
+        if let Some(hash) = map.get_mut("password_hash") {
+            *hash = Value::Bool(!hash.is_null());
         }
     }
     let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -289,15 +293,18 @@ impl Outbox {
 
     /// The payload of an event, as Clerk sends it.
     fn payload(&self, e: &PendingEvent) -> Value {
+        // A record that does not decode is sent as its id alone: never the stored document,
+        // which holds hashes and secrets.
+        let bare = |object: &str| json!({ "object": object, "id": e.record.get("id") });
         let data = if e.event_type.starts_with("user.") && e.event_type != "user.deleted" {
             match serde_json::from_value::<UserRecord>(e.record.clone()) {
                 Ok(u) => render::backend_user(&u, &self.settings, e.occurred_at),
-                Err(_) => e.record.clone(),
+                Err(_) => bare("user"),
             }
         } else if e.event_type.starts_with("session.") {
             match serde_json::from_value::<SessionRecord>(e.record.clone()) {
                 Ok(s) => render::backend_session(&s, e.occurred_at),
-                Err(_) => e.record.clone(),
+                Err(_) => bare("session"),
             }
         } else {
             e.record.clone()

@@ -231,25 +231,35 @@ impl Repo {
         Ok(writes)
     }
 
-    /// The writes that delete a stored user: its document (unchanged since it was read), its
-    /// locators and the `user.deleted` event. Identifier guards are the caller's (they may belong to someone else).
-    pub fn user_deletion_writes(u: &UserRecord, now: i64) -> Vec<Write> {
-        let mut writes = vec![Write::delete(
-            keys::user(&u.id),
-            Condition::Version(u.version),
-        )];
+    /// The writes that delete a stored user: its document (unchanged since it was read) and the
+    /// `user.deleted` event; then the deletes of its locators, which may follow in later
+    /// transactions. Identifier guards are the caller's (they may belong to someone else).
+    pub fn user_deletion_writes(u: &UserRecord, now: i64) -> (Vec<Write>, Vec<Write>) {
+        let deletion = vec![
+            Write::delete(keys::user(&u.id), Condition::Version(u.version)),
+            events::user_deleted_event(u, now),
+        ];
+        let mut locators: Vec<Write> = Vec::new();
         for id in u
             .identification_ids()
             .iter()
             .chain(&u.stored.identification_ids)
         {
             let w = Write::delete(keys::identification(id), Condition::None);
-            if !writes.contains(&w) {
-                writes.push(w);
+            if !locators.contains(&w) {
+                locators.push(w);
             }
         }
-        writes.push(events::user_deleted_event(u, now));
-        writes
+        (deletion, locators)
+    }
+
+    /// After `u`'s writes were committed: its next write compares against what it is now.
+    pub fn user_written(u: &mut UserRecord) {
+        u.version += 1;
+        u.stored = StoredUser {
+            identification_ids: u.identification_ids(),
+            fingerprint: Some(events::user_fingerprint(u)),
+        };
     }
 
     /// The user document in `item`, with what its next write compares against.
@@ -299,6 +309,22 @@ impl Repo {
 
     pub fn release_external_id_write(value: &str) -> Write {
         Write::delete(keys::external_id(value), Condition::None)
+    }
+
+    /// How many users the user index holds: a count of each shard, run together, reading no
+    /// user out.
+    pub async fn count_indexed_users(&self) -> Result<usize> {
+        let mut counts = tokio::task::JoinSet::new();
+        for shard in 0..keys::USER_SHARDS {
+            let store = Arc::clone(&self.store);
+            let q = Query::gsi1(keys::users_index_pk(shard));
+            counts.spawn(async move { store.count(&q).await });
+        }
+        let mut total = 0;
+        while let Some(done) = counts.join_next().await {
+            total += done.map_err(|e| Error::internal(format!("index count: {e}")))??;
+        }
+        Ok(total)
     }
 
     /// Users from the user index in creation order (`newest_first` or oldest first): the first
@@ -406,6 +432,10 @@ impl Repo {
                 .map_err(|e| StoreError::Invalid(e.to_string()))?,
             None => events::without_markers(writes),
         };
+        if writes.is_empty() {
+            // Only events nobody subscribed to.
+            return Ok(());
+        }
         match self.store.write(writes).await {
             Ok(()) => {
                 if let Some(outbox) = &self.outbox {
@@ -487,6 +517,35 @@ impl Repo {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Changes an instance-wide value with `change` (starting from `T::default()` when there is
+    /// none), unless someone changed it meanwhile: then again, on what they wrote. Returns what
+    /// `change` returned.
+    pub async fn update_instance_value<T, R, F>(&self, name: &str, mut change: F) -> Result<R>
+    where
+        T: Serialize + DeserializeOwned + Default,
+        F: FnMut(&mut T) -> R,
+    {
+        let key = keys::instance(name);
+        for _ in 0..10 {
+            let (mut value, condition, version) = match self.store.get(&key).await? {
+                Some(item) => (
+                    from_doc::<T>(&item)?,
+                    Condition::Version(item.version),
+                    item.version + 1,
+                ),
+                None => (T::default(), Condition::NotExists, 1),
+            };
+            let out = change(&mut value);
+            let item = Item::new(key.clone(), to_doc(&value)?).with_version(version);
+            match self.store.write(vec![Write::put(item, condition)]).await {
+                Ok(()) => return Ok(out),
+                Err(StoreError::ConditionFailed { .. } | StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::conflict())
     }
 
     /// Replaces an instance-wide value unconditionally (key rotation by an operator).

@@ -78,6 +78,21 @@ impl ItemStore for CountingStore {
         self.inner.write(writes).await
     }
 
+    async fn count(&self, query: &Query) -> Result<usize, StoreError> {
+        self.counts.reads.fetch_add(1, Ordering::SeqCst);
+        self.inner.count(query).await
+    }
+
+    async fn scan(
+        &self,
+        pk_prefix: &str,
+        after: Option<&Key>,
+        limit: usize,
+    ) -> Result<(Vec<Item>, Option<Key>), StoreError> {
+        self.counts.reads.fetch_add(1, Ordering::SeqCst);
+        self.inner.scan(pk_prefix, after, limit).await
+    }
+
     async fn increment(&self, key: &Key, by: i64, expires_at: i64) -> Result<i64, StoreError> {
         self.counts.writes.fetch_add(1, Ordering::SeqCst);
         self.inner.increment(key, by, expires_at).await

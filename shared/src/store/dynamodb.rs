@@ -516,6 +516,93 @@ impl ItemStore for DynamoStore {
         self.write_transaction(writes, now).await
     }
 
+    async fn count(&self, query: &Query) -> Result<usize, StoreError> {
+        let now = self.clock.now_secs();
+        let (pk_attr, sk_attr) = match query.index {
+            Index::Table => ("PK", "SK"),
+            Index::Gsi1 => ("GSI1PK", "GSI1SK"),
+        };
+        let mut expr = "#pk = :pk".to_owned();
+        let mut names = HashMap::from([
+            ("#pk".to_owned(), pk_attr.to_owned()),
+            ("#exp".to_owned(), TTL_ATTRIBUTE.to_owned()),
+        ]);
+        let mut values: Attrs = HashMap::from([
+            (":pk".to_owned(), s(&query.pk)),
+            (":now".to_owned(), n(now)),
+        ]);
+        if let Some(prefix) = &query.sk_prefix {
+            expr.push_str(" AND begins_with(#sk, :prefix)");
+            names.insert("#sk".into(), sk_attr.into());
+            values.insert(":prefix".into(), s(prefix));
+        }
+        let mut total = 0usize;
+        let mut start: Option<Attrs> = None;
+        loop {
+            let mut req = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression(&expr)
+                .filter_expression("attribute_not_exists(#exp) OR #exp > :now")
+                .set_expression_attribute_names(Some(names.clone()))
+                .set_expression_attribute_values(Some(values.clone()))
+                .select(aws_sdk_dynamodb::types::Select::Count)
+                .set_exclusive_start_key(start.take());
+            if query.index == Index::Gsi1 {
+                req = req.index_name(GSI1);
+            }
+            let page = req
+                .send()
+                .await
+                .map_err(|e| backend(e.into_service_error()))?;
+            total += usize::try_from(page.count()).unwrap_or(0);
+            match page.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => return Ok(total),
+            }
+        }
+    }
+
+    async fn scan(
+        &self,
+        pk_prefix: &str,
+        after: Option<&Key>,
+        limit: usize,
+    ) -> Result<(Vec<Item>, Option<Key>), StoreError> {
+        let now = self.clock.now_secs();
+        let mut out = Vec::new();
+        let mut start: Option<Attrs> = after.map(key_attrs);
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("begins_with(#pk, :prefix)")
+                .expression_attribute_names("#pk", "PK")
+                .expression_attribute_values(":prefix", s(pk_prefix))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| backend(e.into_service_error()))?;
+            for a in page.items() {
+                if live(a, now) {
+                    out.push(attrs_item(a)?);
+                }
+                if out.len() == limit {
+                    // Resume right after the last item handed out.
+                    let next = out.last().map(Item::key);
+                    return Ok((out, next));
+                }
+            }
+            match page.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => return Ok((out, None)),
+            }
+        }
+    }
+
     async fn increment(&self, key: &Key, by: i64, expires_at: i64) -> Result<i64, StoreError> {
         let now = self.clock.now_secs();
         let added = self

@@ -30,7 +30,8 @@
 //! | find a session by id alone (Backend API)    | GetItem locator → Query its client           | 2           |
 //! | list users newest (oldest) first, a page    | Query each `GSI1PK = USERS#shard`, `Limit` offset+limit, merged | 1 (8 in parallel) |
 //! | list users by email / phone / username / external id / id | GetItem guards (BatchGetItem) → BatchGetItem users | 2 |
-//! | count users, search users (`query`)         | Query every `USERS#shard` whole (reads every user once) | 1 (8 in parallel) |
+//! | count users                                 | Query every `USERS#shard`, `Select: COUNT`   | 1 (8 in parallel) |
+//! | search users (`query`), another order       | Query every `USERS#shard` whole (reads every user once) | 1 (8 in parallel) |
 //! | find an email address / phone number by id  | GetItem locator → GetItem user               | 2           |
 //! | webhook messages due for delivery           | Query `GSI1PK = WEBHOOKS#PENDING`, oldest due first, `Limit` | 1 |
 //! | failed webhook messages (operators)         | Query `GSI1PK = WEBHOOKS#FAILED`, newest first | 1         |
@@ -41,8 +42,8 @@
 //! document is also a write to its index partition, and one partition takes about 1,000 writes
 //! a second (DynamoDB's per-partition limit), which sign-ins of one popular instance could
 //! reach. A page in creation order reads at most offset + limit entries from each shard and
-//! merges them. Counting and searching (`query`) read the index whole: they are operator calls,
-//! priced at one read of each user.
+//! merges them. Counting reads no user out (`Select: COUNT`, still priced by the index's size);
+//! searching (`query`) reads the index whole, one read of each user.
 //!
 //! A client's partition stays small (one client, its few sessions, one current sign-in and
 //! sign-up), so reading it whole is one cheap Query. Uniqueness of identifiers is never a

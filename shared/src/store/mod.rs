@@ -17,7 +17,8 @@
 //! - items with an `expires_at` (Unix seconds, the TTL attribute) in the past are invisible to
 //!   reads and count as absent for conditions — DynamoDB deletes them up to 48 h late, so the
 //!   filter is ours, not the engine's;
-//! - atomic counters (`increment`) for rate limits.
+//! - atomic counters (`increment`) for rate limits;
+//! - a paged scan by partition-key prefix, for operators' maintenance only.
 //!
 //! The key design (what lives under which `pk`/`sk`) is in [`keys`].
 
@@ -256,8 +257,23 @@ pub trait ItemStore: Send + Sync {
     /// Items of one partition (table: strongly consistent; gsi1: eventually consistent on DynamoDB).
     async fn query(&self, query: &Query) -> Result<Vec<Item>, StoreError>;
 
+    /// How many live items `query` would return (its `limit` and order ignored), without
+    /// reading them out: on DynamoDB a `Select: COUNT` query.
+    async fn count(&self, query: &Query) -> Result<usize, StoreError>;
+
     /// All-or-nothing conditional writes.
     async fn write(&self, writes: Vec<Write>) -> Result<(), StoreError>;
+
+    /// Up to `limit` live items whose partition key starts with `pk_prefix`, after the item
+    /// `after` (the continuation the previous page returned), and the continuation when more
+    /// may follow. A read of the whole table: for operators' maintenance (`frontdoor users
+    /// reindex`), never on a request path.
+    async fn scan(
+        &self,
+        pk_prefix: &str,
+        after: Option<&Key>,
+        limit: usize,
+    ) -> Result<(Vec<Item>, Option<Key>), StoreError>;
 
     /// Atomically adds `by` to the counter at `key` (creating it at 0) and returns the new value.
     /// `expires_at` is set when the counter is created.

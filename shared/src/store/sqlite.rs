@@ -255,6 +255,61 @@ impl ItemStore for SqliteStore {
         .await
     }
 
+    async fn count(&self, query: &Query) -> Result<usize, StoreError> {
+        let q = query.clone();
+        self.run(move |conn, now| {
+            let (pk_col, sk_col) = match q.index {
+                Index::Table => ("pk", "sk"),
+                Index::Gsi1 => ("gsi1pk", "gsi1sk"),
+            };
+            let prefix = q.sk_prefix.clone().unwrap_or_default();
+            let sql = format!(
+                "SELECT COUNT(*) FROM items WHERE {pk_col} = ?1 \
+                 AND substr({sk_col}, 1, length(?2)) = ?2 AND (exp IS NULL OR exp > ?3)"
+            );
+            let n: i64 = conn
+                .query_row(&sql, params![q.pk, prefix, now], |r| r.get(0))
+                .map_err(backend)?;
+            Ok(usize::try_from(n).unwrap_or(0))
+        })
+        .await
+    }
+
+    async fn scan(
+        &self,
+        pk_prefix: &str,
+        after: Option<&Key>,
+        limit: usize,
+    ) -> Result<(Vec<Item>, Option<Key>), StoreError> {
+        let prefix = pk_prefix.to_owned();
+        let (after_pk, after_sk) = after.map_or((String::new(), String::new()), |k| {
+            (k.pk.clone(), k.sk.clone())
+        });
+        let n = i64::try_from(limit).unwrap_or(i64::MAX);
+        let items = self
+            .run(move |conn, now| {
+                let sql = format!(
+                    "SELECT {COLUMNS} FROM items WHERE substr(pk, 1, length(?1)) = ?1 \
+                     AND (pk > ?2 OR (pk = ?2 AND sk > ?3)) \
+                     AND (exp IS NULL OR exp > ?4) ORDER BY pk, sk LIMIT ?5"
+                );
+                let mut stmt = conn.prepare_cached(&sql).map_err(backend)?;
+                let rows = stmt
+                    .query_map(params![prefix, after_pk, after_sk, now, n], row_to_item)
+                    .map_err(backend)?;
+                let mut out = Vec::new();
+                for r in rows {
+                    out.push(r.map_err(backend)??);
+                }
+                Ok(out)
+            })
+            .await?;
+        let next = (items.len() == limit)
+            .then(|| items.last().map(Item::key))
+            .flatten();
+        Ok((items, next))
+    }
+
     async fn increment(&self, key: &Key, by: i64, expires_at: i64) -> Result<i64, StoreError> {
         let key = key.clone();
         let last = self.last_purge.load(Ordering::Relaxed);

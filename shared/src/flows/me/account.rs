@@ -70,8 +70,8 @@ impl UserCommand for DeleteAccount {
 }
 
 /// The writes that delete user `u` (unless it changed since read) with as many of its
-/// identifiers as one transaction holds, and the releases of the rest (accounts that grew
-/// before identifiers were capped), for [`free_the_rest`] right after.
+/// identifiers (guards and locators) as one transaction holds, and the releases of the rest
+/// (accounts that grew before identifiers were capped), for [`free_the_rest`] right after.
 pub async fn deletion_writes(app: &App, u: &UserRecord) -> Result<(Vec<Write>, Vec<Write>)> {
     let mut releases = Vec::new();
     for kind in IdentificationKind::ALL {
@@ -88,9 +88,13 @@ pub async fn deletion_writes(app: &App, u: &UserRecord) -> Result<(Vec<Write>, V
     if let Some(external_id) = &u.external_id {
         releases.push(Repo::release_external_id_write(external_id));
     }
-    let later = releases.split_off(releases.len().min(IDENTIFIERS_WITH_THE_USER));
+    let (deletion, locators) = Repo::user_deletion_writes(u, app.now_ms());
+    releases.extend(locators);
+    // The deletion's event becomes a message per webhook endpoint in the same transaction.
+    let room = IDENTIFIERS_WITH_THE_USER - crate::security::MAX_WEBHOOK_ENDPOINTS;
+    let later = releases.split_off(releases.len().min(room));
     let mut writes = releases;
-    writes.extend(Repo::user_deletion_writes(u, app.now_ms()));
+    writes.extend(deletion);
     Ok((writes, later))
 }
 

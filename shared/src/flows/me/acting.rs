@@ -49,7 +49,7 @@ pub async fn save(
         }
         other => other.into(),
     })?;
-    a.user.version += 1;
+    Repo::user_written(&mut a.user);
     Ok(())
 }
 

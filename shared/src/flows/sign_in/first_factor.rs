@@ -142,7 +142,7 @@ async fn check_password(
         user.password_hash = Some(app.passwords.hash(password).await?);
         user.updated_at = app.now_ms();
         crate::flows::client::commit(app, crate::repo::Repo::user_writes(&user)?).await?;
-        user.version += 1;
+        crate::repo::Repo::user_written(&mut user);
     }
     state::first_factor_passed(app, current, s, user, FirstFactor::Password, origin).await
 }
