@@ -89,8 +89,14 @@ after(async () => {
 // the page requests.
 function watch(page, s) {
   const requests = [];
+  // What went wrong in the page, for the message of a step that then times out.
+  requests.problems = [];
   page.on('request', (r) => requests.push(r.url()));
+  page.on('console', (m) => m.type() === 'error' && requests.problems.push(`console: ${m.text()}`));
+  page.on('pageerror', (e) => requests.problems.push(`page error: ${e.message}`));
+  page.on('requestfailed', (r) => requests.problems.push(`failed: ${r.url()} ${r.failure()?.errorText}`));
   page.on('response', async (r) => {
+    if (r.status() >= 400) requests.problems.push(`${r.status()}: ${r.request().method()} ${r.url()}`);
     const url = new URL(r.url());
     if (url.port !== String(s.server.port) || !url.pathname.startsWith('/v1/')) return;
     if (!(r.headers()['content-type'] ?? '').includes('json')) return;
@@ -185,7 +191,13 @@ async function journey(s, label) {
   assert.ok(!loops || Number(loops.value) <= 1, 'no redirect loop');
 
   // Sign out in <UserButton/>; the protected page then sends us to sign in.
-  await page.locator('.cl-userButtonTrigger').click();
+  try {
+    await page.locator('.cl-userButtonTrigger').click();
+  } catch (e) {
+    const state = await page.evaluate(() => ({ loaded: window.Clerk?.loaded, user: window.Clerk?.user?.id ?? null, version: window.Clerk?.version })).catch(() => ({}));
+    e.message += `\nclerk-js: ${JSON.stringify(state)}\npage problems:\n${requests.problems.join('\n') || '(none)'}`;
+    throw e;
+  }
   await page.locator('.cl-userButtonPopoverActionButton__signOut').click();
   await page.waitForFunction(() => !document.cookie.includes('__session=ey'), null, { timeout: 20_000 });
   await page.goto(`${s.app.url}/protected`);
