@@ -36,7 +36,12 @@ pub struct AppInner {
     pub client_tokens: ClientTokens,
     pub codes: CodeHasher,
     pub passwords: Passwords,
-    keys: RwLock<Arc<KeyRing>>,
+    /// None only while the first key of a fresh store is being generated in the background.
+    keys: RwLock<Option<Arc<KeyRing>>>,
+    /// Turns true once `keys` holds a ring.
+    keys_ready: tokio::sync::watch::Receiver<bool>,
+    /// How long a retired key stays published (the longest token lifetime).
+    publish_grace: std::time::Duration,
     /// Whether the keys come from the store (and may be rotated there), not an operator PEM.
     keys_in_store: bool,
     /// When the key ring was last read from the store (real time: this is a cache, not a rule).
@@ -67,9 +72,18 @@ pub struct AppBuilder {
     courier: Option<Arc<dyn Courier>>,
     signing_key_pem: Option<String>,
     secret_key: Option<String>,
+    keys_in_background: bool,
 }
 
 impl AppBuilder {
+    /// On a store without signing keys, generates the first one after `build` returns, so the
+    /// first requests need not wait for it (the local server); only what signs waits. Without
+    /// it, `build` generates the key itself (a Lambda's init, never a request).
+    pub fn keys_in_background(mut self, yes: bool) -> Self {
+        self.keys_in_background = yes;
+        self
+    }
+
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
@@ -114,19 +128,28 @@ impl AppBuilder {
                 .max()
                 .unwrap_or(security::SESSION_TOKEN_LIFETIME.as_secs()),
         );
+        let stored_keys = |stored: Vec<StoredKey>| {
+            stored
+                .iter()
+                .map(SigningKey::from_stored)
+                .collect::<Result<Vec<_>>>()
+        };
         let keys = match &self.signing_key_pem {
-            Some(pem) => vec![SigningKey::from_pem(pem, now)?],
-            None => {
-                let stored: Vec<StoredKey> = repo
-                    .instance_value(SIGNING_KEYS, || {
+            Some(pem) => Some(vec![SigningKey::from_pem(pem, now)?]),
+            None => match repo
+                .store()
+                .get(&crate::store::keys::instance(SIGNING_KEYS))
+                .await?
+            {
+                Some(item) => Some(stored_keys(crate::repo::from_doc(&item)?)?),
+                None if self.keys_in_background => None,
+                None => Some(stored_keys(
+                    repo.instance_value(SIGNING_KEYS, || {
                         Ok(vec![SigningKey::generate(now)?.to_stored()])
                     })
-                    .await?;
-                stored
-                    .iter()
-                    .map(SigningKey::from_stored)
-                    .collect::<Result<Vec<_>>>()?
-            }
+                    .await?,
+                )?),
+            },
         };
         let random = Arc::clone(&self.random);
         let secret: String = repo
@@ -155,12 +178,17 @@ impl AppBuilder {
             Some(c) => c,
             None => Arc::new(NoCourier),
         };
-        Ok(App(Arc::new(AppInner {
+        let pending = keys.is_none();
+        let ring = keys.map(|k| KeyRing::new(k, grace)).transpose()?;
+        let (keys_ready_tx, keys_ready) = tokio::sync::watch::channel(!pending);
+        let app = App(Arc::new(AppInner {
             webhooks,
             client_tokens: ClientTokens::new(secret.as_bytes()),
             codes: CodeHasher::new(secret.as_bytes())?,
             passwords: Passwords::new(),
-            keys: RwLock::new(Arc::new(KeyRing::new(keys, grace)?)),
+            keys: RwLock::new(ring.map(Arc::new)),
+            keys_ready,
+            publish_grace: grace,
             keys_in_store: self.signing_key_pem.is_none(),
             keys_read: std::sync::Mutex::new(std::time::Instant::now()),
             configured_secret_key: self.secret_key.as_deref().map(crate::secret_keys::hash),
@@ -171,7 +199,12 @@ impl AppBuilder {
             clock: self.clock,
             random: self.random,
             courier,
-        })))
+        }));
+        if pending {
+            let background = app.clone();
+            tokio::spawn(async move { background.first_keys(keys_ready_tx).await });
+        }
+        Ok(app)
     }
 }
 
@@ -185,6 +218,7 @@ impl App {
             courier: None,
             signing_key_pem: None,
             secret_key: None,
+            keys_in_background: false,
         }
     }
 
@@ -193,10 +227,59 @@ impl App {
     }
 
     /// A snapshot of the key ring.
-    pub fn key_ring(&self) -> Arc<KeyRing> {
+    /// The key ring in hand; none while the first key of a fresh store is still being made
+    /// (see [`AppBuilder::keys_in_background`]; [`App::signing_keys`] waits for it).
+    pub fn key_ring(&self) -> Option<Arc<KeyRing>> {
         match self.keys.read() {
-            Ok(g) => Arc::clone(&g),
-            Err(p) => Arc::clone(&p.into_inner()),
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Generates, stores and installs the first signing key of a fresh store, then says so.
+    /// Another process that stored one first wins, and its key is used. Retried until it works:
+    /// what signs waits for it.
+    async fn first_keys(&self, ready: tokio::sync::watch::Sender<bool>) {
+        loop {
+            let made = async {
+                let now = self.now_ms();
+                let key = tokio::task::spawn_blocking(move || SigningKey::generate(now))
+                    .await
+                    .map_err(|e| Error::internal(format!("key generation: {e}")))??;
+                let stored: Vec<StoredKey> = self
+                    .repo
+                    .instance_value(SIGNING_KEYS, || Ok(vec![key.to_stored()]))
+                    .await?;
+                let keys = stored
+                    .iter()
+                    .map(SigningKey::from_stored)
+                    .collect::<Result<Vec<_>>>()?;
+                self.install(KeyRing::new(keys, self.publish_grace)?)
+            };
+            match made.await {
+                Ok(()) => {
+                    let _ = ready.send(true);
+                    return;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "the first signing key could not be made; trying again");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
+    /// The ring, once there is one.
+    async fn ring(&self) -> Arc<KeyRing> {
+        loop {
+            if let Some(ring) = self.key_ring() {
+                return ring;
+            }
+            let mut ready = self.keys_ready.clone();
+            if ready.wait_for(|r| *r).await.is_err() {
+                // The generator is gone without a ring (the runtime is stopping).
+                std::future::pending::<()>().await;
+            }
         }
     }
 
@@ -209,23 +292,24 @@ impl App {
             Ok(t) => t.elapsed() >= security::SIGNING_KEYS_REFRESH,
             Err(p) => p.into_inner().elapsed() >= security::SIGNING_KEYS_REFRESH,
         };
+        let ring = self.ring().await;
         if stale
             && self.keys_in_store
             && let Err(e) = self.refresh_signing_keys().await
         {
             tracing::warn!(error = %e, "could not re-read the signing keys; keeping them");
+            return ring;
         }
-        self.key_ring()
+        self.key_ring().unwrap_or(ring)
     }
 
     /// Reads the key ring from the store now.
     pub async fn refresh_signing_keys(&self) -> Result<()> {
-        let in_hand: Vec<StoredKey> = self
-            .key_ring()
-            .keys()
-            .iter()
-            .map(SigningKey::to_stored)
-            .collect();
+        let Some(ring) = self.key_ring() else {
+            // The first key is still being made; it is installed when stored.
+            return Ok(());
+        };
+        let in_hand: Vec<StoredKey> = ring.keys().iter().map(SigningKey::to_stored).collect();
         let stored: Vec<StoredKey> = self
             .repo
             .instance_value(SIGNING_KEYS, || Ok(in_hand))
@@ -234,7 +318,7 @@ impl App {
             .iter()
             .map(SigningKey::from_stored)
             .collect::<Result<Vec<_>>>()?;
-        let ring = KeyRing::new(keys, self.key_ring().publish_grace())?;
+        let ring = KeyRing::new(keys, self.publish_grace)?;
         self.install(ring)?;
         match self.keys_read.lock() {
             Ok(mut t) => *t = std::time::Instant::now(),
@@ -245,7 +329,7 @@ impl App {
 
     fn install(&self, ring: KeyRing) -> Result<()> {
         match self.keys.write() {
-            Ok(mut g) => *g = Arc::new(ring),
+            Ok(mut g) => *g = Some(Arc::new(ring)),
             Err(_) => return Err(Error::internal("key ring lock poisoned")),
         }
         Ok(())
@@ -271,7 +355,7 @@ impl App {
         let now = self.now_ms();
         let new_key = SigningKey::generate(now)?;
         let kid = new_key.kid.clone();
-        let mut ring = KeyRing::clone(&self.key_ring());
+        let mut ring = KeyRing::clone(&*self.ring().await);
         ring.stage(new_key, now + crate::clock::duration_ms(activate_after));
         ring.prune(now);
         let stored: Vec<StoredKey> = ring.keys().iter().map(SigningKey::to_stored).collect();

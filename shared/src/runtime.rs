@@ -96,9 +96,13 @@ pub async fn open_store(kind: StoreKind, clock: Arc<dyn Clock>) -> Result<Arc<dy
 pub async fn build_app(default_store: StoreKind) -> Result<App> {
     let settings = load_settings()?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let store = open_store(store_kind(default_store)?, Arc::clone(&clock)).await?;
+    let kind = store_kind(default_store)?;
+    let store = open_store(kind, Arc::clone(&clock)).await?;
     let mut builder = App::builder(settings.clone(), store)
         .clock(Arc::clone(&clock))
+        // Locally the first key of a fresh store is made while the server already answers; a
+        // Lambda makes it during its init, before any event.
+        .keys_in_background(kind == StoreKind::Sqlite)
         .signing_key_pem(var("FRONTDOOR_SIGNING_KEY_PEM"))
         .secret_key(var("FRONTDOOR_SECRET_KEY"));
     match settings.messages.delivery {

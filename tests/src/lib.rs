@@ -189,7 +189,7 @@ impl TestApp {
     /// against the published JWKS (not its times: the test clock is not the wall clock).
     pub fn verified_claims(&self, jwt: &str) -> Value {
         use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-        let jwks = self.app.key_ring().jwks(self.app.now_ms());
+        let jwks = self.app.key_ring().unwrap().jwks(self.app.now_ms());
         let key = &jwks["keys"][0];
         let header = jsonwebtoken::decode_header(jwt).unwrap();
         assert_eq!(header.alg, Algorithm::RS256);

@@ -156,6 +156,7 @@ async fn jwks_is_served_at_both_paths_with_an_rsa_2048_key_that_verifies_our_sig
     let token = t
         .app
         .key_ring()
+        .unwrap()
         .sign(&json!({"sub": "user_1", "exp": 4_000_000_000u64}), 0)
         .unwrap();
     let header = jsonwebtoken::decode_header(&token).unwrap();
@@ -191,6 +192,7 @@ async fn rotation_signs_with_the_new_key_and_publishes_the_old_one_until_its_tok
     let token = t
         .app
         .key_ring()
+        .unwrap()
         .sign(&json!({"sub": "u"}), t.app.now_ms())
         .unwrap();
     assert_eq!(
@@ -231,7 +233,10 @@ async fn an_operator_supplied_pem_is_used_and_a_wrong_size_is_refused() {
         .build()
         .await
         .unwrap();
-    assert_eq!(app.key_ring().current(app.now_ms()).kid, generated.kid);
+    assert_eq!(
+        app.key_ring().unwrap().current(app.now_ms()).kid,
+        generated.kid
+    );
     assert!(
         frontdoor::keys::SigningKey::from_pem(
             "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----",
@@ -264,7 +269,13 @@ async fn timestamps_are_unix_milliseconds() {
 async fn a_staged_signing_key_is_published_before_it_signs() {
     use frontdoor_tests::TestApp;
     let t = TestApp::new().await;
-    let old = t.app.key_ring().current(t.app.now_ms()).kid.clone();
+    let old = t
+        .app
+        .key_ring()
+        .unwrap()
+        .current(t.app.now_ms())
+        .kid
+        .clone();
     let new = t
         .app
         .stage_signing_key(std::time::Duration::from_secs(600))
@@ -292,11 +303,14 @@ async fn a_staged_signing_key_is_published_before_it_signs() {
     let kid_of = |jwt: &str| jsonwebtoken::decode_header(jwt).unwrap().kid.unwrap();
     let claims = json!({"sub": "user_1"});
     let now = t.app.now_ms();
-    assert_eq!(kid_of(&t.app.key_ring().sign(&claims, now).unwrap()), old);
+    assert_eq!(
+        kid_of(&t.app.key_ring().unwrap().sign(&claims, now).unwrap()),
+        old
+    );
     t.clock.advance(std::time::Duration::from_secs(600));
     let now = t.app.now_ms();
     assert_eq!(
-        kid_of(&other.app.key_ring().sign(&claims, now).unwrap()),
+        kid_of(&other.app.key_ring().unwrap().sign(&claims, now).unwrap()),
         new
     );
     assert_eq!(
@@ -317,4 +331,48 @@ fn kids(jwks: &Value) -> Vec<String> {
         .iter()
         .map(|k| k["kid"].as_str().unwrap().to_owned())
         .collect()
+}
+
+#[tokio::test]
+async fn a_fresh_local_store_answers_before_its_first_key_exists_and_signs_once_it_does() {
+    use tower::ServiceExt as _;
+    let clock = Arc::new(ManualClock::new(T0));
+    let store: Arc<dyn ItemStore> = Arc::new(SqliteStore::in_memory(clock.clone()).unwrap());
+    let key_item = frontdoor::store::keys::instance("SIGNING_KEYS");
+    let app = frontdoor::App::builder(development_settings(), store.clone())
+        .clock(clock.clone())
+        .keys_in_background(true)
+        .build()
+        .await
+        .unwrap();
+    // Built without waiting for key generation (this test's runtime has one thread, so the
+    // generator has not run yet): nothing is stored, and a request that signs nothing is served.
+    assert!(app.key_ring().is_none());
+    assert!(store.get(&key_item).await.unwrap().is_none());
+    let service = frontdoor_local::service(app.clone());
+    let r = service
+        .clone()
+        .oneshot(
+            frontdoor_tests::req(http::Method::GET, "/v1/environment?_is_native=1")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // What signs waits for the key, which is then stored for every later start.
+    let jwks = app.signing_keys().await.jwks(app.now_ms());
+    let kid = jwks["keys"][0]["kid"].as_str().unwrap().to_owned();
+    assert!(store.get(&key_item).await.unwrap().is_some());
+    let again = frontdoor::App::builder(development_settings(), store)
+        .clock(clock)
+        .keys_in_background(true)
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(
+        again.key_ring().unwrap().current(again.now_ms()).kid,
+        kid,
+        "read, not made again"
+    );
 }

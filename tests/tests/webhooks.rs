@@ -198,6 +198,26 @@ async fn each_change_is_one_signed_event_in_clerks_shape() {
         )
         .await;
     assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
+    let second = r.body["response"]["created_session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = d
+        .post(&format!("/v1/client/sessions/{second}/remove"), "")
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // A third session, still active when the user is deleted (it ends with the user).
+    d.forget().await;
+    let r = d
+        .post(
+            "/v1/client/sign_ins",
+            &form(&[
+                ("identifier", "hooks.person@example.com"),
+                ("password", PASSWORD),
+            ]),
+        )
+        .await;
+    assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
     let r = backend(&t, Method::DELETE, &format!("/v1/users/{user}"), json!({})).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 
@@ -213,8 +233,10 @@ async fn each_change_is_one_signed_event_in_clerks_shape() {
             "email.created",
             "session.created",
             "session.created",
+            "session.created",
             "session.ended",
             "session.ended",
+            "session.removed",
             "user.created",
             "user.deleted",
             "user.updated",
@@ -249,6 +271,8 @@ async fn each_change_is_one_signed_event_in_clerks_shape() {
         .collect();
     assert!(ended.iter().any(|s| s["id"] == session.as_str()));
     assert!(ended.iter().all(|s| s["status"] == "ended"));
+    assert_eq!(by_type("session.removed")["id"], second);
+    assert_eq!(by_type("session.removed")["status"], "removed");
     assert_eq!(
         by_type("user.deleted"),
         &json!({"object": "user", "id": user, "deleted": true})
@@ -273,7 +297,7 @@ async fn each_change_is_one_signed_event_in_clerks_shape() {
     // Delivered messages are not sent again.
     t.clock.advance(Duration::from_secs(3600));
     assert_eq!(deliver(&t).await.attempted, 0);
-    assert_eq!(rx.received().len(), 8);
+    assert_eq!(rx.received().len(), 10);
 }
 
 #[tokio::test]
