@@ -125,13 +125,15 @@ fn assert_signed(h: &HeaderMap, body: &str) {
 
 /// An instance sending every event to `url`, retrying after 1 s, 5 s, 25 s… `max_attempts`
 /// times in all; `extra` adds endpoints.
-async fn app_sending_to(url: &str, max_attempts: u32, extra: &str) -> TestApp {
+async fn app_sending_to(url: &str, max_attempts: u32, extra: &str) -> Hooked {
     let section = format!(
         "[webhooks]\nfirst_retry_ms = 1000\nmax_attempts = {max_attempts}\n\n\
          [[webhooks.endpoints]]\nname = \"app\"\nurl = \"{url}\"\nsecret = \"{SECRET}\"\n{extra}\n\
          [rate_limits]"
     );
-    TestApp::with_settings(settings_with(&[("[rate_limits]", &section)])).await
+    let t = TestApp::with_settings(settings_with(&[("[rate_limits]", &section)])).await;
+    let key = t.app.create_secret_key().await.unwrap();
+    Hooked { t, key }
 }
 
 async fn deliver(t: &TestApp) -> delivery::Round {
@@ -140,27 +142,30 @@ async fn deliver(t: &TestApp) -> delivery::Round {
         .unwrap()
 }
 
-/// A Backend API call with the instance's secret key (made once per app).
-async fn backend(t: &TestApp, method: Method, path: &str, body: Value) -> TestResponse {
-    static KEYS: Mutex<Vec<(usize, String)>> = Mutex::new(Vec::new());
-    let app_id = Arc::as_ptr(&t.clock) as usize;
-    let known = KEYS
-        .lock()
-        .unwrap()
-        .iter()
-        .find(|(a, _)| *a == app_id)
-        .map(|(_, k)| k.clone());
-    let key = match known {
-        Some(k) => k,
-        None => {
-            let k = t.app.create_secret_key().await.unwrap();
-            KEYS.lock().unwrap().push((app_id, k.clone()));
-            k
-        }
-    };
-    t.send(
+/// An app under test with a secret key for its Backend API.
+struct Hooked {
+    t: TestApp,
+    key: String,
+}
+
+impl std::ops::Deref for Hooked {
+    type Target = TestApp;
+    fn deref(&self) -> &TestApp {
+        &self.t
+    }
+}
+
+/// A Backend API call with the app's secret key; the call must succeed.
+async fn backend(t: &Hooked, method: Method, path: &str, body: Value) -> TestResponse {
+    let r = backend_call(t, method.clone(), path, body).await;
+    assert!(r.status.is_success(), "{method} {path}: {}", r.body);
+    r
+}
+
+async fn backend_call(t: &Hooked, method: Method, path: &str, body: Value) -> TestResponse {
+    t.t.send(
         req(method, path)
-            .header("authorization", format!("Bearer {key}"))
+            .header("authorization", format!("Bearer {}", t.key))
             .header("content-type", "application/json")
             .body(Body::from(body.to_string()))
             .unwrap(),
@@ -528,7 +533,7 @@ async fn a_refused_change_writes_no_event() {
     let t = app_sending_to(&rx.url, 8, "").await;
     let create = |email: &str| {
         let body = json!({"email_address": [email], "username": "only_one", "skip_password_requirement": true});
-        backend(&t, Method::POST, "/v1/users", body)
+        backend_call(&t, Method::POST, "/v1/users", body)
     };
     assert_eq!(create("one@example.com").await.status, StatusCode::OK);
     let r = create("two@example.com").await;
