@@ -49,6 +49,17 @@ pub type LambdaError = lambda_http::Error;
 pub async fn run(routes: fn() -> Router<App>) -> Result<(), LambdaError> {
     runtime::init_tracing(true);
     let app = runtime::build_app(StoreKind::DynamoDb).await?;
+    serve(app, routes).await
+}
+
+/// The main of a function crate whose operations send codes (SES, SNS).
+pub async fn run_sending(routes: fn() -> Router<App>) -> Result<(), LambdaError> {
+    runtime::init_tracing(true);
+    let app = runtime::build_sending_app(StoreKind::DynamoDb).await?;
+    serve(app, routes).await
+}
+
+async fn serve(app: App, routes: fn() -> Router<App>) -> Result<(), LambdaError> {
     let service = ServiceBuilder::new()
         .map_request(into_fapi_request)
         .service(handler(app, routes()));

@@ -92,8 +92,26 @@ pub async fn open_store(kind: StoreKind, clock: Arc<dyn Clock>) -> Result<Arc<dy
     }
 }
 
-/// Builds the application for this process.
+/// Whether this process sends codes by SES and SNS itself. Only the groups whose operations send
+/// (sign-ins, sign-ups, `/v1/me`, reverification) and the all-in-one server do; the others never
+/// name the SES and SNS clients, so their binaries leave them out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sends {
+    Codes,
+    Nothing,
+}
+
+/// Builds the application for a process that sends no codes.
 pub async fn build_app(default_store: StoreKind) -> Result<App> {
+    build(default_store, Sends::Nothing).await
+}
+
+/// Builds the application for a process that sends codes (by the settings' delivery).
+pub async fn build_sending_app(default_store: StoreKind) -> Result<App> {
+    build(default_store, Sends::Codes).await
+}
+
+async fn build(default_store: StoreKind, sends: Sends) -> Result<App> {
     let settings = load_settings()?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let kind = store_kind(default_store)?;
@@ -111,7 +129,7 @@ pub async fn build_app(default_store: StoreKind) -> Result<App> {
                 .map_or_else(|| data_dir().join("outbox.jsonl"), PathBuf::from);
             builder = builder.courier(Arc::new(Outbox::to_file(path, Arc::clone(&clock))?));
         }
-        Delivery::Aws => {
+        Delivery::Aws if sends == Sends::Codes => {
             // Built once per cold start, like the DynamoDB client.
             let conf = aws_config::load_from_env().await;
             builder = builder.courier(Arc::new(AwsCourier::from_conf(
@@ -120,6 +138,8 @@ pub async fn build_app(default_store: StoreKind) -> Result<App> {
                 settings.messages.sms_sender_id.clone(),
             )));
         }
+        // A group that sends nothing keeps the courier that refuses loudly.
+        Delivery::Aws => {}
     }
     builder.build().await
 }

@@ -16,9 +16,11 @@ const SECRET_KEY = 'sk_test_' + 'nextjs0example0secret0key0for0the0tests'.slice(
 const LIVE_SECRET_KEY = SECRET_KEY.replace('sk_test_', 'sk_live_');
 // Short-lived session tokens, so a reload can find its token expired within the test. The
 // expiry is judged by the Next.js server's own clock (@clerk/backend, 5 s leeway), which the
-// test cannot move: it waits until the token in the browser's cookie is past that. Longer than
-// clerk-js 5's 10 s refresh leeway, below which it treats every token as already stale.
-const TOKEN_LIFETIME_SECS = 15;
+// test cannot move: it waits until the token in the browser's cookie is past that. Well past
+// clerk-js 5's 10 s refresh leeway: a token within it counts as stale, and at 15 s clerk-js 5
+// refreshed on every 5 s poll, each refresh re-rendering the page, and the Core 2 journey's
+// <UserButton/> sometimes never settled.
+const TOKEN_LIFETIME_SECS = 30;
 const SKEW_MS = 5_000;
 
 let browser;
@@ -194,9 +196,9 @@ async function journey(s, label) {
   try {
     await page.locator('.cl-userButtonTrigger').click();
   } catch (e) {
-    const state = await page.evaluate(() => ({ loaded: window.Clerk?.loaded, user: window.Clerk?.user?.id ?? null, version: window.Clerk?.version })).catch(() => ({}));
-    e.message += `\nclerk-js: ${JSON.stringify(state)}\npage problems:\n${requests.problems.join('\n') || '(none)'}`;
-    throw e;
+    const state = await page.evaluate(() => ({ url: location.href, loaded: window.Clerk?.loaded, user: window.Clerk?.user?.id ?? null, version: window.Clerk?.version, html: document.body.innerHTML.slice(0, 3000) })).catch((x) => ({ evaluate: String(x) }));
+    await page.screenshot({ path: `/tmp/frontdoor-${label}-userbutton.png` }).catch(() => {});
+    throw new Error(`${e.message}\nclerk-js: ${JSON.stringify(state)}\npage problems:\n${requests.problems.join('\n') || '(none)'}\nrequests:\n${requests.slice(-40).join('\n')}`);
   }
   await page.locator('.cl-userButtonPopoverActionButton__signOut').click();
   await page.waitForFunction(() => !document.cookie.includes('__session=ey'), null, { timeout: 20_000 });

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), frontdoor::lambda::LambdaError> {
-    frontdoor::lambda::run(fn_sessions::routes).await
+    frontdoor::lambda::run_sending(fn_sessions::routes).await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), frontdoor::lambda::LambdaError> {
-    frontdoor::lambda::run(fn_sign_ups::routes).await
+    frontdoor::lambda::run_sending(fn_sign_ups::routes).await
 }
