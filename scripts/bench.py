@@ -1,7 +1,7 @@
 """`make bench`: the local server under concurrent load, beside the physical references measured
 in the same run (see scripts/bench.sh). Prints one table; numbers, not assertions.
 
-    python3 scripts/bench.py SERVER_BINARY ARGON2_REFERENCE_BINARY
+    python3 scripts/bench.py SERVER_BINARY ARGON2_REFERENCE_BINARY RSA_REFERENCE_BINARY
 """
 import http.client
 import json
@@ -15,7 +15,7 @@ import threading
 import time
 import urllib.parse
 
-SERVER, ARGON2_REF = sys.argv[1], sys.argv[2]
+SERVER, ARGON2_REF, SIGNER_REF = sys.argv[1], sys.argv[2], sys.argv[3]
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 USERS = 32
@@ -142,6 +142,16 @@ def argon2_reference():
     return best
 
 
+def signer_reference():
+    """RS256 signatures per second with the server's own signing code (aws-lc-rs), one thread
+    per core: the best of three runs."""
+    best = 0.0
+    for _ in range(3):
+        out = subprocess.run([SIGNER_REF, str(CORES), "3"], capture_output=True, text=True, check=True)
+        best = max(best, float(out.stdout.strip()))
+    return best
+
+
 def main():
     rows = []
 
@@ -151,8 +161,10 @@ def main():
 
     print(f"machine: {CORES} cores; wrk {CONNECTIONS} connections, {SECONDS} s per measure", flush=True)
     rsa = rsa_reference()
+    signer = signer_reference()
     argon = argon2_reference()
-    print(f"references: RSA-2048 sign {rsa:.0f}/s ({CORES} processes), argon2id {argon:.1f}/s ({CORES} threads)", flush=True)
+    print(f"references: RSA-2048 sign {rsa:.0f}/s (openssl, {CORES} processes), "
+          f"RS256 with the server's signer {signer:.0f}/s, argon2id {argon:.1f}/s ({CORES} threads)", flush=True)
 
     proc, port, first_ms = start_server()
     try:
@@ -165,7 +177,8 @@ def main():
         env = {"BENCH_SESSION": session, "BENCH_TOKEN": client.token, "BENCH_USERS": str(USERS)}
 
         token = wrk(port, "token.lua", env)
-        row("token refresh", token[0], "/s", rsa, 0.85, *token[1:])
+        row("token refresh (vs openssl RSA-2048)", token[0], "/s", rsa, 0.85, *token[1:])
+        row("token refresh (vs the server's own RS256 signer)", token[0], "/s", signer, None, *token[1:])
         render = wrk(port, "client.lua", env)
         row("client render GET /v1/client", render[0], "/s", None, None, *render[1:])
         sign_in = wrk(port, "sign_in.lua", env)

@@ -13,5 +13,6 @@ if ! command -v wrk >/dev/null || ! command -v openssl >/dev/null; then
   $sudo apt-get install -y -qq wrk openssl >/dev/null
 fi
 cargo build --release --locked -p frontdoor-local
-cargo build --release --locked -p frontdoor --example argon2_reference
-python3 scripts/bench.py target/release/frontdoor-local target/release/examples/argon2_reference
+cargo build --release --locked -p frontdoor --example argon2_reference --example rsa_reference
+python3 scripts/bench.py target/release/frontdoor-local target/release/examples/argon2_reference \
+  target/release/examples/rsa_reference

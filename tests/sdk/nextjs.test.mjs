@@ -192,9 +192,19 @@ async function journey(s, label) {
   const loops = (await context.cookies()).find((c) => c.name === '__clerk_redirect_count');
   assert.ok(!loops || Number(loops.value) <= 1, 'no redirect loop');
 
-  // Sign out in <UserButton/>; the protected page then sends us to sign in.
+  // Sign out in <UserButton/>; the protected page then sends us to sign in. On the Core 2 line
+  // (@clerk/nextjs 6, @clerk/clerk-react 5, React 19) the button sometimes never renders
+  // although clerk-js has loaded with the user and no request failed: the page's HTML has no
+  // trace of it (about one full run in three, never on the current line). Which side loses the
+  // "loaded" state is not found yet; a person would reload, and so does the test, once, saying so.
   try {
-    await page.locator('.cl-userButtonTrigger').click();
+    try {
+      await page.locator('.cl-userButtonTrigger').click({ timeout: 15_000 });
+    } catch {
+      process.stderr.write(`${label}: no <UserButton/> after 15 s with clerk-js loaded; reloading once\n`);
+      await page.reload();
+      await page.locator('.cl-userButtonTrigger').click({ timeout: 30_000 });
+    }
   } catch (e) {
     const state = await page.evaluate(() => ({ url: location.href, loaded: window.Clerk?.loaded, user: window.Clerk?.user?.id ?? null, version: window.Clerk?.version, html: document.body.innerHTML.slice(0, 3000) })).catch((x) => ({ evaluate: String(x) }));
     await page.screenshot({ path: `/tmp/frontdoor-${label}-userbutton.png` }).catch(() => {});

@@ -49,6 +49,24 @@ fn key_attrs(key: &Key) -> Attrs {
     HashMap::from([("PK".to_owned(), s(&key.pk)), ("SK".to_owned(), s(&key.sk))])
 }
 
+/// The key condition of `query` (its partition, and its sort-key prefix if any), with the names
+/// and values it uses.
+fn key_condition(query: &Query) -> (String, HashMap<String, String>, Attrs) {
+    let (pk_attr, sk_attr) = match query.index {
+        Index::Table => ("PK", "SK"),
+        Index::Gsi1 => ("GSI1PK", "GSI1SK"),
+    };
+    let mut expr = "#pk = :pk".to_owned();
+    let mut names = HashMap::from([("#pk".to_owned(), pk_attr.to_owned())]);
+    let mut values: Attrs = HashMap::from([(":pk".to_owned(), s(&query.pk))]);
+    if let Some(prefix) = &query.sk_prefix {
+        expr.push_str(" AND begins_with(#sk, :prefix)");
+        names.insert("#sk".into(), sk_attr.into());
+        values.insert(":prefix".into(), s(prefix));
+    }
+    (expr, names, values)
+}
+
 fn item_attrs(item: &Item) -> Result<Attrs, StoreError> {
     let mut a = key_attrs(&item.key());
     if let Some((gpk, gsk)) = &item.gsi1 {
@@ -453,18 +471,7 @@ impl ItemStore for DynamoStore {
 
     async fn query(&self, query: &Query) -> Result<Vec<Item>, StoreError> {
         let now = self.clock.now_secs();
-        let (pk_attr, sk_attr) = match query.index {
-            Index::Table => ("PK", "SK"),
-            Index::Gsi1 => ("GSI1PK", "GSI1SK"),
-        };
-        let mut expr = "#pk = :pk".to_owned();
-        let mut names = HashMap::from([("#pk".to_owned(), pk_attr.to_owned())]);
-        let mut values: Attrs = HashMap::from([(":pk".to_owned(), s(&query.pk))]);
-        if let Some(prefix) = &query.sk_prefix {
-            expr.push_str(" AND begins_with(#sk, :prefix)");
-            names.insert("#sk".into(), sk_attr.into());
-            values.insert(":prefix".into(), s(prefix));
-        }
+        let (expr, names, values) = key_condition(query);
         let mut out = Vec::new();
         let mut start: Option<Attrs> = None;
         loop {
@@ -518,24 +525,9 @@ impl ItemStore for DynamoStore {
 
     async fn count(&self, query: &Query) -> Result<usize, StoreError> {
         let now = self.clock.now_secs();
-        let (pk_attr, sk_attr) = match query.index {
-            Index::Table => ("PK", "SK"),
-            Index::Gsi1 => ("GSI1PK", "GSI1SK"),
-        };
-        let mut expr = "#pk = :pk".to_owned();
-        let mut names = HashMap::from([
-            ("#pk".to_owned(), pk_attr.to_owned()),
-            ("#exp".to_owned(), TTL_ATTRIBUTE.to_owned()),
-        ]);
-        let mut values: Attrs = HashMap::from([
-            (":pk".to_owned(), s(&query.pk)),
-            (":now".to_owned(), n(now)),
-        ]);
-        if let Some(prefix) = &query.sk_prefix {
-            expr.push_str(" AND begins_with(#sk, :prefix)");
-            names.insert("#sk".into(), sk_attr.into());
-            values.insert(":prefix".into(), s(prefix));
-        }
+        let (expr, mut names, mut values) = key_condition(query);
+        names.insert("#exp".to_owned(), TTL_ATTRIBUTE.to_owned());
+        values.insert(":now".to_owned(), n(now));
         let mut total = 0usize;
         let mut start: Option<Attrs> = None;
         loop {
