@@ -17,9 +17,8 @@ const LIVE_SECRET_KEY = SECRET_KEY.replace('sk_test_', 'sk_live_');
 // Short-lived session tokens, so a reload can find its token expired within the test. The
 // expiry is judged by the Next.js server's own clock (@clerk/backend, 5 s leeway), which the
 // test cannot move: it waits until the token in the browser's cookie is past that. Well past
-// clerk-js 5's 10 s refresh leeway: a token within it counts as stale, and at 15 s clerk-js 5
-// refreshed on every 5 s poll, each refresh re-rendering the page, and the Core 2 journey's
-// <UserButton/> sometimes never settled.
+// clerk-js 5's 10 s refresh leeway (a token within it counts as stale: at 15 s clerk-js 5
+// refreshed on every 5 s poll).
 const TOKEN_LIFETIME_SECS = 30;
 const SKEW_MS = 5_000;
 
