@@ -4,6 +4,8 @@
 // component on the demo page. Every FAPI response the browser sees is checked against the spec.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startServer, launchBrowser, b64Key, exitWhenDone } from './harness.mjs';
 import { assertWireFidelity } from './wire.mjs';
 
@@ -173,7 +175,7 @@ test("the demo page: Clerk's prebuilt SignUp component completes a sign-up again
     'demo.ui+clerk_test@example.com',
   );
   await page.locator('#status', { hasText: 'Signed in as demo.ui+clerk_test@example.com' }).waitFor({ timeout: 10_000 });
-  await page.screenshot({ path: process.env.DEMO_SCREENSHOT ?? '/tmp/frontdoor-demo-signed-in.png' });
+  await page.screenshot({ path: process.env.DEMO_SCREENSHOT ?? join(tmpdir(), 'frontdoor-demo-signed-in.png') });
   await context.close();
 });
 

@@ -7,6 +7,8 @@
 // <UserButton/>, is sent to sign-in by the protected page, and signs in again in <SignIn/>.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startServer, settingsFile, launchBrowser, publishableKey, exitWhenDone, freePort } from './harness.mjs';
 import { startNextApp, clerkEnv } from './nextjs.mjs';
 import { assertWireFidelity } from './wire.mjs';
@@ -206,7 +208,7 @@ async function journey(s, label) {
     }
   } catch (e) {
     const state = await page.evaluate(() => ({ url: location.href, loaded: window.Clerk?.loaded, user: window.Clerk?.user?.id ?? null, version: window.Clerk?.version, html: document.body.innerHTML.slice(0, 3000) })).catch((x) => ({ evaluate: String(x) }));
-    await page.screenshot({ path: `/tmp/frontdoor-${label}-userbutton.png` }).catch(() => {});
+    await page.screenshot({ path: join(tmpdir(), `frontdoor-${label}-userbutton.png`) }).catch(() => {});
     throw new Error(`${e.message}\nclerk-js: ${JSON.stringify(state)}\npage problems:\n${requests.problems.join('\n') || '(none)'}\nrequests:\n${requests.slice(-40).join('\n')}`);
   }
   await page.locator('.cl-userButtonPopoverActionButton__signOut').click();
