@@ -1,6 +1,6 @@
 # Frontdoor: the two commands a newcomer runs are `make dev` and `make test`.
 
-.PHONY: dev test check fmt lint lambdas bench soak clean-tools build-AssetsFunction
+.PHONY: dev test check fmt lint lambdas coldstart bench soak clean-tools build-AssetsFunction
 
 ## make dev: the whole API on http://127.0.0.1:3000 (FRONTDOOR_ADDR to change it), embedded
 ## store and development outbox under .frontdoor/ (FRONTDOOR_DATA_DIR to change it), and the
@@ -20,6 +20,12 @@ test:
 lambdas:
 	bash scripts/lambdas.sh
 
+## make coldstart: each function's bootstrap (a release build for this machine): what it is made
+## of (size per crate or C library), and its cold start under a Lambda Runtime API emulator with
+## DynamoDB on moto (init time, time to the first response). Not part of make test.
+coldstart:
+	bash scripts/coldstart.sh
+
 ## sam build's recipe for the assets function (BuildMethod: makefile): its bootstrap, and the
 ## pinned Clerk bundles beside it under npm/@clerk/.
 build-AssetsFunction:
@@ -29,7 +35,8 @@ build-AssetsFunction:
 ## make bench: the release server under concurrent load (wrk: token refresh, client render,
 ## password sign-in, sign-up, refreshes while hashing is saturated), beside RSA-2048 and argon2id
 ## references measured in the same run; prints one table with ratios, latencies, errors and
-## peak memory. Installs wrk (Debian) if missing. Not part of make test.
+## peak memory; then DynamoDB requests and capacity units per operation on the DynamoDB engine
+## (moto behind a counting proxy). Installs wrk (Debian) if missing. Not part of make test.
 bench:
 	bash scripts/bench.sh
 

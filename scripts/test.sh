@@ -10,7 +10,7 @@ ROOT=$PWD
 step() { printf '\n==> %s\n' "$*"; }
 
 step "tools: moto server, cfn-lint and SAM CLI (Python venvs in $TOOLS)"
-python_tool moto moto 'moto[server]==5.2.5'
+python_tool moto moto "$MOTO_REQUIREMENT"
 python_tool sam samcli 'aws-sam-cli==1.170.0' 'cfn-lint==1.58.0'
 
 step "tools: the official Clerk SDKs (npm ci in tests/sdk), Clerk's pinned browser bundles, the Next.js example's packages (both SDK lines), Debian's chromium"

@@ -11,6 +11,11 @@
 //!   request ─► job queue ─► worker 1..N (own memory blocks) ─► answer (oneshot) ─► request
 //! ```
 //!
+//! The workers run at a lower scheduling priority than the rest of the process (nice
+//! [`HASHING_NICENESS`] on Linux): when sign-ins saturate every core, the async workers that
+//! serve token refreshes and everything else still get most of a core each, and hashing takes
+//! what they leave — all of it when they are idle, so hashing throughput is unchanged.
+//!
 //! A sign-in for an unknown identifier verifies against a fixed dummy hash, so it costs what a
 //! wrong password costs and the response time does not tell whether an account exists.
 
@@ -208,6 +213,30 @@ pub fn imported_digest(hasher: &str, digest: &str) -> Result<String> {
     Ok(digest.to_owned())
 }
 
+/// The hashing workers' niceness (Linux: -20 highest .. 19 lowest; the async workers run at 0).
+/// At +5 a worker's CFS weight is 335 against 1024, so an async worker sharing its core gets
+/// about three quarters of it; higher values would also starve hashing behind unrelated
+/// processes on a shared machine.
+pub const HASHING_NICENESS: i8 = 5;
+
+/// Lowers the calling thread's priority to [`HASHING_NICENESS`]; a refusal is logged, not
+/// fatal (hashing still works, only without yielding).
+fn lower_hashing_priority() {
+    // thread-priority maps its 0..=99 scale (higher = more) onto niceness 19..=-20.
+    let scale = 99.0 * (1.0 - (f64::from(HASHING_NICENESS) + 20.5) / 39.0);
+    let lowered = u8::try_from(scale.round() as i64)
+        .ok()
+        .and_then(|v| thread_priority::ThreadPriorityValue::try_from(v).ok())
+        .map(thread_priority::ThreadPriority::Crossplatform)
+        .ok_or("no such priority")
+        .and_then(|p| {
+            thread_priority::set_current_thread_priority(p).map_err(|_| "refused by the system")
+        });
+    if let Err(e) = lowered {
+        tracing::warn!(error = e, "hashing workers keep the default priority");
+    }
+}
+
 impl Default for Passwords {
     fn default() -> Self {
         Self::new()
@@ -230,6 +259,7 @@ impl Passwords {
             let spawned = std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
                 .spawn(move || {
+                    lower_hashing_priority();
                     let mut memory: Vec<Block> = Vec::new();
                     loop {
                         let job = {

@@ -14,8 +14,13 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+
 use crate::app::App;
 use crate::clock::{Clock, SystemClock};
+use crate::courier::Courier;
 use crate::courier::aws::AwsCourier;
 use crate::courier::outbox::Outbox;
 use crate::error::{Error, Result};
@@ -92,26 +97,31 @@ pub async fn open_store(kind: StoreKind, clock: Arc<dyn Clock>) -> Result<Arc<dy
     }
 }
 
-/// Whether this process sends codes by SES and SNS itself. Only the groups whose operations send
-/// (sign-ins, sign-ups, `/v1/me`, reverification) and the all-in-one server do; the others never
-/// name the SES and SNS clients, so their binaries leave them out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sends {
-    Codes,
-    Nothing,
-}
+/// How a process that sends codes by SES and SNS itself makes its courier from the AWS
+/// configuration and the settings. Only the groups whose operations send (sign-ins, sign-ups,
+/// `/v1/me`, reverification) and the all-in-one server pass one; the others never name the SES
+/// and SNS clients, so their binaries leave them out.
+type MakeAwsCourier = fn(&aws_config::SdkConfig, &Settings) -> Arc<dyn Courier>;
 
 /// Builds the application for a process that sends no codes.
 pub async fn build_app(default_store: StoreKind) -> Result<App> {
-    build(default_store, Sends::Nothing).await
+    build(default_store, None).await
 }
 
 /// Builds the application for a process that sends codes (by the settings' delivery).
 pub async fn build_sending_app(default_store: StoreKind) -> Result<App> {
-    build(default_store, Sends::Codes).await
+    build(default_store, Some(aws_courier)).await
 }
 
-async fn build(default_store: StoreKind, sends: Sends) -> Result<App> {
+fn aws_courier(conf: &aws_config::SdkConfig, settings: &Settings) -> Arc<dyn Courier> {
+    Arc::new(AwsCourier::from_conf(
+        conf,
+        settings.messages.email_from.clone(),
+        settings.messages.sms_sender_id.clone(),
+    ))
+}
+
+async fn build(default_store: StoreKind, sends: Option<MakeAwsCourier>) -> Result<App> {
     let settings = load_settings()?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let kind = store_kind(default_store)?;
@@ -123,53 +133,68 @@ async fn build(default_store: StoreKind, sends: Sends) -> Result<App> {
         .keys_in_background(kind == StoreKind::Sqlite)
         .signing_key_pem(var("FRONTDOOR_SIGNING_KEY_PEM"))
         .secret_key(var("FRONTDOOR_SECRET_KEY"));
-    match settings.messages.delivery {
-        Delivery::Outbox => {
+    match (settings.messages.delivery, sends) {
+        (Delivery::Outbox, _) => {
             let path = var("FRONTDOOR_OUTBOX")
                 .map_or_else(|| data_dir().join("outbox.jsonl"), PathBuf::from);
             builder = builder.courier(Arc::new(Outbox::to_file(path, Arc::clone(&clock))?));
         }
-        Delivery::Aws if sends == Sends::Codes => {
+        (Delivery::Aws, Some(make_courier)) => {
             // Built once per cold start, like the DynamoDB client.
             let conf = aws_config::load_from_env().await;
-            builder = builder.courier(Arc::new(AwsCourier::from_conf(
-                &conf,
-                settings.messages.email_from.clone(),
-                settings.messages.sms_sender_id.clone(),
-            )));
+            builder = builder.courier(make_courier(&conf, &settings));
         }
         // A group that sends nothing keeps the courier that refuses loudly.
-        Delivery::Aws => {}
+        (Delivery::Aws, None) => {}
     }
     builder.build().await
+}
+
+/// `FRONTDOOR_LOG`: a level (`info`), levels per target (`frontdoor=debug,warn`), or both;
+/// without it, `default`. (Targets, not `EnvFilter`: the same syntax for levels and targets
+/// without a regex engine in every binary.) A value that does not parse is reported on stderr
+/// and `default` used.
+fn log_filter(default: LevelFilter) -> Targets {
+    let fallback = Targets::new().with_default(default);
+    match var("FRONTDOOR_LOG") {
+        None => fallback,
+        Some(spec) => spec.parse().unwrap_or_else(|e| {
+            eprintln!("FRONTDOOR_LOG={spec:?} is not a log filter ({e}); using {default}");
+            fallback
+        }),
+    }
 }
 
 /// Logging: human-readable locally, JSON lines (one object per event, with the trace id of
 /// the request span) in Lambda, where CloudWatch indexes them.
 pub fn init_tracing(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("FRONTDOOR_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let registry = tracing_subscriber::registry().with(log_filter(LevelFilter::INFO));
     let _ = if json {
-        builder
-            .json()
-            .with_current_span(true)
-            .flatten_event(true)
-            .without_time()
+        registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_current_span(true)
+                    .flatten_event(true)
+                    .without_time(),
+            )
             .try_init()
     } else {
-        builder.compact().try_init()
+        registry
+            .with(tracing_subscriber::fmt::layer().compact())
+            .try_init()
     };
 }
 
 /// Logging for the operator's command line: warnings and worse on stderr (`FRONTDOOR_LOG`
 /// overrides), so stdout carries only the command's output.
 pub fn init_cli_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("FRONTDOOR_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .compact()
+    let _ = tracing_subscriber::registry()
+        .with(log_filter(LevelFilter::WARN))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .compact(),
+        )
         .try_init();
 }

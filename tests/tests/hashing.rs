@@ -3,7 +3,8 @@
 //! Password hashing under load, through its public functions and HTTP: the workers allocate
 //! argon2's memory once each however many hashes arrive (the heap stays bounded), the hashes
 //! are standard PHC strings that the reference implementation agrees with (both ways), and a
-//! sign-in costs one verification whatever the retries its unit of work needed.
+//! sign-in costs one verification whatever the retries its unit of work needed. The workers
+//! run below the async workers' priority, so hashing cannot take every core from them.
 
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use frontdoor::password::Passwords;
@@ -38,6 +39,58 @@ async fn hashing_memory_is_allocated_once_per_worker_whatever_the_load() {
         "36 hashes, {allocations} allocations: at most one per worker"
     );
     assert_eq!(passwords.verifications(), 24);
+}
+
+/// The niceness of each of this process's threads whose name starts with `prefix`, from
+/// `/proc/self/task/*/stat` (field 19; the name is in parentheses and may hold spaces).
+#[cfg(target_os = "linux")]
+fn thread_niceness(prefix: &str) -> Vec<i64> {
+    let mut found = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").unwrap() {
+        let Ok(stat) = std::fs::read_to_string(task.unwrap().path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        if !stat[open + 1..close].starts_with(prefix) {
+            continue;
+        }
+        // After the name: state is field 3, so niceness (field 19) is the 17th field here.
+        let nice = stat[close + 1..].split_whitespace().nth(16).unwrap();
+        found.push(nice.parse().unwrap());
+    }
+    found
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hashing_workers_yield_the_cores_to_the_async_workers() {
+    let passwords = Passwords::with_workers(3);
+    // A hash on every worker: each has started and set its priority by the time it answers.
+    join_all((0..6).map(|i| {
+        let p = passwords.clone();
+        async move { p.hash(&format!("{PASSWORD} {i}")).await.unwrap() }
+    }))
+    .await;
+    let hashing = thread_niceness("argon2-");
+    // Other tests of this binary run workers of their own beside these three.
+    assert!(hashing.len() >= 3, "three hashing workers: {hashing:?}");
+    assert!(
+        hashing
+            .iter()
+            .all(|n| *n == i64::from(frontdoor::password::HASHING_NICENESS)),
+        "hashing workers at niceness {}: {hashing:?}",
+        frontdoor::password::HASHING_NICENESS
+    );
+    let async_workers = thread_niceness("tokio-rt-worker");
+    assert!(!async_workers.is_empty());
+    assert!(
+        async_workers
+            .iter()
+            .all(|n| *n < i64::from(frontdoor::password::HASHING_NICENESS)),
+        "async workers above the hashing workers: {async_workers:?}"
+    );
 }
 
 #[tokio::test]

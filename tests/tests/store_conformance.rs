@@ -1,4 +1,5 @@
-//! One conformance suite, run against both engines: the embedded SQLite store always, and
+//! One conformance suite, run against both engines: the embedded SQLite store always (in memory,
+//! and on a database file, where reads may run on read connections beside the writer), and
 //! DynamoDB through a local DynamoDB-compatible server (moto) when `FRONTDOOR_TEST_DYNAMODB`
 //! names its endpoint — `make test` starts moto and sets it. With
 //! `FRONTDOOR_REQUIRE_DYNAMODB=1` (also set by `make test`) a missing endpoint fails the run
@@ -19,6 +20,16 @@ use serde_json::json;
 struct Engine {
     store: Arc<dyn ItemStore>,
     clock: Arc<ManualClock>,
+    _files: Option<RemovedOnDrop>,
+}
+
+/// A directory of the test's own, removed when the test ends.
+struct RemovedOnDrop(std::path::PathBuf);
+
+impl Drop for RemovedOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 async fn sqlite() -> Option<Engine> {
@@ -27,6 +38,22 @@ async fn sqlite() -> Option<Engine> {
     Some(Engine {
         store: Arc::new(store),
         clock,
+        _files: None,
+    })
+}
+
+async fn sqlite_file(test: &str) -> Option<Engine> {
+    let clock = Arc::new(ManualClock::new(T0));
+    let dir = std::env::temp_dir().join(format!(
+        "frontdoor-conformance-{test}-{}",
+        std::process::id()
+    ));
+    let files = RemovedOnDrop(dir.clone());
+    let store = SqliteStore::open(&dir.join("store.sqlite3"), clock.clone()).unwrap();
+    Some(Engine {
+        store: Arc::new(store),
+        clock,
+        _files: Some(files),
     })
 }
 
@@ -47,6 +74,7 @@ async fn dynamodb(test: &str) -> Option<Engine> {
     Some(Engine {
         store: Arc::new(store),
         clock,
+        _files: None,
     })
 }
 
@@ -57,6 +85,16 @@ macro_rules! conformance {
                 #[tokio::test]
                 async fn $name() {
                     if let Some(e) = super::sqlite().await {
+                        super::$name(e).await;
+                    }
+                }
+            )*
+        }
+        mod on_sqlite_file {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(e) = super::sqlite_file(stringify!($name)).await {
                         super::$name(e).await;
                     }
                 }

@@ -7,12 +7,17 @@
 //! is an atomic counter. With redb the index, the conditions and the query layer would all be
 //! hand-written. The bundled C build is paid once per machine and cached.
 //!
-//! The connection is blocking, so each call runs on tokio's blocking pool behind one mutex:
-//! writes are serialised, which is exactly the isolation DynamoDB transactions give.
+//! Writes go through one connection behind one mutex, on tokio's blocking pool: they are
+//! serialised, which is exactly the isolation DynamoDB transactions give. Reads of a partition
+//! (a key, a few keys, a client's or a user's items — small by the key design) run in place on
+//! whichever connection is free, because a point read of cached pages takes less time than
+//! handing it to another thread; a database file has read connections of its own for that,
+//! which WAL lets read beside a write. Index reads, scans and counts, which may read many
+//! rows, go to the blocking pool.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -22,15 +27,50 @@ use crate::clock::Clock;
 use crate::private_files;
 
 pub struct SqliteStore {
-    conn: Arc<Mutex<Connection>>,
+    conns: Arc<Connections>,
     clock: Arc<dyn Clock>,
     /// When expired items were last deleted (Unix seconds).
     last_purge: Arc<AtomicI64>,
 }
 
+/// The connections to one database.
+struct Connections {
+    /// Every write, and reads when it is free.
+    writer: Mutex<Connection>,
+    /// Read-only connections to a database file (none for an in-memory database, which only
+    /// its own connection can see).
+    readers: Vec<Mutex<Connection>>,
+}
+
+impl Connections {
+    /// A connection no one holds right now: a reader, else the writer.
+    fn free_for_read(&self) -> Option<MutexGuard<'_, Connection>> {
+        self.readers
+            .iter()
+            .chain(std::iter::once(&self.writer))
+            .find_map(|conn| match conn.try_lock() {
+                Ok(guard) => Some(guard),
+                Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+                Err(TryLockError::WouldBlock) => None,
+            })
+    }
+
+    /// A connection for a read, waited for: the first reader, else the writer.
+    fn wait_for_read(&self) -> MutexGuard<'_, Connection> {
+        lock(self.readers.first().unwrap_or(&self.writer))
+    }
+}
+
+/// Read connections per database file: one per core, as reads run on the async workers.
+fn reader_count() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
+}
+
 /// How often expired items (rate-limit counters above all) are deleted, as DynamoDB's TTL
 /// would: at most once a minute, on a counter increment.
 const PURGE_EVERY_SECS: i64 = 60;
+
+const STATEMENT_CACHE: usize = 64;
 
 const SCHEMA: &str = "
 PRAGMA journal_mode = WAL;
@@ -62,7 +102,15 @@ impl SqliteStore {
         // Private before SQLite writes anything into it (its journal files take the same mode).
         private_files::create_private_file(path).map_err(backend)?;
         let conn = Connection::open(path).map_err(backend)?;
-        Self::init(conn, clock)
+        let writer = Self::prepare(conn, true)?;
+        let mut readers = Vec::new();
+        for _ in 0..reader_count() {
+            let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            let conn = Connection::open_with_flags(path, flags).map_err(backend)?;
+            readers.push(Mutex::new(Self::prepare(conn, false)?));
+        }
+        Ok(Self::new(writer, readers, clock))
     }
 
     /// How many items the database holds, live or expired (for operators and tests).
@@ -77,33 +125,81 @@ impl SqliteStore {
     /// A private in-memory database, for tests.
     pub fn in_memory(clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
         let conn = Connection::open_in_memory().map_err(backend)?;
-        Self::init(conn, clock)
+        Ok(Self::new(Self::prepare(conn, true)?, Vec::new(), clock))
     }
 
-    fn init(conn: Connection, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(backend)?;
-        conn.execute_batch(SCHEMA).map_err(backend)?;
-        Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
+    fn new(writer: Connection, readers: Vec<Mutex<Connection>>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            conns: Arc::new(Connections {
+                writer: Mutex::new(writer),
+                readers,
+            }),
             clock,
             last_purge: Arc::new(AtomicI64::new(0)),
-        })
+        }
     }
 
+    /// Sets a connection up; the writer also creates the schema.
+    fn prepare(conn: Connection, writer: bool) -> Result<Connection, StoreError> {
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(backend)?;
+        if writer {
+            conn.execute_batch(SCHEMA).map_err(backend)?;
+        }
+        // Every statement is prepared once per connection and reused (parsing and planning
+        // cost more than running a point read); there are about twenty distinct ones. The
+        // bundled SQLite (STAT4) would otherwise re-plan a statement whenever a value bound in a
+        // range or LIMIT changes — every call here; the plans are key seeks whatever the values,
+        // so the planner is told to keep them.
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )
+        .map_err(backend)?;
+        Ok(conn)
+    }
+
+    /// A write (or an operator's whole-table read), on the writer, on the blocking pool.
     async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection, i64) -> Result<T, StoreError> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
+        let conns = Arc::clone(&self.conns);
         let now = self.clock.now_secs();
         tokio::task::spawn_blocking(move || {
-            let mut guard = lock(&conn);
+            let mut guard = lock(&conns.writer);
             f(&mut guard, now)
         })
         .await
         .map_err(backend)?
+    }
+
+    /// A read of any size, on the blocking pool.
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, i64) -> Result<T, StoreError> + Send + 'static,
+    {
+        let conns = Arc::clone(&self.conns);
+        let now = self.clock.now_secs();
+        tokio::task::spawn_blocking(move || f(&conns.wait_for_read(), now))
+            .await
+            .map_err(backend)?
+    }
+
+    /// A read of one partition: in place on a free connection, else on the blocking pool.
+    async fn read_partition<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, i64) -> Result<T, StoreError> + Send + 'static,
+    {
+        let now = self.clock.now_secs();
+        if let Some(conn) = self.conns.free_for_read() {
+            return f(&conn, now);
+        }
+        self.read(f).await
     }
 }
 
@@ -140,36 +236,106 @@ fn get_one(conn: &Connection, key: &Key, now: i64) -> Result<Option<Item>, Store
     let sql = format!(
         "SELECT {COLUMNS} FROM items WHERE pk = ?1 AND sk = ?2 AND (exp IS NULL OR exp > ?3)"
     );
-    conn.query_row(&sql, params![key.pk, key.sk, now], row_to_item)
-        .optional()
+    conn.prepare_cached(&sql)
+        .and_then(|mut stmt| {
+            stmt.query_row(params![key.pk, key.sk, now], row_to_item)
+                .optional()
+        })
         .map_err(backend)?
         .transpose()
 }
 
 fn current_state(conn: &Connection, key: &Key) -> Result<Option<(u64, Option<i64>)>, StoreError> {
-    conn.query_row(
-        "SELECT ver, exp FROM items WHERE pk = ?1 AND sk = ?2",
-        params![key.pk, key.sk],
-        |r| {
-            let v: i64 = r.get(0)?;
-            let e: Option<i64> = r.get(1)?;
-            Ok((u64::try_from(v).unwrap_or(0), e))
-        },
-    )
-    .optional()
-    .map_err(backend)
+    conn.prepare_cached("SELECT ver, exp FROM items WHERE pk = ?1 AND sk = ?2")
+        .and_then(|mut stmt| {
+            stmt.query_row(params![key.pk, key.sk], |r| {
+                let v: i64 = r.get(0)?;
+                let e: Option<i64> = r.get(1)?;
+                Ok((u64::try_from(v).unwrap_or(0), e))
+            })
+            .optional()
+        })
+        .map_err(backend)
+}
+
+/// The least string above every string that starts with `prefix` (its last character stepped
+/// up), so that a prefix is a range `[prefix, upper)` the primary key or the index can seek —
+/// in binary collation, UTF-8 byte order is code-point order. `None` when nothing is above
+/// (the prefix is empty, or all U+10FFFF).
+fn prefix_upper_bound(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = match last {
+            '\u{D7FF}' => Some('\u{E000}'),
+            c => char::from_u32(u32::from(c) + 1),
+        };
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+/// A key prefix as a range condition on `column`, with its named parameters (`:lower`, and
+/// `:upper` when there is one).
+struct PrefixRange {
+    lower: String,
+    upper: Option<String>,
+}
+
+impl PrefixRange {
+    fn new(prefix: &str) -> Self {
+        Self {
+            lower: prefix.to_owned(),
+            upper: prefix_upper_bound(prefix),
+        }
+    }
+
+    fn condition(&self, column: &str) -> String {
+        match self.upper {
+            Some(_) => format!("{column} >= :lower AND {column} < :upper"),
+            None => format!("{column} >= :lower"),
+        }
+    }
+
+    /// The statement's parameters: `named` followed by the range's own.
+    fn with<'a>(
+        &'a self,
+        mut named: Vec<(&'a str, &'a dyn rusqlite::ToSql)>,
+    ) -> Vec<(&'a str, &'a dyn rusqlite::ToSql)> {
+        named.push((":lower", &self.lower));
+        if let Some(upper) = &self.upper {
+            named.push((":upper", upper));
+        }
+        named
+    }
+}
+
+/// Collects at most `limit` items from a statement's rows: the limit is applied while stepping,
+/// so one cached statement serves every limit.
+fn collect_items(
+    rows: impl Iterator<Item = rusqlite::Result<Result<Item, StoreError>>>,
+    limit: Option<usize>,
+) -> Result<Vec<Item>, StoreError> {
+    let mut out = Vec::new();
+    for r in rows.take(limit.unwrap_or(usize::MAX)) {
+        out.push(r.map_err(backend)??);
+    }
+    Ok(out)
 }
 
 #[async_trait]
 impl ItemStore for SqliteStore {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
         let key = key.clone();
-        self.run(move |conn, now| get_one(conn, &key, now)).await
+        self.read_partition(move |conn, now| get_one(conn, &key, now))
+            .await
     }
 
     async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
         let keys = keys.to_vec();
-        self.run(move |conn, now| {
+        self.read_partition(move |conn, now| {
             let mut out = Vec::with_capacity(keys.len());
             for k in &keys {
                 if let Some(item) = get_one(conn, k, now)? {
@@ -183,30 +349,33 @@ impl ItemStore for SqliteStore {
 
     async fn query(&self, query: &Query) -> Result<Vec<Item>, StoreError> {
         let q = query.clone();
-        self.run(move |conn, now| {
+        let read = move |conn: &Connection, now: i64| {
             let (pk_col, sk_col) = match q.index {
                 Index::Table => ("pk", "sk"),
                 Index::Gsi1 => ("gsi1pk", "gsi1sk"),
             };
             let order = if q.descending { "DESC" } else { "ASC" };
-            let limit = q.limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
-            let prefix = q.sk_prefix.clone().unwrap_or_default();
+            let range = PrefixRange::new(q.sk_prefix.as_deref().unwrap_or_default());
             let sql = format!(
-                "SELECT {COLUMNS} FROM items WHERE {pk_col} = ?1 \
-                 AND substr({sk_col}, 1, length(?2)) = ?2 \
-                 AND (exp IS NULL OR exp > ?3) ORDER BY {sk_col} {order} LIMIT ?4"
+                "SELECT {COLUMNS} FROM items WHERE {pk_col} = :pk AND {} \
+                 AND (exp IS NULL OR exp > :now) ORDER BY {sk_col} {order}",
+                range.condition(sk_col)
             );
             let mut stmt = conn.prepare_cached(&sql).map_err(backend)?;
             let rows = stmt
-                .query_map(params![q.pk, prefix, now, limit], row_to_item)
+                .query_map(
+                    range.with(vec![(":pk", &q.pk), (":now", &now)]).as_slice(),
+                    row_to_item,
+                )
                 .map_err(backend)?;
-            let mut out = Vec::new();
-            for r in rows {
-                out.push(r.map_err(backend)??);
-            }
-            Ok(out)
-        })
-        .await
+            collect_items(rows, q.limit)
+        };
+        match query.index {
+            // A partition of the table is small by the key design; an index partition (the
+            // user directory) may hold every user.
+            Index::Table => self.read_partition(read).await,
+            Index::Gsi1 => self.read(read).await,
+        }
     }
 
     async fn write(&self, writes: Vec<Write>) -> Result<(), StoreError> {
@@ -225,10 +394,11 @@ impl ItemStore for SqliteStore {
                     Write::Put { item, .. } => {
                         let doc = serde_json::to_string(&item.doc).map_err(backend)?;
                         let (gpk, gsk) = item.gsi1.clone().unzip();
-                        tx.execute(
+                        tx.prepare_cached(
                             "INSERT OR REPLACE INTO items (pk, sk, gsi1pk, gsi1sk, ver, exp, doc, n) \
                              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0)",
-                            params![
+                        )
+                        .and_then(|mut stmt| stmt.execute(params![
                                 item.pk,
                                 item.sk,
                                 gpk,
@@ -236,16 +406,13 @@ impl ItemStore for SqliteStore {
                                 i64::try_from(item.version).unwrap_or(i64::MAX),
                                 item.expires_at,
                                 doc
-                            ],
-                        )
+                            ]))
                         .map_err(backend)?;
                     }
                     Write::Delete { key, .. } => {
-                        tx.execute(
-                            "DELETE FROM items WHERE pk = ?1 AND sk = ?2",
-                            params![key.pk, key.sk],
-                        )
-                        .map_err(backend)?;
+                        tx.prepare_cached("DELETE FROM items WHERE pk = ?1 AND sk = ?2")
+                            .and_then(|mut stmt| stmt.execute(params![key.pk, key.sk]))
+                            .map_err(backend)?;
                     }
                     Write::Check { .. } => {}
                 }
@@ -257,18 +424,25 @@ impl ItemStore for SqliteStore {
 
     async fn count(&self, query: &Query) -> Result<usize, StoreError> {
         let q = query.clone();
-        self.run(move |conn, now| {
+        self.read(move |conn, now| {
             let (pk_col, sk_col) = match q.index {
                 Index::Table => ("pk", "sk"),
                 Index::Gsi1 => ("gsi1pk", "gsi1sk"),
             };
-            let prefix = q.sk_prefix.clone().unwrap_or_default();
+            let range = PrefixRange::new(q.sk_prefix.as_deref().unwrap_or_default());
             let sql = format!(
-                "SELECT COUNT(*) FROM items WHERE {pk_col} = ?1 \
-                 AND substr({sk_col}, 1, length(?2)) = ?2 AND (exp IS NULL OR exp > ?3)"
+                "SELECT COUNT(*) FROM items WHERE {pk_col} = :pk AND {} \
+                 AND (exp IS NULL OR exp > :now)",
+                range.condition(sk_col)
             );
             let n: i64 = conn
-                .query_row(&sql, params![q.pk, prefix, now], |r| r.get(0))
+                .prepare_cached(&sql)
+                .and_then(|mut stmt| {
+                    stmt.query_row(
+                        range.with(vec![(":pk", &q.pk), (":now", &now)]).as_slice(),
+                        |r| r.get(0),
+                    )
+                })
                 .map_err(backend)?;
             Ok(usize::try_from(n).unwrap_or(0))
         })
@@ -285,23 +459,29 @@ impl ItemStore for SqliteStore {
         let (after_pk, after_sk) = after.map_or((String::new(), String::new()), |k| {
             (k.pk.clone(), k.sk.clone())
         });
-        let n = i64::try_from(limit).unwrap_or(i64::MAX);
         let items = self
-            .run(move |conn, now| {
+            .read(move |conn, now| {
+                let range = PrefixRange::new(&prefix);
                 let sql = format!(
-                    "SELECT {COLUMNS} FROM items WHERE substr(pk, 1, length(?1)) = ?1 \
-                     AND (pk > ?2 OR (pk = ?2 AND sk > ?3)) \
-                     AND (exp IS NULL OR exp > ?4) ORDER BY pk, sk LIMIT ?5"
+                    "SELECT {COLUMNS} FROM items WHERE {} \
+                     AND (pk > :after_pk OR (pk = :after_pk AND sk > :after_sk)) \
+                     AND (exp IS NULL OR exp > :now) ORDER BY pk, sk",
+                    range.condition("pk")
                 );
                 let mut stmt = conn.prepare_cached(&sql).map_err(backend)?;
                 let rows = stmt
-                    .query_map(params![prefix, after_pk, after_sk, now, n], row_to_item)
+                    .query_map(
+                        range
+                            .with(vec![
+                                (":after_pk", &after_pk),
+                                (":after_sk", &after_sk),
+                                (":now", &now),
+                            ])
+                            .as_slice(),
+                        row_to_item,
+                    )
                     .map_err(backend)?;
-                let mut out = Vec::new();
-                for r in rows {
-                    out.push(r.map_err(backend)??);
-                }
-                Ok(out)
+                collect_items(rows, Some(limit))
             })
             .await?;
         let next = (items.len() == limit)
@@ -332,22 +512,37 @@ impl ItemStore for SqliteStore {
                 .map_err(backend)?;
             // An expired counter that the engine has not dropped yet starts again from zero, as
             // a fresh DynamoDB item would once TTL has removed it.
-            tx.execute(
+            tx.prepare_cached(
                 "DELETE FROM items WHERE pk = ?1 AND sk = ?2 AND exp IS NOT NULL AND exp <= ?3",
-                params![key.pk, key.sk, now],
             )
+            .and_then(|mut stmt| stmt.execute(params![key.pk, key.sk, now]))
             .map_err(backend)?;
             let n: i64 = tx
-                .query_row(
+                .prepare_cached(
                     "INSERT INTO items (pk, sk, exp, n) VALUES (?1, ?2, ?3, ?4) \
                      ON CONFLICT (pk, sk) DO UPDATE SET n = n + excluded.n RETURNING n",
-                    params![key.pk, key.sk, expires_at, by],
-                    |r| r.get(0),
                 )
+                .and_then(|mut stmt| {
+                    stmt.query_row(params![key.pk, key.sk, expires_at, by], |r| r.get(0))
+                })
                 .map_err(backend)?;
             tx.commit().map_err(backend)?;
             Ok(n)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_upper_bound;
+
+    #[test]
+    fn a_prefix_is_bounded_by_its_last_character_stepped_up() {
+        assert_eq!(prefix_upper_bound(""), None);
+        assert_eq!(prefix_upper_bound("SESS#").as_deref(), Some("SESS$"));
+        assert_eq!(prefix_upper_bound("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(prefix_upper_bound("\u{D7FF}").as_deref(), Some("\u{E000}"));
+        assert_eq!(prefix_upper_bound("\u{10FFFF}"), None);
     }
 }
