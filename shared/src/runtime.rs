@@ -9,7 +9,7 @@
 //! | `FRONTDOOR_TABLE`             | the DynamoDB table                                         | `frontdoor`                 |
 //! | `FRONTDOOR_SIGNING_KEY_PEM`   | an operator's PKCS#8 PEM instead of a generated key        | generated and stored        |
 //! | `FRONTDOOR_OUTBOX`            | the development outbox file                                | `<data dir>/outbox.jsonl`   |
-//! | `FRONTDOOR_LOG`               | log filter (`tracing` syntax)                              | `info`                      |
+//! | `FRONTDOOR_LOG`               | log level, or levels per target (`frontdoor=debug,warn`)   | `info`                      |
 
 use std::path::PathBuf;
 use std::sync::Arc;
