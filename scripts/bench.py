@@ -207,6 +207,11 @@ def main(server, argon2_ref, signer_ref):
         row("client render GET /v1/client", render.rate, "/s", None, None, render)
         sign_in = wrk(port, "sign_in.lua", env, server_pid=proc.pid)
         row(f"password sign-in, {USERS} users", sign_in.rate, "/s", argon, 0.85, sign_in)
+        # One user from every connection at once: the same rate, and no 409 (a conflict would
+        # show as an error).
+        one_user = wrk(port, "sign_in.lua", dict(env, BENCH_USERS="1"), server_pid=proc.pid)
+        row(f"password sign-in, 1 user from {CONNECTIONS} clients at once", one_user.rate, "/s",
+            argon, 0.85, one_user)
         sign_up = wrk(port, "sign_up.lua", env, server_pid=proc.pid)
         row("sign-up with a password", sign_up.rate, "/s", argon, 0.85, sign_up)
 

@@ -1,5 +1,6 @@
 -- Password sign-ins, each from a new native client, over BENCH_USERS prepared users
--- (bench<N>+clerk_test@example.com), round robin.
+-- (bench<N>+clerk_test@example.com), round robin; with 1, every connection signs the same user
+-- in at once.
 local users = tonumber(os.getenv("BENCH_USERS"))
 local counter = 0
 local id = 0

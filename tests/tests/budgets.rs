@@ -56,3 +56,52 @@ async fn get_client_takes_at_most_two_reads_and_no_writes() {
     assert!(t.counts.reads() <= 2, "{} reads", t.counts.reads());
     assert_eq!(t.counts.writes(), 0);
 }
+
+/// The per-user session cap, checked at every sign-in, reads the user's live sessions only: a
+/// sign-in reads as many items after the user signed in and out a dozen more times as before.
+#[tokio::test]
+async fn a_sign_in_reads_the_same_items_however_many_sessions_the_user_ended() {
+    let t = TestApp::new().await;
+    let email = "ended-many+clerk_test@example.com";
+    Device::new(&t).sign_up(email, PASSWORD).await;
+    let mut items = Vec::new();
+    let mut ip = 0;
+    for ended in [2usize, 14] {
+        while ip < ended {
+            ip += 1;
+            let mut d = Device::with_ip(&t, &format!("198.51.100.{ip}"));
+            let r = d
+                .post(
+                    "/v1/client/sign_ins",
+                    &form(&[("identifier", email), ("password", PASSWORD)]),
+                )
+                .await;
+            let session = r.body["response"]["created_session_id"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let r = d
+                .post(&format!("/v1/client/sessions/{session}/end"), "")
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        }
+        let mut d = Device::with_ip(&t, &format!("203.0.113.{ended}"));
+        t.counts.reset();
+        let r = d
+            .post(
+                "/v1/client/sign_ins",
+                &form(&[("identifier", email), ("password", PASSWORD)]),
+            )
+            .await;
+        assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
+        items.push(t.counts.items_read());
+        // Ended too, so each measured sign-in finds the same live sessions (the sign-up's).
+        let session = r.body["response"]["created_session_id"].as_str().unwrap();
+        d.post(&format!("/v1/client/sessions/{session}/end"), "")
+            .await;
+    }
+    assert_eq!(
+        items[0], items[1],
+        "items read by a sign-in after 2 and after 14 ended sessions"
+    );
+}

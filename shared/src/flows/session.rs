@@ -350,7 +350,16 @@ async fn active_in_index(
 /// a batch per sign-in).
 pub async fn make_room(app: &App, user_id: &str) -> Result<Vec<Write>> {
     let now = app.now_ms();
-    let listed = active_in_index(app, user_id, None, now).await?;
+    // The live entries only: a sign-in reads at most the cap, not every session the user ever
+    // had. (Signing out everywhere still reads them all: it must also reach entries from before
+    // the index told live from ended apart.)
+    let listed: Vec<SessionRecord> = app
+        .repo
+        .user_live_sessions(user_id)
+        .await?
+        .into_iter()
+        .filter(|s| s.is_active_at(now))
+        .collect();
     let cap = security::MAX_ACTIVE_SESSIONS_PER_USER;
     if listed.len() < cap {
         return Ok(Vec::new());

@@ -135,7 +135,11 @@ impl Repo {
     /// The writes that store a session (new, version 0, or unchanged since read), first, and
     /// the webhook event it is, if any.
     pub fn session_writes(s: &SessionRecord) -> Result<Vec<Write>> {
-        let (gpk, gsk) = keys::session_gsi1(&s.user_id, &s.id);
+        let (gpk, gsk) = keys::session_gsi1(
+            &s.user_id,
+            &s.id,
+            s.status == crate::model::records::SessionStatus::Active,
+        );
         let (version, condition) = next_version(s.version);
         // Kept a little past its own expiry so a stale token still finds "expired", not nothing.
         let exp = s.expire_at.div_euclid(1000) + duration_secs(security::ENDED_CLIENT_RETENTION);
@@ -408,9 +412,21 @@ impl Repo {
 
     /// Every session of a user, on every client (the user index).
     pub async fn user_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>> {
+        self.user_sessions_under(user_id, SESSION_PREFIX).await
+    }
+
+    /// The user's sessions that were active when last written, on every client: at most the
+    /// session cap, however many the user ever had. (Entries written before the index told
+    /// live from ended apart are only in [`Repo::user_sessions`], until their items expire.)
+    pub async fn user_live_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>> {
+        self.user_sessions_under(user_id, keys::LIVE_SESSION_PREFIX)
+            .await
+    }
+
+    async fn user_sessions_under(&self, user_id: &str, prefix: &str) -> Result<Vec<SessionRecord>> {
         let items = self
             .store
-            .query(&Query::gsi1(keys::user_pk(user_id)).prefix(SESSION_PREFIX))
+            .query(&Query::gsi1(keys::user_pk(user_id)).prefix(prefix))
             .await?;
         let mut out = Vec::with_capacity(items.len());
         for item in &items {

@@ -11,6 +11,7 @@ use super::{Item, ItemStore, Key, Query, StoreError, Write};
 #[derive(Debug, Default)]
 pub struct Counts {
     reads: AtomicU64,
+    items_read: AtomicU64,
     writes: AtomicU64,
     commits: AtomicU64,
 }
@@ -18,6 +19,12 @@ pub struct Counts {
 impl Counts {
     pub fn reads(&self) -> u64 {
         self.reads.load(Ordering::SeqCst)
+    }
+
+    /// Items the reads returned: what a read costs beyond its round trip (DynamoDB prices a
+    /// query by the size of what it returns).
+    pub fn items_read(&self) -> u64 {
+        self.items_read.load(Ordering::SeqCst)
     }
 
     pub fn writes(&self) -> u64 {
@@ -32,6 +39,7 @@ impl Counts {
 
     pub fn reset(&self) {
         self.reads.store(0, Ordering::SeqCst);
+        self.items_read.store(0, Ordering::SeqCst);
         self.writes.store(0, Ordering::SeqCst);
         self.commits.store(0, Ordering::SeqCst);
     }
@@ -55,21 +63,35 @@ impl CountingStore {
     }
 }
 
+impl CountingStore {
+    fn counted(&self, items: usize) {
+        self.counts
+            .items_read
+            .fetch_add(u64::try_from(items).unwrap_or(u64::MAX), Ordering::SeqCst);
+    }
+}
+
 #[async_trait]
 impl ItemStore for CountingStore {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
         self.counts.reads.fetch_add(1, Ordering::SeqCst);
-        self.inner.get(key).await
+        let item = self.inner.get(key).await?;
+        self.counted(item.iter().count());
+        Ok(item)
     }
 
     async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
         self.counts.reads.fetch_add(1, Ordering::SeqCst);
-        self.inner.batch_get(keys).await
+        let items = self.inner.batch_get(keys).await?;
+        self.counted(items.len());
+        Ok(items)
     }
 
     async fn query(&self, query: &Query) -> Result<Vec<Item>, StoreError> {
         self.counts.reads.fetch_add(1, Ordering::SeqCst);
-        self.inner.query(query).await
+        let items = self.inner.query(query).await?;
+        self.counted(items.len());
+        Ok(items)
     }
 
     async fn write(&self, writes: Vec<Write>) -> Result<(), StoreError> {
@@ -90,7 +112,9 @@ impl ItemStore for CountingStore {
         limit: usize,
     ) -> Result<(Vec<Item>, Option<Key>), StoreError> {
         self.counts.reads.fetch_add(1, Ordering::SeqCst);
-        self.inner.scan(pk_prefix, after, limit).await
+        let page = self.inner.scan(pk_prefix, after, limit).await?;
+        self.counted(page.0.len());
+        Ok(page)
     }
 
     async fn increment(&self, key: &Key, by: i64, expires_at: i64) -> Result<i64, StoreError> {

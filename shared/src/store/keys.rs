@@ -5,7 +5,7 @@
 //! | item                  | PK                          | SK               | GSI1PK        | GSI1SK          | expires (`exp`)            |
 //! |-----------------------|-----------------------------|------------------|---------------|-----------------|----------------------------|
 //! | client                | `CLIENT#<client_id>`        | `CLIENT`         |               |                 | ended + 1 d, else idle 90 d |
-//! | session               | `CLIENT#<client_id>`        | `SESSION#<id>`   | `USER#<uid>`  | `SESSION#<id>`  | session expiry + retention |
+//! | session               | `CLIENT#<client_id>`        | `SESSION#<id>`   | `USER#<uid>`  | `SESSION#LIVE#<id>` while active, `SESSION#DONE#<id>` once ended (older items: `SESSION#<id>`) | session expiry + retention |
 //! | sign-in attempt       | `CLIENT#<client_id>`        | `SIGN_IN#<id>`   |               |                 | `abandon_at`               |
 //! | sign-up attempt       | `CLIENT#<client_id>`        | `SIGN_UP#<id>`   |               |                 | `abandon_at`               |
 //! | session locator       | `SESSION#<session_id>`      | `SESSION`        |               |                 | as its session             |
@@ -27,6 +27,7 @@
 //! | find a user by email / phone / username     | GetItem guard → GetItem user                 | 2           |
 //! | create a user with unique identifiers       | TransactWriteItems: user + guards (`attribute_not_exists`) | 1 |
 //! | list a user's sessions (all devices)        | Query `GSI1PK = USER#uid`, `GSI1SK` prefix `SESSION#` | 1  |
+//! | a user's live sessions (the cap, at every sign-in) | Query `GSI1PK = USER#uid`, `GSI1SK` prefix `SESSION#LIVE#` | 1 |
 //! | find a session by id alone (Backend API)    | GetItem locator → Query its client           | 2           |
 //! | list users newest (oldest) first, a page    | Query each `GSI1PK = USERS#shard`, `Limit` offset+limit, merged | 1 (8 in parallel) |
 //! | list users by email / phone / username / external id / id | GetItem guards (BatchGetItem) → BatchGetItem users | 2 |
@@ -44,6 +45,11 @@
 //! reach. A page in creation order reads at most offset + limit entries from each shard and
 //! merges them. Counting reads no user out (`Select: COUNT`, still priced by the index's size);
 //! searching (`query`) reads the index whole, one read of each user.
+//!
+//! A session's index entry says whether it is live, so the sign-in that checks a user's session
+//! cap reads the live ones (at most the cap) rather than every session the user ever had; ended,
+//! revoked and removed ones stay listed for `/v1/me/sessions` and the Backend API until their
+//! items expire.
 //!
 //! A client's partition stays small (one client, its few sessions, one current sign-in and
 //! sign-up), so reading it whole is one cheap Query. Uniqueness of identifiers is never a
@@ -153,9 +159,19 @@ pub fn session_locator(session_id: &str) -> Key {
     Key::new(format!("{SESSION_PREFIX}{session_id}"), "SESSION")
 }
 
-/// The session's entry in the user index (`GSI1`).
-pub fn session_gsi1(user_id: &str, session_id: &str) -> (String, String) {
-    (user_pk(user_id), format!("{SESSION_PREFIX}{session_id}"))
+/// The user-index prefix of sessions that are live (active when last written).
+pub const LIVE_SESSION_PREFIX: &str = "SESSION#LIVE#";
+/// The user-index prefix of sessions that ended (ended, removed, revoked).
+pub const DONE_SESSION_PREFIX: &str = "SESSION#DONE#";
+
+/// The session's entry in the user index (`GSI1`): under the live prefix while it is `live`.
+pub fn session_gsi1(user_id: &str, session_id: &str, live: bool) -> (String, String) {
+    let prefix = if live {
+        LIVE_SESSION_PREFIX
+    } else {
+        DONE_SESSION_PREFIX
+    };
+    (user_pk(user_id), format!("{prefix}{session_id}"))
 }
 
 pub use crate::vocabulary::IdentifierKind;
