@@ -383,6 +383,29 @@ impl<'a> Device<'a> {
             .to_owned()
     }
 
+    /// Signs in with a password, completing in one step; returns the new session's id.
+    pub async fn sign_in(&mut self, email: &str, password: &str) -> String {
+        let r = self
+            .post(
+                "/v1/client/sign_ins",
+                &form(&[("identifier", email), ("password", password)]),
+            )
+            .await;
+        assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
+        r.body["response"]["created_session_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Ends one of this device's sessions (`POST …/sessions/{id}/end`).
+    pub async fn end_session(&mut self, session: &str) {
+        let r = self
+            .post(&format!("/v1/client/sessions/{session}/end"), "")
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+
     /// Ends every session on this device (sign-out), by ending the client.
     pub async fn forget(&mut self) {
         self.token = None;

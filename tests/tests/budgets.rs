@@ -70,35 +70,15 @@ async fn a_sign_in_reads_the_same_items_however_many_sessions_the_user_ended() {
         while ip < ended {
             ip += 1;
             let mut d = Device::with_ip(&t, &format!("198.51.100.{ip}"));
-            let r = d
-                .post(
-                    "/v1/client/sign_ins",
-                    &form(&[("identifier", email), ("password", PASSWORD)]),
-                )
-                .await;
-            let session = r.body["response"]["created_session_id"]
-                .as_str()
-                .unwrap()
-                .to_owned();
-            let r = d
-                .post(&format!("/v1/client/sessions/{session}/end"), "")
-                .await;
-            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+            let session = d.sign_in(email, PASSWORD).await;
+            d.end_session(&session).await;
         }
         let mut d = Device::with_ip(&t, &format!("203.0.113.{ended}"));
         t.counts.reset();
-        let r = d
-            .post(
-                "/v1/client/sign_ins",
-                &form(&[("identifier", email), ("password", PASSWORD)]),
-            )
-            .await;
-        assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
+        let session = d.sign_in(email, PASSWORD).await;
         items.push(t.counts.items_read());
         // Ended too, so each measured sign-in finds the same live sessions (the sign-up's).
-        let session = r.body["response"]["created_session_id"].as_str().unwrap();
-        d.post(&format!("/v1/client/sessions/{session}/end"), "")
-            .await;
+        d.end_session(&session).await;
     }
     assert_eq!(
         items[0], items[1],

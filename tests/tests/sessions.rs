@@ -25,20 +25,6 @@ async fn signed_in(d: &mut Device<'_>, email: &str) -> (String, String) {
     (user, session)
 }
 
-async fn sign_in(d: &mut Device<'_>, email: &str) -> String {
-    let r = d
-        .post(
-            "/v1/client/sign_ins",
-            &form(&[("identifier", email), ("password", PASSWORD)]),
-        )
-        .await;
-    assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
-    r.body["response"]["created_session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 fn claims(t: &TestApp, jwt: &str) -> Value {
     t.verified_claims(jwt)
 }
@@ -176,8 +162,8 @@ async fn multi_session_clients_switch_with_touch_and_end_one_at_a_time() {
         Device::new(&t).sign_up(email, PASSWORD).await;
     }
     let mut d = Device::new(&t);
-    let first = sign_in(&mut d, "one+clerk_test@example.com").await;
-    let second = sign_in(&mut d, "two+clerk_test@example.com").await;
+    let first = d.sign_in("one+clerk_test@example.com", PASSWORD).await;
+    let second = d.sign_in("two+clerk_test@example.com", PASSWORD).await;
     let c = d.get("/v1/client").await.body["client"].clone();
     assert_eq!(c["sessions"].as_array().unwrap().len(), 2);
     assert_eq!(c["last_active_session_id"], second.as_str());
@@ -264,7 +250,7 @@ async fn a_session_revoked_from_another_device_stops_minting_tokens() {
     let (_, phone_session) = signed_in(&mut phone, "rev+clerk_test@example.com").await;
     let mut laptop = Device::new(&t);
     laptop.ip = Some("198.51.100.21".into());
-    let laptop_session = sign_in(&mut laptop, "rev+clerk_test@example.com").await;
+    let laptop_session = laptop.sign_in("rev+clerk_test@example.com", PASSWORD).await;
 
     let r = laptop.get("/v1/me/sessions/active").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
