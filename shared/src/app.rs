@@ -33,6 +33,8 @@ pub struct AppInner {
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn Random>,
     pub courier: Arc<dyn Courier>,
+    /// The social connections and the means to reach their providers (`crate::social`).
+    pub social: crate::social::Social,
     pub client_tokens: ClientTokens,
     pub codes: CodeHasher,
     pub passwords: Passwords,
@@ -70,6 +72,7 @@ pub struct AppBuilder {
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
     courier: Option<Arc<dyn Courier>>,
+    provider_http: Option<Arc<dyn crate::social::ProviderHttp>>,
     signing_key_pem: Option<String>,
     secret_key: Option<String>,
     keys_in_background: bool,
@@ -99,6 +102,12 @@ impl AppBuilder {
         self
     }
 
+    /// How social sign-in reaches the providers (needed when the settings connect any).
+    pub fn provider_http(mut self, http: Arc<dyn crate::social::ProviderHttp>) -> Self {
+        self.provider_http = Some(http);
+        self
+    }
+
     /// Signs with the operator's key (PKCS#8 PEM) instead of a generated one.
     pub fn signing_key_pem(mut self, pem: Option<String>) -> Self {
         self.signing_key_pem = pem;
@@ -118,6 +127,12 @@ impl AppBuilder {
         let webhooks =
             crate::repo::events::Outbox::from_settings(&self.settings, |v| std::env::var(v).ok())?;
         let repo = Repo::new(self.store).with_outbox(webhooks.clone());
+        let social = crate::social::Social::from_settings(
+            &self.settings,
+            |v| std::env::var(v).ok(),
+            self.provider_http.clone(),
+        )
+        .map_err(|e| Error::internal(e.to_string()))?;
         let now = self.clock.now_ms();
         let grace = std::time::Duration::from_secs(
             self.settings
@@ -183,6 +198,7 @@ impl AppBuilder {
         let (keys_ready_tx, keys_ready) = tokio::sync::watch::channel(!pending);
         let app = App(Arc::new(AppInner {
             webhooks,
+            social,
             client_tokens: ClientTokens::new(secret.as_bytes()),
             codes: CodeHasher::new(secret.as_bytes())?,
             passwords: Passwords::new(),
@@ -216,6 +232,7 @@ impl App {
             clock: Arc::new(SystemClock),
             random: Arc::new(OsRandom),
             courier: None,
+            provider_http: None,
             signing_key_pem: None,
             secret_key: None,
             keys_in_background: false,

@@ -83,6 +83,17 @@ pub enum Code {
     /// `@clerk/backend` recognises (`secret-key-invalid`).
     ClerkKeyInvalid,
     UserBanned,
+    OauthAccessDenied,
+    ExternalAccountNotFound,
+    /// Clerk's code for a sign-up whose provider account already has a user (clerk-js reads
+    /// it to transfer to sign-in); the reference table does not list it.
+    ExternalAccountExists,
+    OauthCallbackInvalid,
+    OauthTokenExchangeError,
+    OauthFetchUserError,
+    OauthProviderNotEnabled,
+    OauthAccountAlreadyConnected,
+    MisconfiguredOauthProvider,
 }
 
 impl Code {
@@ -125,6 +136,15 @@ impl Code {
             Code::InvalidRedirectUrl => "invalid_redirect_url",
             Code::ClerkKeyInvalid => "clerk_key_invalid",
             Code::UserBanned => "user_banned",
+            Code::OauthAccessDenied => "oauth_access_denied",
+            Code::ExternalAccountNotFound => "external_account_not_found",
+            Code::ExternalAccountExists => "external_account_exists",
+            Code::OauthCallbackInvalid => "oauth_callback_invalid",
+            Code::OauthTokenExchangeError => "oauth_token_exchange_error",
+            Code::OauthFetchUserError => "oauth_fetch_user_error",
+            Code::OauthProviderNotEnabled => "oauth_provider_not_enabled",
+            Code::OauthAccountAlreadyConnected => "oauth_account_already_connected",
+            Code::MisconfiguredOauthProvider => "misconfigured_oauth_provider",
             Code::SessionExists => "session_exists",
             Code::SignedOut => "signed_out",
             Code::SignUpModeRestricted => "sign_up_mode_restricted",
@@ -198,6 +218,15 @@ impl Code {
             Code::FormParamTypeInvalid | Code::InvalidRedirectUrl => 422,
             Code::ClerkKeyInvalid => 401,
             Code::UserBanned => 403,
+            Code::OauthAccessDenied => 403,
+            Code::ExternalAccountNotFound => 404,
+            Code::ExternalAccountExists => 400,
+            Code::OauthCallbackInvalid => 400,
+            Code::OauthTokenExchangeError => 400,
+            Code::OauthFetchUserError => 400,
+            Code::OauthProviderNotEnabled => 400,
+            Code::OauthAccountAlreadyConnected => 400,
+            Code::MisconfiguredOauthProvider => 400,
             Code::SessionReverificationMissing => 400,
 
             Code::MethodNotAllowed => 405,
@@ -264,6 +293,15 @@ impl Code {
             Code::InvalidRedirectUrl => "Invalid redirect URL",
             Code::ClerkKeyInvalid => "Secret Key invalid",
             Code::UserBanned => "User banned",
+            Code::OauthAccessDenied => "Access denied",
+            Code::ExternalAccountNotFound => "External account not found",
+            Code::ExternalAccountExists => "External account exists",
+            Code::OauthCallbackInvalid => "Invalid OAuth callback",
+            Code::OauthTokenExchangeError => "OAuth token exchange failed",
+            Code::OauthFetchUserError => "Could not read the account",
+            Code::OauthProviderNotEnabled => "Provider not enabled",
+            Code::OauthAccountAlreadyConnected => "Account already connected",
+            Code::MisconfiguredOauthProvider => "Provider misconfigured",
             Code::SessionExists => "Session already exists",
             Code::SignedOut => "Signed out",
             Code::SignUpModeRestricted => "Sign-ups are restricted",
@@ -344,6 +382,27 @@ impl Code {
             }
             Code::ResourceNotFound => "The requested resource was not found.",
             Code::UserBanned => "This account is banned; contact the application's support.",
+            Code::OauthAccessDenied => {
+                "You did not grant access at the provider, so you were not signed in."
+            }
+            Code::ExternalAccountNotFound => {
+                "No account is connected to this provider account yet."
+            }
+            Code::ExternalAccountExists => {
+                "This provider account is already connected to an account; sign in instead."
+            }
+            Code::OauthCallbackInvalid => {
+                "The sign-in could not be completed: the provider's answer is invalid, expired or was already used."
+            }
+            Code::OauthTokenExchangeError => "The provider did not accept the authorization code.",
+            Code::OauthFetchUserError => "The provider did not return the account's profile.",
+            Code::OauthProviderNotEnabled => "This provider is not enabled for this application.",
+            Code::OauthAccountAlreadyConnected => {
+                "This provider account is already connected to another user."
+            }
+            Code::MisconfiguredOauthProvider => {
+                "The provider's configuration could not be used; check its issuer and endpoints."
+            }
             Code::ClerkKeyInvalid => {
                 "The provided secret key is invalid. Make sure that your secret key is correct."
             }
@@ -406,6 +465,13 @@ impl Code {
                 "You need to start a new session verification flow first"
             }
         }
+    }
+}
+
+impl Code {
+    /// The code of a wire name, for errors kept on records by their name.
+    pub fn from_wire(name: &str) -> Option<Code> {
+        ALL_CODES.iter().copied().find(|c| c.as_str() == name)
     }
 }
 
@@ -592,6 +658,15 @@ pub const ALL_CODES: &[Code] = &[
     Code::InvalidRedirectUrl,
     Code::ClerkKeyInvalid,
     Code::UserBanned,
+    Code::OauthAccessDenied,
+    Code::ExternalAccountNotFound,
+    Code::ExternalAccountExists,
+    Code::OauthCallbackInvalid,
+    Code::OauthTokenExchangeError,
+    Code::OauthFetchUserError,
+    Code::OauthProviderNotEnabled,
+    Code::OauthAccountAlreadyConnected,
+    Code::MisconfiguredOauthProvider,
     Code::SessionExists,
     Code::SignedOut,
     Code::SignUpModeRestricted,
@@ -631,6 +706,7 @@ mod tests {
         Code::MessageDeliveryFailed,
         Code::ConcurrentUpdate,
         Code::ClerkKeyInvalid,
+        Code::ExternalAccountExists,
     ];
 
     #[test]

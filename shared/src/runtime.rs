@@ -133,6 +133,12 @@ async fn build(default_store: StoreKind, sends: Option<MakeAwsCourier>) -> Resul
         .keys_in_background(kind == StoreKind::Sqlite)
         .signing_key_pem(var("FRONTDOOR_SIGNING_KEY_PEM"))
         .secret_key(var("FRONTDOOR_SECRET_KEY"));
+    if !settings.social.is_empty() {
+        // Built once per process (per cold start), like the AWS clients.
+        let http = crate::social::hyper::HyperProviderHttp::new()
+            .map_err(|e| Error::internal(format!("TLS roots for social sign-in: {e}")))?;
+        builder = builder.provider_http(Arc::new(http));
+    }
     match (settings.messages.delivery, sends) {
         (Delivery::Outbox, _) => {
             let path = var("FRONTDOOR_OUTBOX")

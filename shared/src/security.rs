@@ -145,3 +145,28 @@ pub const WEBHOOK_DELIVERED_RETENTION: Duration = Duration::from_secs(7 * 24 * 6
 /// fans one message out to any number of endpoints; point several consumers at one receiver to
 /// go beyond this.
 pub const MAX_WEBHOOK_ENDPOINTS: usize = 3;
+
+/// How long a social sign-in may take at the provider: the `state` and its PKCE verifier and
+/// nonce are kept this long, then refused. OWASP OAuth 2.0 Cheat Sheet (short-lived state),
+/// Clerk (the OAuth verification's `expire_at`, 10 minutes).
+pub const OAUTH_STATE_LIFETIME: Duration = Duration::from_secs(10 * 60);
+/// Random bytes in an OAuth `state`, a PKCE `code_verifier` and an OIDC `nonce`: 256 bits.
+/// RFC 7636 §7.1 (the verifier needs ≥ 256 bits of entropy), RFC 6749 §10.10.
+pub const OAUTH_RANDOM_BYTES: usize = 32;
+/// Clock skew tolerated on an ID token's `exp`, `nbf` and `iat`. OpenID Connect Core §3.1.3.7
+/// (items 9–10: "acceptable range" for iat/exp), common practice 60 s.
+pub const ID_TOKEN_LEEWAY: Duration = Duration::from_secs(60);
+/// An ID token issued longer ago than this is refused even before its `exp`: a sign-in
+/// presents a token just minted. OpenID Connect Core §3.1.3.7 item 10.
+pub const ID_TOKEN_MAX_AGE: Duration = Duration::from_secs(10 * 60);
+/// How long a provider's discovery document and signing keys are kept before they are read
+/// again (a key not in hand is looked up at once, at most every [`JWKS_MISS_REFETCH`]).
+/// OpenID Connect Core §10.1.1 (key rotation), Google's `Cache-Control` on its JWKS (hours).
+pub const PROVIDER_METADATA_CACHE: Duration = Duration::from_secs(60 * 60);
+/// The least time between two JWKS reads forced by an unknown `kid`, so tokens with random
+/// key ids cannot make us hammer the provider.
+pub const JWKS_MISS_REFETCH: Duration = Duration::from_secs(60);
+/// Time allowed for one request to a provider (discovery, keys, code exchange, profile).
+pub const PROVIDER_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest provider answer read (a JWKS, a token response, a profile).
+pub const PROVIDER_RESPONSE_MAX_BYTES: usize = 256 * 1024;

@@ -61,6 +61,10 @@ pub struct Settings {
     pub jwt_templates: BTreeMap<String, JwtTemplate>,
     #[serde(default)]
     pub webhooks: WebhookSettings,
+    /// Social connections, by key: `google`, `github`, `apple`, `microsoft`, `gitlab`,
+    /// `discord`, or `custom_<name>` for any OpenID Connect provider (strategy `oauth_<key>`).
+    #[serde(default)]
+    pub social: BTreeMap<String, crate::providers::catalog::SocialProviderSettings>,
 }
 
 /// Where the instance's events go (`crate::webhooks`), Clerk's webhooks: each endpoint with its
@@ -136,6 +140,11 @@ pub struct InstanceSettings {
     /// caller cannot pick the address its rate limits count against.
     #[serde(default)]
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Native apps' redirect URLs (custom schemes such as `myapp://sso-callback`) that social
+    /// sign-ins may return to; a URL must start with one of them. Web pages are allowed by
+    /// their origin (`allowed_origins`).
+    #[serde(default)]
+    pub native_redirect_urls: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -327,7 +336,7 @@ pub struct SettingsError {
     pub problem: String,
 }
 
-fn bad(key: impl Into<String>, problem: impl Into<String>) -> SettingsError {
+pub(crate) fn bad(key: impl Into<String>, problem: impl Into<String>) -> SettingsError {
     SettingsError {
         key: key.into(),
         problem: problem.into(),
@@ -411,6 +420,21 @@ impl Settings {
         }
         Ok(())
     }
+}
+
+fn is_loopback_origin(origin: &str) -> bool {
+    let Some((scheme, host)) = origin.split_once("://") else {
+        return false;
+    };
+    let hostname = host.rsplit_once(':').map_or(host, |(h, port)| {
+        if port.bytes().all(|b| b.is_ascii_digit()) {
+            h
+        } else {
+            host
+        }
+    });
+    (scheme == "http" || scheme == "https")
+        && matches!(hostname, "localhost" | "127.0.0.1" | "[::1]")
 }
 
 /// Attributes this server does not implement; they must stay off.
@@ -498,6 +522,35 @@ impl Settings {
         };
         let encoded = base64::engine::general_purpose::STANDARD_NO_PAD.encode(format!("{host}$"));
         format!("{prefix}{encoded}")
+    }
+
+    /// Whether `origin` may make credentialed requests to this instance: its
+    /// `allowed_origins`, the Frontend API's own origin, and, on development instances only,
+    /// any `localhost` / `127.0.0.1` origin.
+    pub fn origin_allowed(&self, origin: &str) -> bool {
+        self.instance
+            .allowed_origins
+            .iter()
+            .any(|o| o.eq_ignore_ascii_case(origin))
+            || crate::urls::origin_of(&self.instance.frontend_api_url)
+                .is_some_and(|own| own.eq_ignore_ascii_case(origin))
+            || (self.is_development() && is_loopback_origin(origin))
+    }
+
+    /// Whether an app page may be sent back to (the handshake's and social sign-in's
+    /// `redirect_url`): an absolute `http(s)` URL, without credentials in it, on an origin
+    /// allowed to call with credentials. Anything else would make us an open redirector, and
+    /// hand a session token to its host.
+    pub fn redirect_allowed(&self, url: &str) -> bool {
+        let Some((scheme, authority)) = crate::urls::scheme_and_authority(url) else {
+            return false;
+        };
+        let clean = !authority.is_empty()
+            && !authority.contains(['@', '\\'])
+            && !url.chars().any(|c| c.is_control() || c.is_whitespace());
+        (scheme == "http" || scheme == "https")
+            && clean
+            && self.origin_allowed(&format!("{scheme}://{authority}"))
     }
 
     pub fn is_development(&self) -> bool {
@@ -682,6 +735,34 @@ impl Settings {
             }
         }
         self.validate_webhooks()?;
+        for (n, url) in i.native_redirect_urls.iter().enumerate() {
+            // A scheme of the app's own and something after it: `myapp://…`; never http(s),
+            // which would let any web page receive the sign-in.
+            let scheme = url.split_once("://").map(|(s, _)| s);
+            if scheme
+                .is_none_or(|s| s.is_empty() || s == "http" || s == "https" || s == "javascript")
+            {
+                return Err(bad(
+                    format!("instance.native_redirect_urls[{n}]"),
+                    "must be a native app's URL with its own scheme, such as myapp://sso-callback",
+                ));
+            }
+        }
+        // Every social connection must resolve (secrets are checked when the app is built).
+        for (key, s) in &self.social {
+            crate::providers::catalog::resolve(key, s, Some("-".into())).map_err(
+                |(field, problem)| {
+                    bad(
+                        if field.is_empty() {
+                            format!("social.{key}")
+                        } else {
+                            format!("social.{key}.{field}")
+                        },
+                        problem,
+                    )
+                },
+            )?;
+        }
         if !self.messages.email_from.contains('@') {
             return Err(bad("messages.email_from", "must be an email address"));
         }
@@ -748,6 +829,14 @@ pub fn is_origin(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_detection() {
+        assert!(is_loopback_origin("http://localhost:5173"));
+        assert!(is_loopback_origin("http://127.0.0.1"));
+        assert!(!is_loopback_origin("http://localhost.evil.test"));
+        assert!(!is_loopback_origin("https://evil.test"));
+    }
 
     #[test]
     fn development_default_is_valid() {

@@ -105,6 +105,8 @@ wire_enum! {
         BackupCode = "backup_code",
         /// Verified by an operator (an identifier the Backend API created), as Clerk names it.
         Admin = "admin",
+        /// Vouched for by a provider at a social sign-in (`from_oauth_<provider>` on the wire).
+        FromOauth = "from_oauth",
     }
     /// What kind of identifier a value is (and which guard item protects it).
     IdentifierKind { Email = "email_address", Phone = "phone_number", Username = "username" }

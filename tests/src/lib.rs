@@ -28,6 +28,8 @@ use tower::ServiceExt as _;
 /// 2026-01-01T00:00:00Z, a fixed start for every test clock.
 pub const T0: i64 = 1_767_225_600_000;
 
+pub mod idp;
+
 pub struct TestApp {
     pub app: App,
     pub service: FapiService,
@@ -108,12 +110,15 @@ impl TestApp {
         let store: Arc<dyn ItemStore> = Arc::new(counting);
         let outbox = Arc::new(Outbox::in_memory(clock.clone()));
         let courier: Arc<dyn Courier> = courier.unwrap_or_else(|| outbox.clone());
-        let app = App::builder(settings, store.clone())
+        let mut builder = App::builder(settings.clone(), store.clone())
             .clock(clock.clone())
             .random(Arc::new(SeededRandom::new(42)))
-            .courier(courier)
-            .build()
-            .await;
+            .courier(courier);
+        if !settings.social.is_empty() {
+            let http = frontdoor::social::hyper::HyperProviderHttp::new().unwrap();
+            builder = builder.provider_http(Arc::new(http));
+        }
+        let app = builder.build().await;
         let app = match app {
             Ok(a) => a,
             Err(e) => panic!("app: {e}"),

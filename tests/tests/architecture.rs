@@ -15,8 +15,8 @@
 //! | flows   | `flows` and below: sign-in, sign-up, sessions, the profile            |
 //! | app     | `app`: what the flows run against                                     |
 //! | repo    | `repo`: domain objects to store items, mapped once                    |
-//! | ports   | `store` (traits, `keys`, `counting`), `courier`                       |
-//! | adapter | `store::dynamodb`, `store::sqlite`, `courier::aws`, `courier::outbox` |
+//! | ports   | `store` (traits, `keys`, `counting`), `courier`, `webhooks`, `social`   |
+//! | adapter | `store::dynamodb`, `store::sqlite`, `courier::aws`, `courier::outbox`, `webhooks::http`, `social::hyper` |
 //! | domain  | the rest: `error`, `clock`, `settings`, `model`, `security`, …        |
 //!
 //! Each layer imports only its own layer and those to its right. Adapters implement the ports:
@@ -68,13 +68,19 @@ const ADAPTERS: &[&str] = &[
     "crate::courier::aws",
     "crate::courier::outbox",
     "crate::webhooks::http",
+    "crate::social::hyper",
 ];
 
 /// The HTTP glue and process composition.
 const EDGE: &[&str] = &["crate::http", "crate::runtime", "crate::lambda"];
 
 /// The ports: the traits and key design the core needs from the outside world.
-const PORTS: &[&str] = &["crate::store", "crate::courier", "crate::webhooks"];
+const PORTS: &[&str] = &[
+    "crate::store",
+    "crate::courier",
+    "crate::webhooks",
+    "crate::social",
+];
 
 /// Framework and adapter crates: the edge and the adapters may use them, nothing below may.
 const FRAMEWORK_CRATES: &[&str] = &[

@@ -328,11 +328,7 @@ async fn bad_input_gets_field_errors() {
             "form_password_length_too_short",
             "password",
         ),
-        (
-            "strategy=oauth_google",
-            "form_param_value_invalid",
-            "strategy",
-        ),
+        ("strategy=saml", "form_param_value_invalid", "strategy"),
         (
             "unsafe_metadata=%5B1%5D",
             "form_param_format_invalid",
@@ -362,6 +358,15 @@ async fn bad_input_gets_field_errors() {
     assert_eq!(r.error_code(), Some("form_password_length_too_long"));
     // Nothing was created by refused requests: no token was handed out.
     assert!(d.token.is_none());
+    // A provider the instance has not connected: Clerk's own code for it.
+    let r = d
+        .post(
+            "/v1/client/sign_ups",
+            "strategy=oauth_google&redirect_url=http%3A%2F%2Flocalhost%3A5173%2F",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.error_code(), Some("oauth_provider_not_enabled"));
 }
 
 #[tokio::test]

@@ -11,6 +11,7 @@ use frontdoor::flows::me::{
     DeleteIdentification, DeleteTotp, MergeMetadata, PrepareIdentification, RegenerateBackupCodes,
     RemovePassword, StartTotp, UpdatePhone, UpdateProfile, VerifyTotp,
 };
+use frontdoor::flows::social::{ConnectAccount, Disconnect, Hints, Reauthorize, Return};
 use frontdoor::http::{Fapi, Field, Params, Reply, Route, route_table};
 use frontdoor::model::render;
 use frontdoor::vocabulary::{IdentificationKind, parse_strategy};
@@ -31,6 +32,8 @@ pub fn table() -> Vec<Route> {
         ChangePassword => change_password, RemovePassword => remove_password,
         StartTotp => start_totp, VerifyTotp => verify_totp, DeleteTotp => delete_totp,
         RegenerateBackupCodes => backup_codes,
+        ConnectExternalAccount => connect_account, ReauthorizeExternalAccount => reauthorize_account,
+        DeleteExternalAccount => disconnect_account,
     ];
     for kind in IdentificationKind::ALL.iter().copied() {
         table.extend(frontdoor::routes![
@@ -220,4 +223,49 @@ async fn delete_totp(fapi: Fapi) -> Result<Reply, Error> {
 
 async fn backup_codes(fapi: Fapi) -> Result<Reply, Error> {
     with_output(fapi, RegenerateBackupCodes).await
+}
+
+/// Where a connection returns to, and the scopes it adds.
+fn social_return(p: &Params) -> Result<(Return, Hints), Error> {
+    let text = |name: &str| p.text(name).map(|v| v.map(str::to_owned));
+    let back = Return {
+        redirect_url: text("redirect_url")?,
+        action_complete_redirect_url: text("action_complete_redirect_url")?,
+    };
+    let hints = Hints {
+        login_hint: text("oidc_login_hint")?,
+        prompt: text("oidc_prompt")?,
+        additional_scopes: p
+            .list("additional_scope")
+            .iter()
+            .flat_map(|s| s.split([' ', ',']))
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    };
+    Ok((back, hints))
+}
+
+async fn connect_account(fapi: Fapi) -> Result<Reply, Error> {
+    let strategy = fapi.params.required("strategy")?.to_owned();
+    let (back, hints) = social_return(&fapi.params)?;
+    let cmd = ConnectAccount {
+        strategy,
+        back,
+        hints,
+    };
+    let (a, account) = fapi.run_as_user(&cmd).await?;
+    answer(&fapi, &a, &render::external_account(&a.user, &account)).await
+}
+
+async fn reauthorize_account(Path(id): Id, fapi: Fapi) -> Result<Reply, Error> {
+    let (back, hints) = social_return(&fapi.params)?;
+    let (a, account) = fapi.run_as_user(&Reauthorize { id, back, hints }).await?;
+    answer(&fapi, &a, &render::external_account(&a.user, &account)).await
+}
+
+async fn disconnect_account(Path(id): Id, fapi: Fapi) -> Result<Reply, Error> {
+    let gone = deleted("external_account", &id);
+    let (a, ()) = fapi.run_as_user(&Disconnect { id }).await?;
+    answer(&fapi, &a, &gone).await
 }

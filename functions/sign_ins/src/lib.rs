@@ -8,7 +8,10 @@ use frontdoor::flows::sign_in::{
     self, AttemptFirstFactor, AttemptSecondFactor, CreateSignIn, FactorTarget, FirstFactorProof,
     PrepareFirstFactor, PrepareSecondFactor, ResetPassword, SignedIn,
 };
-use frontdoor::http::{Fapi, Params, Reply, Route, route_table};
+use frontdoor::flows::social::{
+    self, Hints, Return, StartSignIn, TokenSignIn, TokenStrategy, TransferToSignIn,
+};
+use frontdoor::http::{Fapi, Params, Reply, Route, TokenUpdate, route_table};
 use frontdoor::model::render;
 use frontdoor::vocabulary::{FirstFactor, SecondFactor, parse_strategy};
 use frontdoor::{App, Error};
@@ -24,6 +27,7 @@ pub fn table() -> Vec<Route> {
         CreateSignIn => create, GetSignIn => show,
         PrepareFirstFactor => prepare_first_factor, AttemptFirstFactor => attempt_first_factor,
         ResetPassword => reset_password,
+        OAuthCallback => oauth_callback, OAuthCallbackPost => oauth_callback,
         PrepareSecondFactor => prepare_second_factor, AttemptSecondFactor => attempt_second_factor,
     ]
 }
@@ -53,6 +57,31 @@ fn second_factor(p: &Params) -> Result<SecondFactor, Error> {
 
 async fn create(fapi: Fapi) -> Result<Reply, Error> {
     let p = &fapi.params;
+    let text = |name: &str| p.text(name).map(|v| v.map(str::to_owned));
+    if p.bool("transfer")? == Some(true) {
+        return answer(&fapi, fapi.run(&TransferToSignIn).await?).await;
+    }
+    if let Some(raw) = p.text("strategy")? {
+        if let Some(strategy) = TokenStrategy::parse(raw) {
+            let token = p.required("token")?.to_owned();
+            return answer(&fapi, fapi.run(&TokenSignIn { strategy, token }).await?).await;
+        }
+        if raw.starts_with("oauth_") {
+            let cmd = StartSignIn {
+                strategy: raw.to_owned(),
+                back: Return {
+                    redirect_url: text("redirect_url")?,
+                    action_complete_redirect_url: text("action_complete_redirect_url")?,
+                },
+                hints: Hints {
+                    login_hint: text("oidc_login_hint")?.or(text("identifier")?),
+                    prompt: text("oidc_prompt")?,
+                    additional_scopes: Vec::new(),
+                },
+            };
+            return answer(&fapi, fapi.run(&cmd).await?).await;
+        }
+    }
     let strategy = p.text("strategy")?.map(|s| parse_strategy("strategy", s));
     let cmd = CreateSignIn {
         identifier: p.text("identifier")?.map(str::to_owned),
@@ -67,7 +96,10 @@ async fn create(fapi: Fapi) -> Result<Reply, Error> {
 }
 
 async fn show(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
-    let current = fapi.existing_client().await?;
+    let current = match fapi.query.str("rotating_token_nonce") {
+        Some(nonce) => fapi.collect_rotated_token(&id, nonce).await?,
+        None => fapi.existing_client().await?,
+    };
     let rendered = render::sign_in(sign_in::get(&current, &id)?, &fapi.app.capabilities);
     fapi.envelope(&rendered, &current, &[]).await
 }
@@ -132,4 +164,53 @@ async fn attempt_second_factor(Path(id): Path<String>, fapi: Fapi) -> Result<Rep
             .await?,
     )
     .await
+}
+
+/// `GET|POST /v1/oauth_callback`: the provider sends the user back here (Apple with a form
+/// POST). Answers a 303 to the app's page; an unusable callback is a Clerk error.
+async fn oauth_callback(fapi: Fapi) -> Result<axum::response::Response, Error> {
+    use axum::http::{HeaderValue, StatusCode, header};
+    use axum::response::IntoResponse as _;
+    let from = |name: &str| {
+        fapi.params
+            .str(name)
+            .or_else(|| fapi.query.str(name))
+            .map(str::to_owned)
+    };
+    // A request that carries a client of its own must be the client the state was begun on.
+    let caller_client_id =
+        frontdoor::flows::client::resolve(&fapi.app, fapi.caller.token.as_deref())
+            .await
+            .ok()
+            .flatten()
+            .map(|c| c.client().id.clone());
+    let cb = social::Callback {
+        state: from("state"),
+        code: from("code"),
+        error: from("error"),
+        caller_client_id,
+    };
+    let out = social::callback(&fapi.app, &cb, &fapi.origin()).await?;
+    let location = match (&out.token, out.token_in_location) {
+        (Some(token), true) => social::with_query(
+            &out.location,
+            &[(frontdoor::http::caller::DEV_BROWSER_PARAM, token)],
+        ),
+        _ => out.location.clone(),
+    };
+    let location = HeaderValue::from_str(&location)
+        .map_err(|_| Error::new(frontdoor::Code::InvalidRedirectUrl).param("redirect_url"))?;
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    response.headers_mut().insert(header::LOCATION, location);
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(token) = out.token {
+        response.extensions_mut().insert(TokenUpdate {
+            token: Some(token),
+            client_uat: out.client_uat,
+            session_token: None,
+        });
+    }
+    Ok(response)
 }

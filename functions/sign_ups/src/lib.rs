@@ -7,6 +7,9 @@ use frontdoor::flows::client::Current;
 use frontdoor::flows::sign_up::{
     AttemptVerification, CreateSignUp, Created, PrepareVerification, SignUpFields, UpdateSignUp,
 };
+use frontdoor::flows::social::{
+    Hints, Return, StartSignUp, TokenSignUp, TokenStrategy, TransferToSignUp,
+};
 use frontdoor::http::{Fapi, Field, Params, Reply, Route, route_table};
 use frontdoor::model::render;
 use frontdoor::vocabulary::parse_strategy;
@@ -46,16 +49,58 @@ fn name(p: &Params, field: &str) -> Result<Option<Option<String>>, Error> {
     })
 }
 
+/// What a create or update asks for besides its fields.
+enum Kind {
+    Fields,
+    /// `oauth_*`: through a provider, which the user is sent to.
+    Social(String),
+    /// `google_one_tap` / `oauth_token_apple` with the provider's ID token.
+    Token(TokenStrategy, String),
+    /// `transfer: true`: take over the client's sign-in whose provider account has no user.
+    Transfer,
+}
+
+fn kind(p: &Params) -> Result<Kind, Error> {
+    if p.bool("transfer")? == Some(true) {
+        return Ok(Kind::Transfer);
+    }
+    let Some(strategy) = p.text("strategy")? else {
+        return Ok(Kind::Fields);
+    };
+    if let Some(t) = TokenStrategy::parse(strategy) {
+        return Ok(Kind::Token(t, p.required("token")?.to_owned()));
+    }
+    if strategy.starts_with("oauth_") {
+        return Ok(Kind::Social(strategy.to_owned()));
+    }
+    // SAML, tickets and Web3 need providers this server does not run.
+    Err(Error::new(Code::FormParamValueInvalid)
+        .param("strategy")
+        .long(format!(
+            "The {strategy} strategy is not supported by this application."
+        )))
+}
+
+fn social_start(p: &Params, id: Option<String>, strategy: String) -> Result<StartSignUp, Error> {
+    let text = |name: &str| p.text(name).map(|v| v.map(str::to_owned));
+    Ok(StartSignUp {
+        id,
+        strategy,
+        back: Return {
+            redirect_url: text("redirect_url")?,
+            action_complete_redirect_url: text("action_complete_redirect_url")?,
+        },
+        hints: Hints {
+            login_hint: text("oidc_login_hint")?,
+            prompt: text("oidc_prompt")?,
+            additional_scopes: Vec::new(),
+        },
+        fields: fields(p)?,
+    })
+}
+
 /// The fields of a create or update.
 fn fields(p: &Params) -> Result<SignUpFields, Error> {
-    if let Some(strategy) = p.text("strategy")? {
-        // OAuth, SAML, tickets and Web3 need providers this server does not run.
-        return Err(Error::new(Code::FormParamValueInvalid)
-            .param("strategy")
-            .long(format!(
-                "The {strategy} strategy is not supported by this application."
-            )));
-    }
     let text = |name: &str| p.text(name).map(|v| v.map(str::to_owned));
     Ok(SignUpFields {
         email_address: text("email_address")?,
@@ -70,19 +115,51 @@ fn fields(p: &Params) -> Result<SignUpFields, Error> {
 }
 
 async fn create(fapi: Fapi) -> Result<Reply, Error> {
-    let fields = fields(&fapi.params)?;
-    answer(&fapi, fapi.run(&CreateSignUp { fields }).await?).await
+    let p = &fapi.params;
+    let done = match kind(p)? {
+        Kind::Fields => fapi.run(&CreateSignUp { fields: fields(p)? }).await?,
+        Kind::Social(strategy) => fapi.run(&social_start(p, None, strategy)?).await?,
+        Kind::Token(strategy, token) => {
+            let fields = fields(p)?;
+            fapi.run(&TokenSignUp {
+                strategy,
+                token,
+                fields,
+            })
+            .await?
+        }
+        Kind::Transfer => fapi.run(&TransferToSignUp { fields: fields(p)? }).await?,
+    };
+    answer(&fapi, done).await
 }
 
 async fn show(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
-    let current = fapi.existing_client().await?;
+    let current = match fapi.query.str("rotating_token_nonce") {
+        Some(nonce) => fapi.collect_rotated_token(&id, nonce).await?,
+        None => fapi.existing_client().await?,
+    };
     let rendered = render::sign_up(current.sign_up(&id)?, &fapi.app.capabilities);
     fapi.envelope(&rendered, &current, &[]).await
 }
 
 async fn update(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
-    let fields = fields(&fapi.params)?;
-    answer(&fapi, fapi.run(&UpdateSignUp { id, fields }).await?).await
+    let p = &fapi.params;
+    let done = match kind(p)? {
+        Kind::Social(strategy) => fapi.run(&social_start(p, Some(id), strategy)?).await?,
+        Kind::Fields => {
+            fapi.run(&UpdateSignUp {
+                id,
+                fields: fields(p)?,
+            })
+            .await?
+        }
+        Kind::Token(..) | Kind::Transfer => {
+            return Err(Error::new(Code::FormParamValueInvalid)
+                .param("strategy")
+                .long("Start a new sign-up for this."));
+        }
+    };
+    answer(&fapi, done).await
 }
 
 async fn prepare_verification(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {

@@ -148,6 +148,24 @@ pub async fn resolve(app: &App, token: Option<&str>) -> Result<Option<Current>> 
     }))
 }
 
+/// The client a token names, even when its rotating secret is no longer the client's (the
+/// token was rotated since). Only for proofs that stand on their own — a native app collecting
+/// its rotated token with the nonce it was handed (`flows::social::collect_rotated_token`).
+pub async fn resolve_rotated(app: &App, token: Option<&str>) -> Result<Option<Current>> {
+    let Some(claims) = token.and_then(|t| app.client_tokens.decode(t)) else {
+        return Ok(None);
+    };
+    Ok(app
+        .repo
+        .load_client(&claims.id)
+        .await?
+        .filter(|a| a.client.ended_at.is_none())
+        .map(|aggregate| Current {
+            aggregate,
+            token: String::new(),
+        }))
+}
+
 /// Like [`resolve`], but a token that does not check out is an error: for the development
 /// browser, whose token clerk-js replaces when told `dev_browser_unauthenticated`.
 pub async fn resolve_dev_browser(app: &App, token: Option<&str>) -> Result<Current> {

@@ -16,6 +16,7 @@ pub mod reverification;
 pub mod session;
 pub mod sign_in;
 pub mod sign_up;
+pub mod social;
 pub mod tokens;
 pub mod user_search;
 pub mod verification;

@@ -19,7 +19,6 @@ use crate::repo::Repo;
 use crate::security;
 use crate::settings::SessionMode;
 use crate::store::{StoreError, Write};
-use crate::vocabulary::Strategy;
 
 use super::client::Current;
 use super::command::{ClientCommand, Origin};
@@ -117,7 +116,7 @@ pub fn start(
     app: &App,
     current: &mut Current,
     user: &mut UserRecord,
-    strategy: Strategy,
+    strategy: &str,
     first_factor_at: Option<UnixMillis>,
     second_factor_at: Option<UnixMillis>,
     origin: &Origin,
@@ -146,7 +145,7 @@ pub fn start(
     current.aggregate.sessions.insert(0, session.clone());
     let client = &mut current.aggregate.client;
     client.last_active_session_id = Some(session.id.clone());
-    client.last_authentication_strategy = Some(strategy.as_str().to_owned());
+    client.last_authentication_strategy = Some(strategy.to_owned());
     client.updated_at = now;
     current.rotate_token(app)?;
     // Whether the user item must be written for this sign-in: to forgive failures, or because

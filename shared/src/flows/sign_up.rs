@@ -113,7 +113,7 @@ async fn ensure_identifier_free(
 }
 
 /// Applies the given fields to `s`.
-async fn apply(app: &App, s: &mut SignUpRecord, fields: &SignUpFields) -> Result<()> {
+pub(crate) async fn apply(app: &App, s: &mut SignUpRecord, fields: &SignUpFields) -> Result<()> {
     for (kind, raw) in [
         (IdentificationKind::EmailAddress, &fields.email_address),
         (IdentificationKind::PhoneNumber, &fields.phone_number),
@@ -200,12 +200,24 @@ fn user_from(app: &App, s: &SignUpRecord) -> UserRecord {
 async fn save(
     app: &App,
     current: &mut Current,
-    mut s: SignUpRecord,
+    s: SignUpRecord,
     origin: &Origin,
 ) -> Result<Option<Created>> {
+    save_with(app, current, s, origin, Vec::new()).await
+}
+
+/// [`save`], with `extra` writes first in the transaction (a social sign-in's used state).
+pub(crate) async fn save_with(
+    app: &App,
+    current: &mut Current,
+    mut s: SignUpRecord,
+    origin: &Origin,
+    extra: Vec<Write>,
+) -> Result<Option<Created>> {
     s.updated_at = app.now_ms();
-    let mut writes: Vec<Write> = Vec::new();
     let mut guards: Vec<(IdentifierKind, &'static str)> = Vec::new();
+    let offset = extra.len();
+    let mut writes: Vec<Write> = extra;
     let mut created = None;
     if s.is_ready(&app.capabilities) {
         let mut user = user_from(app, &s);
@@ -227,12 +239,25 @@ async fn save(
                 guards.push((kind, param));
             }
         }
-        let strategy = if s.email_verification.is_some() {
-            Strategy::EmailCode
+        let external = s
+            .external_account
+            .as_ref()
+            .filter(|v| v.status == crate::model::records::OAuthStatus::Verified)
+            .and_then(|v| v.profile.as_ref());
+        if let Some(p) = external {
+            let id = random::object_id(app.random.as_ref(), "eac");
+            user.external_accounts.push(
+                crate::model::records::ExternalAccountRecord::from_profile(id, p, app.now_ms()),
+            );
+        }
+        let strategy = if let Some(p) = external {
+            p.strategy.clone()
+        } else if s.email_verification.is_some() {
+            Strategy::EmailCode.as_str().to_owned()
         } else if s.phone_verification.is_some() {
-            Strategy::PhoneCode
+            Strategy::PhoneCode.as_str().to_owned()
         } else {
-            Strategy::Password
+            Strategy::Password.as_str().to_owned()
         };
         let session::Started {
             session,
@@ -242,13 +267,25 @@ async fn save(
             app,
             current,
             &mut user,
-            strategy,
+            &strategy,
             Some(app.now_ms()),
             None,
             origin,
         )?;
+        if let Some(p) = external {
+            writes.push(Repo::claim_external_account_write(
+                &p.strategy,
+                &p.subject,
+                &user.id,
+            )?);
+            guards.push((IdentifierKind::Email, "strategy"));
+        }
         writes.extend(Repo::user_writes(&user)?);
         writes.extend(session_writes);
+        if let Some(v) = s.external_account.as_mut() {
+            // Kept on the user now; the attempt need not hold the profile any longer.
+            v.profile = None;
+        }
         s.status = SignUpStatus::Complete;
         s.created_user_id = Some(user.id.clone());
         s.created_session_id = Some(session.id.clone());
@@ -260,14 +297,49 @@ async fn save(
     writes.push(current.client_write()?);
     match app.repo.commit(writes).await {
         Ok(()) => {}
-        Err(StoreError::ConditionFailed { index }) if index < guards.len() => {
-            let (_, param) = guards[index];
+        Err(StoreError::ConditionFailed { index }) if index < offset => {
+            // The extra writes' conditions (a social sign-in's state used once) failed: a
+            // replay or a race, retried on fresh state.
+            return Err(Error::conflict());
+        }
+        Err(StoreError::ConditionFailed { index })
+            if index >= offset && index - offset < guards.len() =>
+        {
+            let (_, param) = guards[index - offset];
+            if param == "strategy" {
+                return Err(Error::new(Code::OauthAccountAlreadyConnected).param(param));
+            }
             return Err(Error::new(Code::FormIdentifierExists).param(param));
         }
         Err(e) => return Err(e.into()),
     }
     current.aggregate.sign_up = Some(s);
     Ok(created)
+}
+
+/// Refuses sign-ups on an instance that takes none (restricted mode).
+pub(crate) fn ensure_open_for_sign_up(app: &App) -> Result<()> {
+    if app.settings.sign_up.mode == SignUpMode::Restricted {
+        return Err(Error::new(Code::SignUpModeRestricted));
+    }
+    Ok(())
+}
+
+/// Stores an open sign-up (no user yet) and makes it the client's, with `extra` writes.
+pub(crate) async fn store_open(
+    app: &App,
+    current: &mut Current,
+    s: SignUpRecord,
+    extra: Vec<Write>,
+) -> Result<()> {
+    let mut writes = extra;
+    writes.push(Repo::sign_up_write(&s)?);
+    current.aggregate.client.sign_up_id = Some(s.id.clone());
+    current.aggregate.client.updated_at = app.now_ms();
+    writes.push(current.client_write()?);
+    commit(app, writes).await?;
+    current.aggregate.sign_up = Some(s);
+    Ok(())
 }
 
 /// `POST /v1/client/sign_ups`: starts a new sign-up on the client (replacing any other).
@@ -289,7 +361,7 @@ impl ClientCommand for CreateSignUp {
     }
 }
 
-fn ensure_open(s: &SignUpRecord) -> Result<()> {
+pub(crate) fn ensure_open(s: &SignUpRecord) -> Result<()> {
     if s.status != SignUpStatus::MissingRequirements {
         return Err(
             Error::new(Code::FormParamValueInvalid).long("This sign-up is already complete.")

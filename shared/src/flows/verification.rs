@@ -216,6 +216,7 @@ pub async fn prepare(
         attempts: 0,
         expire_at: Some(now + duration_ms(security::OTP_LIFETIME)),
         sent_at: Some(now),
+        provider: None,
     };
     by.once.put(destination, strategy, v.clone());
     Ok(v)
@@ -294,6 +295,14 @@ pub fn attempt_error(outcome: Attempt) -> Error {
     }
 }
 
+/// An email address a provider vouched for (`from_oauth_<provider>`).
+pub fn from_provider(strategy: &str) -> VerificationRecord {
+    VerificationRecord {
+        provider: Some(strategy.to_owned()),
+        ..verified(Strategy::FromOauth)
+    }
+}
+
 /// A verification marked verified without a code (e.g. an identifier proven another way).
 pub fn verified(strategy: Strategy) -> VerificationRecord {
     VerificationRecord {
@@ -303,6 +312,7 @@ pub fn verified(strategy: Strategy) -> VerificationRecord {
         attempts: 0,
         expire_at: None,
         sent_at: None,
+        provider: None,
     }
 }
 
@@ -338,6 +348,7 @@ mod tests {
             attempts: 0,
             expire_at: Some(10_000),
             sent_at: Some(0),
+            provider: None,
         }
     }
 

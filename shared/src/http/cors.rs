@@ -10,7 +10,6 @@ use http::HeaderValue;
 use http::header::{self, HeaderMap};
 
 use crate::settings::Settings;
-use crate::urls::origin_of;
 
 /// Response headers the browser may read cross-origin: the client token (native and
 /// development modes) and the trace id.
@@ -19,46 +18,14 @@ const ALLOWED_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
 const ALLOWED_HEADERS: &str =
     "Authorization, Content-Type, X-Mobile, X-Expo-Sdk-Version, X-Clerk-Trace-Id";
 
-fn is_loopback_origin(origin: &str) -> bool {
-    let Some((scheme, host)) = origin.split_once("://") else {
-        return false;
-    };
-    let hostname = host.rsplit_once(':').map_or(host, |(h, port)| {
-        if port.bytes().all(|b| b.is_ascii_digit()) {
-            h
-        } else {
-            host
-        }
-    });
-    (scheme == "http" || scheme == "https")
-        && matches!(hostname, "localhost" | "127.0.0.1" | "[::1]")
-}
-
 /// Whether `origin` may make credentialed requests to this instance.
 pub fn origin_allowed(settings: &Settings, origin: &str) -> bool {
-    settings
-        .instance
-        .allowed_origins
-        .iter()
-        .any(|o| o.eq_ignore_ascii_case(origin))
-        || origin_of(&settings.instance.frontend_api_url)
-            .is_some_and(|own| own.eq_ignore_ascii_case(origin))
-        || (settings.is_development() && is_loopback_origin(origin))
+    settings.origin_allowed(origin)
 }
 
-/// Whether an app page may be sent back to (the handshake's `redirect_url`): an absolute
-/// `http(s)` URL, without credentials in it, on an origin allowed to call with credentials.
-/// Anything else would make us an open redirector, and hand a session token to its host.
+/// Whether an app page may be sent back to (`Settings::redirect_allowed`).
 pub fn redirect_allowed(settings: &Settings, url: &str) -> bool {
-    let Some((scheme, authority)) = crate::urls::scheme_and_authority(url) else {
-        return false;
-    };
-    let clean = !authority.is_empty()
-        && !authority.contains(['@', '\\'])
-        && !url.chars().any(|c| c.is_control() || c.is_whitespace());
-    (scheme == "http" || scheme == "https")
-        && clean
-        && origin_allowed(settings, &format!("{scheme}://{authority}"))
+    settings.redirect_allowed(url)
 }
 
 /// Adds the CORS response headers for an allowed origin.
@@ -92,17 +59,4 @@ pub fn apply_preflight(headers: &mut HeaderMap, origin: &str) {
         header::ACCESS_CONTROL_MAX_AGE,
         HeaderValue::from_static("600"),
     );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn loopback_detection() {
-        assert!(is_loopback_origin("http://localhost:5173"));
-        assert!(is_loopback_origin("http://127.0.0.1"));
-        assert!(!is_loopback_origin("http://localhost.evil.test"));
-        assert!(!is_loopback_origin("https://evil.test"));
-    }
 }

@@ -115,6 +115,35 @@ impl Fapi {
         self.current_client().await?.ok_or_else(Error::not_found)
     }
 
+    /// `GET …/sign_ins/{id}?rotating_token_nonce=…` (and sign-ups): the native app's client,
+    /// with its rotated token, once the nonce matches (401 otherwise).
+    pub async fn collect_rotated_token(
+        &self,
+        attempt_id: &str,
+        nonce: &str,
+    ) -> Result<crate::flows::client::Current, Error> {
+        let wrong = || Error::new(Code::AuthenticationInvalid);
+        let mut retry = crate::flows::client::Retry::new();
+        loop {
+            let mut current =
+                crate::flows::client::resolve_rotated(&self.app, self.caller.token.as_deref())
+                    .await?
+                    .ok_or_else(wrong)?;
+            let write = crate::flows::social::collect_rotated_token(
+                &self.app,
+                &mut current,
+                attempt_id,
+                nonce,
+            )?;
+            let writes = vec![write, current.client_write()?];
+            match crate::flows::client::commit(&self.app, writes).await {
+                Ok(()) => return Ok(current),
+                Err(e) if e.conflict => retry.after_conflict().await?,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// The user a `/v1/me` request acts for (`_clerk_session_id`, else the last active
     /// session); 401 `signed_out` when there is none.
     pub async fn acting(&self) -> Result<crate::flows::me::Acting, Error> {

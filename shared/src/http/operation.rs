@@ -53,6 +53,8 @@ operations! {
     // sign-ins
     CreateSignIn, GetSignIn, PrepareFirstFactor, AttemptFirstFactor, ResetPassword,
     PrepareSecondFactor, AttemptSecondFactor,
+    // social sign-in: the providers' return
+    OAuthCallback, OAuthCallbackPost,
     // sign-ups
     CreateSignUp, GetSignUp, UpdateSignUp, PrepareSignUpVerification, AttemptSignUpVerification,
     // sessions
@@ -65,6 +67,7 @@ operations! {
     // me
     GetMe, UpdateMe, DeleteMe, UpdateMetadata, UpdatePhoneNumber, ChangePassword, RemovePassword,
     StartTotp, VerifyTotp, DeleteTotp, RegenerateBackupCodes,
+    ConnectExternalAccount, ReauthorizeExternalAccount, DeleteExternalAccount,
     // Backend API (app servers, with a secret key)
     BackendGetUser, BackendCreateSessionToken, BackendCreateTemplateToken,
     BackendUpdateUserMetadata, BackendBanUser, BackendUnbanUser, BackendLockUser,
@@ -124,7 +127,8 @@ impl Operation {
     ///   sign-ups and their updates, a username change, a reverification started);
     /// - `PREPARE`: what sends a code (and, inside it, the per-destination and per-client send
     ///   caps of `flows::rate_limit::admit_send`);
-    /// - `ATTEMPT`: what checks a secret (codes, passwords, TOTP);
+    /// - `ATTEMPT`: what checks a secret (codes, passwords, TOTP, a social sign-in's `state`,
+    ///   whose callback also costs a request to the provider);
     /// - `SENSITIVE`: what could take the account over from a stolen session (identifiers,
     ///   password, second factors, deletion) needs a recent factor verification too. Making an
     ///   identification primary (`PATCH /v1/me`) is checked by that flow, as only that field of
@@ -138,15 +142,17 @@ impl Operation {
         use Operation::*;
         match self {
             CreateClient | PutClient | CreateDevBrowser | CreateSignIn | CreateSignUp
-            | UpdateSignUp | UpdateMe | StartSessionVerification => CREATE,
+            | UpdateSignUp | UpdateMe | StartSessionVerification
+            | ReauthorizeExternalAccount => CREATE,
             PrepareFirstFactor | PrepareSecondFactor | PrepareSignUpVerification
             | PrepareIdentification(_) | PrepareSessionVerificationFirstFactor
             | PrepareSessionVerificationSecondFactor => PREPARE,
             AttemptFirstFactor | AttemptSecondFactor | ResetPassword | AttemptSignUpVerification
             | AttemptIdentification(_) | VerifyTotp | AttemptSessionVerificationFirstFactor
-            | AttemptSessionVerificationSecondFactor => ATTEMPT,
+            | AttemptSessionVerificationSecondFactor | OAuthCallback | OAuthCallbackPost => ATTEMPT,
             AddIdentification(_) | DeleteIdentification(_) | UpdatePhoneNumber | StartTotp
-            | DeleteTotp | RegenerateBackupCodes | DeleteMe => SENSITIVE,
+            | DeleteTotp | RegenerateBackupCodes | DeleteMe | ConnectExternalAccount
+            | DeleteExternalAccount => SENSITIVE,
             ChangePassword | RemovePassword => SENSITIVE_ATTEMPT,
             BackendGetUser | BackendCreateSessionToken | BackendCreateTemplateToken
             | BackendUpdateUserMetadata | BackendBanUser | BackendUnbanUser | BackendLockUser
@@ -187,6 +193,8 @@ impl Operation {
             ResetPassword => (Method::POST, "/v1/client/sign_ins/{id}/reset_password"),
             PrepareSecondFactor => (Method::POST, "/v1/client/sign_ins/{id}/prepare_second_factor"),
             AttemptSecondFactor => (Method::POST, "/v1/client/sign_ins/{id}/attempt_second_factor"),
+            OAuthCallback => (Method::GET, "/v1/oauth_callback"),
+            OAuthCallbackPost => (Method::POST, "/v1/oauth_callback"),
             CreateSignUp => (Method::POST, "/v1/client/sign_ups"),
             GetSignUp => (Method::GET, "/v1/client/sign_ups/{id}"),
             UpdateSignUp => (Method::PATCH, "/v1/client/sign_ups/{id}"),
@@ -224,6 +232,9 @@ impl Operation {
             VerifyTotp => (Method::POST, "/v1/me/totp/attempt_verification"),
             DeleteTotp => (Method::DELETE, "/v1/me/totp"),
             RegenerateBackupCodes => (Method::POST, "/v1/me/backup_codes"),
+            ConnectExternalAccount => (Method::POST, "/v1/me/external_accounts"),
+            ReauthorizeExternalAccount => (Method::PATCH, "/v1/me/external_accounts/{id}/reauthorize"),
+            DeleteExternalAccount => (Method::DELETE, "/v1/me/external_accounts/{id}"),
             BackendGetUser => (Method::GET, "/v1/users/{id}"),
             BackendCreateSessionToken => (Method::POST, "/v1/sessions/{id}/tokens"),
             BackendCreateTemplateToken => (Method::POST, "/v1/sessions/{id}/tokens/{template}"),

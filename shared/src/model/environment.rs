@@ -137,7 +137,7 @@ pub fn environment(settings: &Settings, caps: &Capabilities) -> Value {
         },
         "user_settings": {
             "attributes": attributes,
-            "social": {},
+            "social": social(settings),
             "saml": { "enabled": false },
             "enterprise_sso": { "enabled": false },
             "sign_in": {
@@ -236,4 +236,30 @@ pub fn environment(settings: &Settings, caps: &Capabilities) -> Value {
         "partitioned_cookies": false,
         "maintenance_mode": false,
     })
+}
+
+/// `user_settings.social`: each configured connection, under its strategy.
+fn social(settings: &Settings) -> Value {
+    let mut out = serde_json::Map::new();
+    for (key, s) in &settings.social {
+        // The settings were validated at start; a secret is not needed to describe a button.
+        let Ok(p) = crate::providers::catalog::resolve(key, s, Some("-".into())) else {
+            continue;
+        };
+        out.insert(
+            p.strategy.clone(),
+            json!({
+                "enabled": p.enabled,
+                "required": false,
+                "authenticatable": p.authenticatable,
+                "block_email_subaddresses": false,
+                "strategy": p.strategy,
+                "not_selectable": false,
+                "deprecated": false,
+                "name": p.name,
+                "logo_url": p.logo_url,
+            }),
+        );
+    }
+    Value::Object(out)
 }

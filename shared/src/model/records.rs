@@ -91,6 +91,9 @@ pub struct VerificationRecord {
     pub attempts: u32,
     pub expire_at: Option<UnixMillis>,
     pub sent_at: Option<UnixMillis>,
+    /// `FromOauth`: the provider that vouched (`oauth_google`, rendered `from_oauth_google`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
 }
 
 /// An email address or a phone number a user holds: one record for both kinds, rendered to
@@ -234,6 +237,9 @@ pub struct UserRecord {
     pub mfa_enabled_at: Option<UnixMillis>,
     pub mfa_disabled_at: Option<UnixMillis>,
     pub legal_accepted_at: Option<UnixMillis>,
+    /// Provider accounts connected to this user (each claimed by a guard item).
+    #[serde(default)]
+    pub external_accounts: Vec<ExternalAccountRecord>,
     pub created_at: UnixMillis,
     pub updated_at: UnixMillis,
     #[serde(skip)]
@@ -279,6 +285,9 @@ pub struct SignUpRecord {
     pub legal_accepted_at: Option<UnixMillis>,
     pub email_verification: Option<VerificationRecord>,
     pub phone_verification: Option<VerificationRecord>,
+    /// A sign-up through a provider (`verifications.external_account`).
+    #[serde(default)]
+    pub external_account: Option<OAuthVerificationRecord>,
     pub created_user_id: Option<String>,
     pub created_session_id: Option<String>,
     pub abandon_at: UnixMillis,
@@ -357,6 +366,10 @@ pub struct SignInRecord {
     pub pending_password_hash: Option<String>,
     #[serde(default)]
     pub pending_sign_out_of_other_sessions: bool,
+    /// A social first factor (`oauth_*`): the provider's verification, in place of
+    /// `first_factor`.
+    #[serde(default)]
+    pub oauth: Option<OAuthVerificationRecord>,
     pub created_session_id: Option<String>,
     pub abandon_at: UnixMillis,
     pub created_at: UnixMillis,
@@ -436,6 +449,7 @@ impl UserRecord {
             mfa_enabled_at: None,
             mfa_disabled_at: None,
             legal_accepted_at: None,
+            external_accounts: Vec::new(),
             created_at: now,
             updated_at: now,
             version: 0,
@@ -565,7 +579,14 @@ impl SignUpRecord {
             Field::EmailAddress => self.email_address.is_some(),
             Field::PhoneNumber => self.phone_number.is_some(),
             Field::Username => self.username.is_some(),
-            Field::Password => self.password_hash.is_some(),
+            // A user who signs in through a provider needs no password (Clerk).
+            Field::Password => {
+                self.password_hash.is_some()
+                    || self
+                        .external_account
+                        .as_ref()
+                        .is_some_and(|v| v.status == OAuthStatus::Verified)
+            }
             Field::FirstName => self.first_name.is_some(),
             Field::LastName => self.last_name.is_some(),
             Field::LegalAccepted => self.legal_accepted_at.is_some(),
@@ -641,4 +662,144 @@ mod tests {
             serde_json::to_value(&u).and_then(serde_json::from_value);
         assert_eq!(again.ok(), Some(u));
     }
+}
+
+wire_enum! {
+    /// Where a provider's verification stands. `transferable`: the provider account has no user
+    /// here (on a sign-in) or already has one (on a sign-up), and the other kind of attempt may
+    /// take it over (`transfer: true`).
+    #[derive(Default)]
+    OAuthStatus {
+        #[default]
+        Unverified = "unverified", Verified = "verified", Transferable = "transferable",
+        Failed = "failed", Expired = "expired",
+    }
+}
+
+/// A verification by a provider (`verification_oauth`): on a sign-in, a sign-up, or a
+/// connected account.
+///
+/// ```text
+///   unverified ──callback: known account──────────────► verified
+///       │      ──callback: account unknown (sign-in) /
+///       │        already a user's (sign-up)───────────► transferable ──transfer──► (other attempt)
+///       └──────callback: denied, bad token, provider down► failed (error set)
+/// ```
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct OAuthVerificationRecord {
+    /// `oauth_google`.
+    pub strategy: String,
+    pub status: OAuthStatus,
+    /// The provider's authorization URL, while unverified.
+    pub external_verification_redirect_url: Option<String>,
+    /// The Clerk error code it failed or was transferred with.
+    pub error: Option<String>,
+    pub expire_at: UnixMillis,
+    /// Who the provider said the user is, kept for a transfer.
+    pub profile: Option<crate::providers::ExternalProfile>,
+    /// Where the callback sends the browser when no session was created (the SSO-callback page)…
+    pub redirect_url: Option<String>,
+    /// …and when one was.
+    pub action_complete_redirect_url: Option<String>,
+    /// SHA-256 of the nonce a native app collects its rotated client token with.
+    pub rotating_token_nonce_hash: Option<String>,
+}
+
+/// A provider account connected to a user (`external_account`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ExternalAccountRecord {
+    pub id: String,
+    /// `oauth_google`.
+    pub provider: String,
+    /// The provider's id for the user; empty while a connection waits for the provider.
+    pub provider_user_id: String,
+    pub email_address: Option<String>,
+    pub email_address_verified: bool,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub username: Option<String>,
+    pub image_url: Option<String>,
+    pub approved_scopes: Vec<String>,
+    pub verification: OAuthVerificationRecord,
+    pub created_at: UnixMillis,
+    pub updated_at: UnixMillis,
+}
+
+impl ExternalAccountRecord {
+    /// A connected account as the provider described it.
+    pub fn from_profile(
+        id: String,
+        p: &crate::providers::ExternalProfile,
+        now: UnixMillis,
+    ) -> Self {
+        let mut a = Self {
+            id,
+            provider: p.strategy.clone(),
+            provider_user_id: String::new(),
+            email_address: None,
+            email_address_verified: false,
+            first_name: None,
+            last_name: None,
+            username: None,
+            image_url: None,
+            approved_scopes: Vec::new(),
+            verification: OAuthVerificationRecord {
+                strategy: p.strategy.clone(),
+                status: OAuthStatus::Verified,
+                ..Default::default()
+            },
+            created_at: now,
+            updated_at: now,
+        };
+        a.update_from(p, now);
+        a
+    }
+
+    /// Takes the provider's current description of the account.
+    pub fn update_from(&mut self, p: &crate::providers::ExternalProfile, now: UnixMillis) {
+        self.provider_user_id = p.subject.clone();
+        self.email_address = p.email.clone();
+        self.email_address_verified = p.email_verified;
+        self.first_name = p.first_name.clone();
+        self.last_name = p.last_name.clone();
+        self.username = p.username.clone();
+        self.image_url = p.image_url.clone();
+        self.approved_scopes = p.scopes.clone();
+        self.updated_at = now;
+    }
+
+    pub fn is_verified(&self) -> bool {
+        self.verification.status == OAuthStatus::Verified && !self.provider_user_id.is_empty()
+    }
+}
+
+/// What a social sign-in's `state` stands for, kept (by the state's hash) until the provider
+/// sends the user back, at most [`security::OAUTH_STATE_LIFETIME`]; used once.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OAuthStateRecord {
+    /// The client the sign-in belongs to: only it is changed by the callback.
+    pub client_id: String,
+    pub purpose: OAuthPurpose,
+    pub strategy: String,
+    /// The PKCE verifier (RFC 7636) and the OIDC nonce this authorization request was sent with.
+    pub code_verifier: String,
+    pub nonce: String,
+    pub expire_at: UnixMillis,
+}
+
+/// Which attempt a social sign-in's callback completes.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum OAuthPurpose {
+    SignIn {
+        id: String,
+    },
+    SignUp {
+        id: String,
+    },
+    /// Connecting (or re-authorizing) an account in the profile.
+    Connect {
+        user_id: String,
+        external_account_id: String,
+    },
 }

@@ -3,8 +3,9 @@
 use std::collections::HashMap;
 
 use super::records::{
-    ClientRecord, IdentificationRecord, SessionRecord, SignInRecord, SignInStatus, SignUpRecord,
-    SignUpStatus, UserRecord, VerificationRecord, VerificationStatus,
+    ClientRecord, ExternalAccountRecord, IdentificationRecord, OAuthVerificationRecord,
+    SessionRecord, SignInRecord, SignInStatus, SignUpRecord, SignUpStatus, UserRecord,
+    VerificationRecord, VerificationStatus,
 };
 use serde_json::Value;
 
@@ -24,16 +25,74 @@ pub fn verification(v: &VerificationRecord) -> wire::Verification {
             Strategy::Totp => "verification_totp",
             Strategy::BackupCode => "verification_backup_code",
             Strategy::Admin => "verification_admin",
+            Strategy::FromOauth => "verification_from_oauth",
             Strategy::EmailCode
             | Strategy::PhoneCode
             | Strategy::ResetPasswordEmailCode
             | Strategy::ResetPasswordPhoneCode => "verification_otp",
         },
         status: v.status.as_str().to_owned(),
-        strategy: v.strategy,
+        strategy: match (v.strategy, &v.provider) {
+            (Strategy::FromOauth, Some(p)) => format!("from_{p}"),
+            (s, _) => s.as_str().to_owned(),
+        },
         attempts: Some(v.attempts),
         expire_at: v.expire_at,
     }
+}
+
+/// A provider's verification (`verification_oauth`), its error as Clerk's error object.
+pub fn oauth_verification(v: &OAuthVerificationRecord) -> Value {
+    let error = v
+        .error
+        .as_deref()
+        .and_then(crate::error::Code::from_wire)
+        .map(|c| crate::error::Error::new(c).to_clerk_json());
+    let mut out = serde_json::json!({
+        "object": "verification_oauth",
+        "status": v.status.as_str(),
+        "strategy": v.strategy,
+        "error": error,
+        "expire_at": v.expire_at,
+        "attempts": null,
+        "verified_at_client": null,
+    });
+    if let Some(url) = &v.external_verification_redirect_url {
+        out["external_verification_redirect_url"] = Value::String(url.clone());
+    }
+    out
+}
+
+/// A connected account (`external_account`).
+pub fn external_account(u: &UserRecord, a: &ExternalAccountRecord) -> Value {
+    let identification_id = a
+        .email_address
+        .as_deref()
+        .and_then(|e| u.email_addresses.iter().find(|r| r.value == e))
+        .map(|r| r.id.clone())
+        .unwrap_or_default();
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    serde_json::json!({
+        "object": "external_account",
+        "id": a.id,
+        "provider": a.provider,
+        "identification_id": identification_id,
+        "provider_user_id": a.provider_user_id,
+        "approved_scopes": a.approved_scopes.join(" "),
+        "email_address": text(&a.email_address),
+        "email_address_verified": a.email_address_verified,
+        "first_name": text(&a.first_name),
+        "last_name": text(&a.last_name),
+        "avatar_url": text(&a.image_url),
+        "image_url": a.image_url,
+        "username": a.username,
+        "phone_number": null,
+        "public_metadata": {},
+        "label": null,
+        "created_at": a.created_at,
+        "updated_at": a.updated_at,
+        "verification": oauth_verification(&a.verification),
+    })
 }
 
 /// An identification as the wire object of its kind.
@@ -111,7 +170,11 @@ pub fn user(u: &UserRecord, settings: &Settings, now: UnixMillis) -> wire::User 
         web3_wallets: Vec::new(),
         passkeys: Vec::new(),
         organization_memberships: Vec::new(),
-        external_accounts: Vec::new(),
+        external_accounts: u
+            .external_accounts
+            .iter()
+            .map(|a| external_account(u, a))
+            .collect(),
         saml_accounts: Vec::new(),
         enterprise_accounts: Vec::new(),
         password_last_updated_at: u.password_last_updated_at,
@@ -268,7 +331,7 @@ pub fn sign_up(s: &SignUpRecord, caps: &Capabilities) -> wire::SignUp {
             email_address: prepared(IdentificationKind::EmailAddress),
             phone_number: prepared(IdentificationKind::PhoneNumber),
             web3_wallet: None,
-            external_account: None,
+            external_account: s.external_account.as_ref().map(oauth_verification),
         },
         username: s.username.clone(),
         email_address: s.email_address.clone(),
@@ -309,10 +372,11 @@ pub fn sign_in(s: &SignInRecord, caps: &Capabilities) -> wire::SignIn {
         supported_first_factors: (s.status != SignInStatus::NeedsIdentifier)
             .then(|| s.supported_first_factors.clone()),
         supported_second_factors: second_factors_shown.then(|| s.supported_second_factors.clone()),
-        first_factor_verification: s
-            .first_factor
-            .as_ref()
-            .map(|f| verification(&f.verification)),
+        first_factor_verification: match (&s.oauth, &s.first_factor) {
+            (Some(v), _) => Some(oauth_verification(v)),
+            (None, Some(f)) => serde_json::to_value(verification(&f.verification)).ok(),
+            (None, None) => None,
+        },
         second_factor_verification: s
             .second_factor
             .as_ref()

@@ -66,7 +66,7 @@ pub struct PublicUserData {
 pub struct Verification {
     pub object: &'static str,
     pub status: String,
-    pub strategy: Strategy,
+    pub strategy: String,
     pub attempts: Option<u32>,
     pub expire_at: Option<UnixMillis>,
 }
@@ -198,7 +198,8 @@ pub struct SignIn {
     pub supported_identifiers: Vec<String>,
     pub supported_first_factors: Option<Vec<SignInFactor>>,
     pub supported_second_factors: Option<Vec<SignInFactor>>,
-    pub first_factor_verification: Option<Verification>,
+    /// A code or password verification, or a provider's (`verification_oauth`).
+    pub first_factor_verification: Option<Value>,
     pub second_factor_verification: Option<Verification>,
     pub identifier: Option<String>,
     pub user_data: Option<Value>,

@@ -386,6 +386,32 @@ impl Repo {
         ))
     }
 
+    /// Claims a provider account for a user: fails if another user holds it.
+    pub fn claim_external_account_write(
+        strategy: &str,
+        provider_user_id: &str,
+        user_id: &str,
+    ) -> Result<Write> {
+        let owner = IdentifierOwner {
+            user_id: user_id.to_owned(),
+        };
+        Ok(Write::put(
+            Item::new(
+                keys::external_account(strategy, provider_user_id),
+                to_doc(&owner)?,
+            ),
+            Condition::NotExists,
+        ))
+    }
+
+    /// Frees a provider account.
+    pub fn release_external_account_write(strategy: &str, provider_user_id: &str) -> Write {
+        Write::delete(
+            keys::external_account(strategy, provider_user_id),
+            Condition::None,
+        )
+    }
+
     /// Frees an identifier.
     pub fn release_identifier_write(kind: IdentifierKind, normalised: &str) -> Write {
         Write::delete(keys::identifier(kind, normalised), Condition::None)

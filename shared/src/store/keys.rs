@@ -13,6 +13,8 @@
 //! | identifier guard      | `IDENT#<kind>#<normalised>` | `IDENT`          |               |                 |                            |
 //! | external-id guard     | `IDENT#external_id#<value>` | `IDENT`          |               |                 |                            |
 //! | identification locator| `IDN#<identification_id>`   | `IDN`            |               |                 |                            |
+//! | external-account guard| `IDENT#oauth_<p>#<provider user id>` | `IDENT` |              |                 |                            |
+//! | social sign-in state  | `OAUTH#<sha256(state)>`     | `OAUTH`          |               |                 | 10 minutes after it began  |
 //! | webhook message       | `MSG#<message_id>`          | `MSG`            | `WEBHOOKS#PENDING` / `WEBHOOKS#FAILED` | `<due or failed at>#<id>` | delivered + 7 d |
 //! | rate-limit counter    | `RATE#<bucket>#<subject>`   | `<window start>` |               |                 | end of the window          |
 //! | instance secret       | `INSTANCE`                  | `<name>`         |               |                 |                            |
@@ -34,6 +36,8 @@
 //! | count users                                 | Query every `USERS#shard`, `Select: COUNT`   | 1 (8 in parallel) |
 //! | search users (`query`), another order       | Query every `USERS#shard` whole (reads every user once) | 1 (8 in parallel) |
 //! | find an email address / phone number by id  | GetItem locator → GetItem user               | 2           |
+//! | find the user a provider account is connected to | GetItem guard → GetItem user            | 2           |
+//! | a social sign-in's callback: its state, used once | GetItem state; deleted (`attribute_exists`) with the attempt's writes | 1 + 1 |
 //! | webhook messages due for delivery           | Query `GSI1PK = WEBHOOKS#PENDING`, oldest due first, `Limit` | 1 |
 //! | failed webhook messages (operators)         | Query `GSI1PK = WEBHOOKS#FAILED`, newest first | 1         |
 //! | count requests per IP and window            | UpdateItem `ADD n`                           | 1           |
@@ -124,6 +128,19 @@ pub fn user_gsi1(user_id: &str, created_at_ms: i64) -> (String, String) {
 /// The guard that keeps an external id (the app's own id for a user) to one user.
 pub fn external_id(value: &str) -> Key {
     Key::new(format!("IDENT#external_id#{value}"), IDENT_SK)
+}
+
+/// The guard that keeps a provider account (`oauth_google` and the provider's user id) to one
+/// user; the guard and identifier guards share the `IDENT#` space (`oauth_` never begins an
+/// identifier kind's tag).
+pub fn external_account(strategy: &str, provider_user_id: &str) -> Key {
+    Key::new(format!("IDENT#{strategy}#{provider_user_id}"), IDENT_SK)
+}
+
+/// A social sign-in's state, by the SHA-256 (hex) of the `state` parameter: the item never
+/// holds the value a callback presents.
+pub fn oauth_state(state_hash: &str) -> Key {
+    Key::new(format!("OAUTH#{state_hash}"), "OAUTH")
 }
 
 /// Which user holds an email address or phone number, for callers that know only its id.

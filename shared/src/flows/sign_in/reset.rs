@@ -50,7 +50,7 @@ impl ClientCommand for ResetPassword {
             current,
             s,
             user,
-            Strategy::Password,
+            Strategy::Password.as_str(),
             Vec::new(),
             origin,
             true,

@@ -170,8 +170,17 @@ impl ClientCommand for AttemptSecondFactor {
         }
         // TOTP and backup codes changed the user (the step used, the code spent).
         let changed = cmd_changes_user(self.strategy) || sign_out || reset_pending;
-        let done =
-            state::complete(app, current, s, user, strategy, Vec::new(), origin, changed).await?;
+        let done = state::complete(
+            app,
+            current,
+            s,
+            user,
+            strategy.as_str(),
+            Vec::new(),
+            origin,
+            changed,
+        )
+        .await?;
         if sign_out {
             let keep = current.aggregate.client.last_active_session_id.clone();
             let revoked = SessionStatus::Revoked;
