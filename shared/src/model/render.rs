@@ -55,7 +55,6 @@ pub fn oauth_verification(v: &OAuthVerificationRecord) -> Value {
         "error": error,
         "expire_at": v.expire_at,
         "attempts": null,
-        "verified_at_client": null,
     });
     if let Some(url) = &v.external_verification_redirect_url {
         out["external_verification_redirect_url"] = Value::String(url.clone());
