@@ -28,9 +28,16 @@
     const signOut = document.getElementById('sign-out');
     const node = document.getElementById('component');
     let mounted = null;
+    // Each component is unmounted before the next is mounted in its place: emptying the node
+    // under a mounted component breaks its React tree.
+    const unmount = {
+      'sign-in': () => clerk.unmountSignIn(node),
+      'sign-up': () => clerk.unmountSignUp(node),
+      profile: () => clerk.unmountUserProfile(node),
+    };
     const render = () => {
       if (mounted === 'profile' && clerk.user) return;
-      node.innerHTML = '';
+      if (mounted) unmount[mounted]();
       if (clerk.user) {
         status.textContent = 'Signed in as ' + (clerk.user.primaryEmailAddress?.emailAddress ?? clerk.user.id);
         signOut.hidden = false;

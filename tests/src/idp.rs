@@ -123,6 +123,33 @@ impl FakeIdp {
         )
     }
 
+    /// The settings table of a Google connection to this provider (`oauth_google`, which
+    /// `google_one_tap` tokens are checked against).
+    pub fn google_table(&self) -> String {
+        self.settings_table()
+            .replace("[social.custom_acme]", "[social.google]")
+            .replace("name = \"Acme\"\n", "")
+    }
+
+    /// An ID token as an app obtains it from the provider itself (Google One Tap): for this
+    /// client, about the scripted user, without a nonce of the server's.
+    pub fn id_token(&self) -> String {
+        let s = self.0.script.lock().unwrap().clone();
+        let now = self.0.clock.now_ms();
+        let iat = now / 1000 + s.issued_offset_secs;
+        let claims = json!({
+            "iss": s.issuer.clone().unwrap_or_else(|| self.0.issuer.clone()),
+            "aud": s.audience.clone().unwrap_or_else(|| CLIENT_ID.to_owned()),
+            "sub": s.sub,
+            "iat": iat,
+            "exp": iat + 300,
+            "email": s.email,
+            "email_verified": s.email_verified,
+            "given_name": s.given_name,
+        });
+        self.0.ring.sign(&claims, now).unwrap()
+    }
+
     pub fn script(&self, change: impl FnOnce(&mut Script)) {
         change(&mut self.0.script.lock().unwrap());
     }

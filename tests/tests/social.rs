@@ -18,7 +18,10 @@ async fn setup() -> (TestApp, FakeIdp) {
     let clock = std::sync::Arc::new(frontdoor::clock::ManualClock::new(frontdoor_tests::T0));
     let idp = FakeIdp::start(clock.clone()).await;
     let settings = settings_with(&[
-        ("[actions]", &format!("{}[actions]", idp.settings_table())),
+        (
+            "[actions]",
+            &format!("{}{}[actions]", idp.settings_table(), idp.google_table()),
+        ),
         (
             "trusted_proxies = []",
             &format!("trusted_proxies = []\nnative_redirect_urls = [\"{NATIVE_CALLBACK}\"]"),
@@ -68,6 +71,18 @@ async fn callback(t: &TestApp, query: &str) -> TestResponse {
     t.send(
         req(Method::GET, &format!("/v1/oauth_callback?{query}"))
             .body(axum::body::Body::empty())
+            .unwrap(),
+    )
+    .await
+}
+
+/// Apple's way back: a cross-site form POST from the provider's origin.
+async fn callback_post(t: &TestApp, body: &str) -> TestResponse {
+    t.send(
+        req(Method::POST, "/v1/oauth_callback")
+            .header("origin", "https://appleid.apple.com")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(axum::body::Body::from(body.to_owned()))
             .unwrap(),
     )
     .await
@@ -125,10 +140,14 @@ async fn a_first_time_user_is_created_through_the_transfer_and_then_signs_in_dir
     assert_eq!(user["password_enabled"], false);
     assert_eq!(users(&t).await, 1);
 
-    // Another device, the same provider account: signed in at the callback.
+    // Another device, the same provider account: signed in at the callback (a form POST this
+    // time, as Apple sends it).
     let mut other = Device::new(&t);
     let (id, url) = start(&mut other, "sign_ins", WEB_CALLBACK).await;
-    let location = round_trip(&t, &idp, &url).await;
+    let (code, state) = idp.consent(&url);
+    let r = callback_post(&t, &query(&code, &state)).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let location = r.header("location").unwrap().to_owned();
     assert!(
         location.starts_with("http://localhost:5173/dashboard"),
         "the page after sign-in: {location}"
@@ -518,5 +537,124 @@ async fn the_environment_lists_the_connection_without_its_secret() {
         !r.body
             .to_string()
             .contains(frontdoor_tests::idp::CLIENT_SECRET)
+    );
+}
+
+#[tokio::test]
+async fn google_one_tap_tokens_sign_up_then_sign_in_and_bad_ones_are_refused() {
+    let (t, idp) = setup().await;
+    let mut d = Device::new(&t);
+    let token = idp.id_token();
+    let one_tap = form(&[("strategy", "google_one_tap"), ("token", &token)]);
+    // No user yet: clerk-js answers this error by signing up with the same token.
+    let r = d.post("/v1/client/sign_ins", &one_tap).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    assert_eq!(r.error_code(), Some("external_account_not_found"));
+    let r = d.post("/v1/client/sign_ups", &one_tap).await;
+    assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
+    assert_eq!(users(&t).await, 1);
+
+    let mut other = Device::new(&t);
+    let r = other.post("/v1/client/sign_ins", &one_tap).await;
+    assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
+    assert_eq!(
+        r.body["client"]["last_authentication_strategy"],
+        "oauth_google"
+    );
+
+    for (case, script) in [
+        (
+            "another audience",
+            Script {
+                audience: Some("someone-else".into()),
+                ..Script::default()
+            },
+        ),
+        (
+            "expired",
+            Script {
+                issued_offset_secs: -3600,
+                ..Script::default()
+            },
+        ),
+    ] {
+        idp.script(|s| *s = script);
+        let bad = form(&[("strategy", "google_one_tap"), ("token", &idp.id_token())]);
+        let r = Device::new(&t).post("/v1/client/sign_ins", &bad).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{case}: {}", r.body);
+        assert_eq!(r.error_code(), Some("oauth_callback_invalid"), "{case}");
+    }
+    let r = Device::new(&t)
+        .post(
+            "/v1/client/sign_ins",
+            &form(&[("strategy", "google_one_tap"), ("token", "not.a.jwt")]),
+        )
+        .await;
+    assert_eq!(r.error_code(), Some("oauth_callback_invalid"));
+    assert_eq!(users(&t).await, 1);
+}
+
+async fn reauthorize(d: &mut Device<'_>, id: &str) -> TestResponse {
+    let path = format!("/v1/me/external_accounts/{id}/reauthorize");
+    let body = form(&[
+        ("redirect_url", "http://localhost:5173/profile"),
+        ("additional_scope", "groups"),
+    ]);
+    d.send(Method::PATCH, &path, &body).await
+}
+
+#[tokio::test]
+async fn a_connected_account_is_reauthorized_with_the_same_provider_account_only() {
+    let (t, idp) = setup().await;
+    let mut d = Device::new(&t);
+    d.sign_up("grace@example.test", "correct horse battery")
+        .await;
+    let r = d
+        .post(
+            "/v1/me/external_accounts",
+            &form(&[
+                ("strategy", STRATEGY),
+                ("redirect_url", "http://localhost:5173/profile"),
+            ]),
+        )
+        .await;
+    let id = r.body["response"]["id"].as_str().unwrap().to_owned();
+    let url = r.body["response"]["verification"]["external_verification_redirect_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    round_trip(&t, &idp, &url).await;
+
+    let r = reauthorize(&mut d, &id).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let url = r.body["response"]["verification"]["external_verification_redirect_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        url.contains("groups"),
+        "the added scope is asked for: {url}"
+    );
+    round_trip(&t, &idp, &url).await;
+    let me = d.get("/v1/me").await;
+    assert_eq!(
+        me.body["response"]["external_accounts"][0]["verification"]["status"],
+        "verified"
+    );
+
+    // Coming back as another provider account does not swap the connection.
+    idp.script(|s| s.sub = "someone-else".into());
+    let r = reauthorize(&mut d, &id).await;
+    let url = r.body["response"]["verification"]["external_verification_redirect_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    round_trip(&t, &idp, &url).await;
+    let me = d.get("/v1/me").await;
+    let account = &me.body["response"]["external_accounts"][0];
+    assert_eq!(account["provider_user_id"], "idp-user-1");
+    assert_eq!(
+        account["verification"]["error"]["code"],
+        "oauth_account_already_connected"
     );
 }

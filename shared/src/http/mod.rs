@@ -226,7 +226,10 @@ fn prepare(
     *req = Request::from_parts(parts, body);
     let caller = identified?;
     let mutating = !matches!(*req.method(), Method::GET | Method::HEAD);
-    if mutating && caller.transport == Transport::Cookie {
+    // A provider's form post (Sign in with Apple) comes from the provider's origin by design;
+    // what protects the callback is its single-use state, bound to the client that began it.
+    let provider_post = req.uri().path().ends_with("/v1/oauth_callback");
+    if mutating && caller.transport == Transport::Cookie && !provider_post {
         // A cookie is ambient authority: only allowed origins may use it. Without a cookie, a
         // foreign origin could still plant a client of its own (login CSRF), so it is refused too;
         // callers that send no Origin and no cookie (servers, tests) are not browsers.
