@@ -176,3 +176,24 @@ export async function browse(url, { stopAt } = {}) {
   }
   throw new Error(`too many redirects from ${url}`);
 }
+
+// The settings tables that connect Frontdoor to these providers, put before `[actions]`.
+export function socialSettings({ oidc, github }) {
+  const lines = [];
+  if (oidc) {
+    lines.push('[social.google]', `issuer = "${oidc.issuer}"`, `client_id = "${GOOGLE_CLIENT.id}"`, `client_secret = "${GOOGLE_CLIENT.secret}"`, '');
+  }
+  if (github) {
+    lines.push(
+      '[social.github]',
+      `authorize_url = "${github.base}/login/oauth/authorize"`,
+      `token_url = "${github.base}/login/oauth/access_token"`,
+      `api_url = "${github.base}"`,
+      `client_id = "${GITHUB_CLIENT.id}"`,
+      // The secret from the environment, as a deployment passes it.
+      'client_secret_env = "FRONTDOOR_TEST_GITHUB_SECRET"',
+      '',
+    );
+  }
+  return ['[actions]', [...lines, '[actions]'].join('\n')];
+}

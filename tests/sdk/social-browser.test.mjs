@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, launchBrowser, exitWhenDone, freePort } from './harness.mjs';
-import { startOidcProvider, accounts, GOOGLE_CLIENT } from './providers.mjs';
+import { startOidcProvider, accounts, socialSettings } from './providers.mjs';
 
 const PASSWORD = 'correct horse battery staple';
 let server;
@@ -18,15 +18,7 @@ let browser;
 before(async () => {
   const port = await freePort();
   oidc = await startOidcProvider(`http://127.0.0.1:${port}/v1/oauth_callback`);
-  const social = [
-    '[social.google]',
-    `issuer = "${oidc.issuer}"`,
-    `client_id = "${GOOGLE_CLIENT.id}"`,
-    `client_secret = "${GOOGLE_CLIENT.secret}"`,
-    '',
-    '[actions]',
-  ].join('\n');
-  server = await startServer({ port, replacements: [['[actions]', social]] });
+  server = await startServer({ port, replacements: [socialSettings({ oidc })] });
   browser = await launchBrowser();
 });
 

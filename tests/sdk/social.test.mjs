@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, nativeClerk, signUpActive, exitWhenDone, freePort, recorded } from './harness.mjs';
-import { startOidcProvider, startGitHub, browse, accounts, GOOGLE_CLIENT, GITHUB_CLIENT } from './providers.mjs';
+import { startOidcProvider, startGitHub, browse, accounts, socialSettings, GITHUB_CLIENT } from './providers.mjs';
 import { assertWireFidelity } from './wire.mjs';
 
 const APP_CALLBACK = 'myapp://sso-callback';
@@ -18,25 +18,10 @@ before(async () => {
   const callback = `http://127.0.0.1:${port}/v1/oauth_callback`;
   oidc = await startOidcProvider(callback);
   github = await startGitHub(callback);
-  const social = [
-    '[social.google]',
-    `issuer = "${oidc.issuer}"`,
-    `client_id = "${GOOGLE_CLIENT.id}"`,
-    `client_secret = "${GOOGLE_CLIENT.secret}"`,
-    '',
-    '[social.github]',
-    `authorize_url = "${github.base}/login/oauth/authorize"`,
-    `token_url = "${github.base}/login/oauth/access_token"`,
-    `api_url = "${github.base}"`,
-    `client_id = "${GITHUB_CLIENT.id}"`,
-    'client_secret_env = "FRONTDOOR_TEST_GITHUB_SECRET"',
-    '',
-    '[actions]',
-  ].join('\n');
   server = await startServer({
     port,
     replacements: [
-      ['[actions]', social],
+      socialSettings({ oidc, github }),
       ['trusted_proxies = []', `trusted_proxies = []\nnative_redirect_urls = ["${APP_CALLBACK}"]`],
     ],
     env: { FRONTDOOR_TEST_GITHUB_SECRET: GITHUB_CLIENT.secret },

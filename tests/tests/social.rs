@@ -443,6 +443,15 @@ async fn a_native_app_collects_its_rotated_token_with_the_nonce_exactly_once() {
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "used once: {}", r.body);
 }
 
+/// `POST /v1/me/external_accounts`: the signed-in user starts connecting the provider.
+async fn start_connection(d: &mut Device<'_>) -> TestResponse {
+    let body = form(&[
+        ("strategy", STRATEGY),
+        ("redirect_url", "http://localhost:5173/profile"),
+    ]);
+    d.post("/v1/me/external_accounts", &body).await
+}
+
 #[tokio::test]
 async fn a_signed_in_user_connects_and_disconnects_an_account_but_keeps_a_way_in() {
     let (t, idp) = setup().await;
@@ -450,15 +459,7 @@ async fn a_signed_in_user_connects_and_disconnects_an_account_but_keeps_a_way_in
     let user_id = d
         .sign_up("grace@example.test", "correct horse battery")
         .await;
-    let r = d
-        .post(
-            "/v1/me/external_accounts",
-            &form(&[
-                ("strategy", STRATEGY),
-                ("redirect_url", "http://localhost:5173/profile"),
-            ]),
-        )
-        .await;
+    let r = start_connection(&mut d).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let account = &r.body["response"];
     assert_eq!(account["object"], "external_account");
@@ -609,15 +610,7 @@ async fn a_connected_account_is_reauthorized_with_the_same_provider_account_only
     let mut d = Device::new(&t);
     d.sign_up("grace@example.test", "correct horse battery")
         .await;
-    let r = d
-        .post(
-            "/v1/me/external_accounts",
-            &form(&[
-                ("strategy", STRATEGY),
-                ("redirect_url", "http://localhost:5173/profile"),
-            ]),
-        )
-        .await;
+    let r = start_connection(&mut d).await;
     let id = r.body["response"]["id"].as_str().unwrap().to_owned();
     let url = r.body["response"]["verification"]["external_verification_redirect_url"]
         .as_str()

@@ -358,9 +358,7 @@ async fn fail_with(
     extra: Vec<Write>,
 ) -> Result<()> {
     if let Some(v) = s.oauth.as_mut() {
-        v.status = OAuthStatus::Failed;
-        v.error = Some(code.as_str().to_owned());
-        v.external_verification_redirect_url = None;
+        failed(v, code);
     }
     s.updated_at = app.now_ms();
     state::store(app, current, s, None, extra).await
@@ -488,6 +486,38 @@ fn invalid_callback(why: &str) -> Error {
     e
 }
 
+/// The provider's step failed with `code` (kept on the verification for the caller to show).
+fn failed(v: &mut OAuthVerificationRecord, code: Code) {
+    v.status = OAuthStatus::Failed;
+    v.error = Some(code.as_str().to_owned());
+    v.external_verification_redirect_url = None;
+}
+
+/// Where the returning browser goes (`redirect_url`, `action_complete_redirect_url`), and for
+/// a native app the nonce it collects its token with (only its hash is kept). The attempt's
+/// verification must be waiting for this state's provider.
+type Back = (String, Option<String>, Option<String>);
+
+fn waiting(
+    app: &App,
+    v: Option<&mut OAuthVerificationRecord>,
+    st: &OAuthStateRecord,
+) -> Result<Back> {
+    let v = v
+        .filter(|v| v.status == OAuthStatus::Unverified && v.strategy == st.strategy)
+        .ok_or_else(|| invalid_callback("the attempt is not waiting for this provider"))?;
+    let nonce =
+        is_native(app, v).then(|| random::token(app.random.as_ref(), security::OAUTH_RANDOM_BYTES));
+    if let Some(n) = &nonce {
+        v.rotating_token_nonce_hash = Some(sha256_hex(n));
+    }
+    Ok((
+        v.redirect_url.clone().unwrap_or_default(),
+        v.action_complete_redirect_url.clone(),
+        nonce,
+    ))
+}
+
 /// Whether the attempt returns to a native app (whose URL is not a web page).
 fn is_native(app: &App, v: &OAuthVerificationRecord) -> bool {
     v.redirect_url
@@ -607,22 +637,13 @@ async fn resolve(
     };
     let used = Write::delete(key.clone(), Condition::Exists);
     let before = current.aggregate.client.rotating_token_hash.clone();
-    let (redirect, complete, native, completed) = match &st.purpose {
+    let ((redirect, complete, nonce), completed) = match &st.purpose {
         OAuthPurpose::SignIn { id } => {
             let mut s = current
                 .sign_in(id)
                 .map_err(|_| invalid_callback("the sign-in is gone"))?
                 .clone();
-            let v = s
-                .oauth
-                .clone()
-                .filter(|v| v.status == OAuthStatus::Unverified && v.strategy == st.strategy)
-                .ok_or_else(|| invalid_callback("the sign-in is not waiting for this provider"))?;
-            let nonce = is_native(app, &v)
-                .then(|| random::token(app.random.as_ref(), security::OAUTH_RANDOM_BYTES));
-            if let (Some(n), Some(v)) = (&nonce, s.oauth.as_mut()) {
-                v.rotating_token_nonce_hash = Some(sha256_hex(n));
-            }
+            let back = waiting(app, s.oauth.as_mut(), st)?;
             let completed = match answer {
                 Err(code) => {
                     fail_with(app, &mut current, s, code, vec![used]).await?;
@@ -638,37 +659,18 @@ async fn resolve(
                     }
                 },
             };
-            let with_nonce = nonce
-                .map(|n| vec![("rotating_token_nonce", n)])
-                .unwrap_or_default();
-            (
-                v.redirect_url.clone().unwrap_or_default(),
-                v.action_complete_redirect_url.clone(),
-                with_nonce,
-                completed,
-            )
+            (back, completed)
         }
         OAuthPurpose::SignUp { id } => {
             let mut s = current
                 .sign_up(id)
                 .map_err(|_| invalid_callback("the sign-up is gone"))?
                 .clone();
-            let v = s
-                .external_account
-                .clone()
-                .filter(|v| v.status == OAuthStatus::Unverified && v.strategy == st.strategy)
-                .ok_or_else(|| invalid_callback("the sign-up is not waiting for this provider"))?;
-            let nonce = is_native(app, &v)
-                .then(|| random::token(app.random.as_ref(), security::OAUTH_RANDOM_BYTES));
-            if let (Some(n), Some(v)) = (&nonce, s.external_account.as_mut()) {
-                v.rotating_token_nonce_hash = Some(sha256_hex(n));
-            }
+            let back = waiting(app, s.external_account.as_mut(), st)?;
             let completed = match answer {
                 Err(code) => {
                     if let Some(v) = s.external_account.as_mut() {
-                        v.status = OAuthStatus::Failed;
-                        v.error = Some(code.as_str().to_owned());
-                        v.external_verification_redirect_url = None;
+                        failed(v, code);
                     }
                     s.updated_at = app.now_ms();
                     sign_up::store_open(app, &mut current, s, vec![used]).await?;
@@ -678,15 +680,7 @@ async fn resolve(
                     .await?
                     .is_some(),
             };
-            let with_nonce = nonce
-                .map(|n| vec![("rotating_token_nonce", n)])
-                .unwrap_or_default();
-            (
-                v.redirect_url.clone().unwrap_or_default(),
-                v.action_complete_redirect_url.clone(),
-                with_nonce,
-                completed,
-            )
+            (back, completed)
         }
         OAuthPurpose::Connect {
             user_id,
@@ -694,19 +688,22 @@ async fn resolve(
         } => {
             let redirect =
                 connect_callback(app, user_id, external_account_id, answer, used).await?;
-            (redirect, None, Vec::new(), false)
+            ((redirect, None, None), false)
         }
     };
     let target = match (completed, complete) {
         (true, Some(c)) => c,
         _ => redirect,
     };
-    let pairs: Vec<(&str, &str)> = native.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let pairs: Vec<(&str, &str)> = nonce
+        .iter()
+        .map(|n| ("rotating_token_nonce", n.as_str()))
+        .collect();
     let rotated = current.aggregate.client.rotating_token_hash != before;
     let token = rotated.then(|| current.token.clone());
     Ok(CallbackOutcome {
         // A development browser learns its rotated token from the page it lands on.
-        token_in_location: token.is_some() && app.settings.is_development() && native.is_empty(),
+        token_in_location: token.is_some() && app.settings.is_development() && nonce.is_none(),
         location: if pairs.is_empty() {
             target
         } else {
@@ -783,10 +780,7 @@ async fn connect_callback(
             a.verification.status = OAuthStatus::Verified;
             a.verification.error = None;
         }
-        Err(code) => {
-            a.verification.status = OAuthStatus::Failed;
-            a.verification.error = Some(code.as_str().to_owned());
-        }
+        Err(code) => failed(&mut a.verification, code),
     }
     a.verification.external_verification_redirect_url = None;
     // A connection that never completed is not kept as an account.
@@ -1052,21 +1046,7 @@ impl UserCommand for ConnectAccount {
         };
         let client_id = a.current.client().id.clone();
         let (v, write) = begin(app, &client_id, purpose, provider, targets, &self.hints).await?;
-        let record = ExternalAccountRecord {
-            id,
-            provider: provider.strategy.clone(),
-            provider_user_id: String::new(),
-            email_address: None,
-            email_address_verified: false,
-            first_name: None,
-            last_name: None,
-            username: None,
-            image_url: None,
-            approved_scopes: Vec::new(),
-            verification: v,
-            created_at: now,
-            updated_at: now,
-        };
+        let record = ExternalAccountRecord::pending(id, v, now);
         // Pending connections of the same provider are replaced, not piled up.
         a.user
             .external_accounts

@@ -726,15 +726,11 @@ pub struct ExternalAccountRecord {
 }
 
 impl ExternalAccountRecord {
-    /// A connected account as the provider described it.
-    pub fn from_profile(
-        id: String,
-        p: &crate::providers::ExternalProfile,
-        now: UnixMillis,
-    ) -> Self {
-        let mut a = Self {
+    /// A connection waiting for the provider (`verification` holds where the user is sent).
+    pub fn pending(id: String, verification: OAuthVerificationRecord, now: UnixMillis) -> Self {
+        Self {
             id,
-            provider: p.strategy.clone(),
+            provider: verification.strategy.clone(),
             provider_user_id: String::new(),
             email_address: None,
             email_address_verified: false,
@@ -743,14 +739,24 @@ impl ExternalAccountRecord {
             username: None,
             image_url: None,
             approved_scopes: Vec::new(),
-            verification: OAuthVerificationRecord {
-                strategy: p.strategy.clone(),
-                status: OAuthStatus::Verified,
-                ..Default::default()
-            },
+            verification,
             created_at: now,
             updated_at: now,
+        }
+    }
+
+    /// A connected account as the provider described it.
+    pub fn from_profile(
+        id: String,
+        p: &crate::providers::ExternalProfile,
+        now: UnixMillis,
+    ) -> Self {
+        let verified = OAuthVerificationRecord {
+            strategy: p.strategy.clone(),
+            status: OAuthStatus::Verified,
+            ..Default::default()
         };
+        let mut a = Self::pending(id, verified, now);
         a.update_from(p, now);
         a
     }
