@@ -123,11 +123,11 @@ impl FakeIdp {
         )
     }
 
-    /// The settings table of a Google connection to this provider (`oauth_google`, which
-    /// `google_one_tap` tokens are checked against).
-    pub fn google_table(&self) -> String {
+    /// The settings table of a built-in connection (`google`, `apple`) pointed at this
+    /// provider: what `google_one_tap` and `oauth_token_apple` tokens are checked against.
+    pub fn built_in_table(&self, key: &str) -> String {
         self.settings_table()
-            .replace("[social.custom_acme]", "[social.google]")
+            .replace("[social.custom_acme]", &format!("[social.{key}]"))
             .replace("name = \"Acme\"\n", "")
     }
 

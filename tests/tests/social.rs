@@ -20,7 +20,12 @@ async fn setup() -> (TestApp, FakeIdp) {
     let settings = settings_with(&[
         (
             "[actions]",
-            &format!("{}{}[actions]", idp.settings_table(), idp.google_table()),
+            &format!(
+                "{}{}{}[actions]",
+                idp.settings_table(),
+                idp.built_in_table("google"),
+                idp.built_in_table("apple")
+            ),
         ),
         (
             "trusted_proxies = []",
@@ -650,4 +655,32 @@ async fn a_connected_account_is_reauthorized_with_the_same_provider_account_only
         account["verification"]["error"]["code"],
         "oauth_account_already_connected"
     );
+}
+
+#[tokio::test]
+async fn sign_in_with_apple_tokens_from_an_ios_app_sign_up_first_then_sign_in() {
+    let (t, idp) = setup().await;
+    let token = idp.id_token();
+    let apple = form(&[("strategy", "oauth_token_apple"), ("token", &token)]);
+    // Unknown on a sign-in: transferable, nothing created.
+    let mut d = Device::new(&t);
+    let r = d.post("/v1/client/sign_ins", &apple).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let v = &r.body["response"]["first_factor_verification"];
+    assert_eq!(v["status"], "transferable");
+    assert_eq!(v["strategy"], "oauth_apple");
+    assert_eq!(users(&t).await, 0);
+    // The app signs up first (Clerk's Expo hook does), then signs in on another device.
+    let r = d.post("/v1/client/sign_ups", &apple).await;
+    assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
+    let r = Device::new(&t).post("/v1/client/sign_ins", &apple).await;
+    assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
+    // A second sign-up with the same account is transferred to a sign-in.
+    let mut again = Device::new(&t);
+    let r = again.post("/v1/client/sign_ups", &apple).await;
+    let v = &r.body["response"]["verifications"]["external_account"];
+    assert_eq!(v["status"], "transferable", "{}", r.body);
+    let r = again.post("/v1/client/sign_ins", "transfer=true").await;
+    assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
+    assert_eq!(users(&t).await, 1);
 }

@@ -206,3 +206,62 @@ fn check_issuer(iss: Option<&str>, issuer: &str, tid: Option<&str>) -> Result<()
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn microsofts_multi_tenant_issuer_names_the_tokens_tenant() {
+        let template = "https://login.microsoftonline.com/{tenantid}/v2.0";
+        let tenant = "9188040d-6c67-4c5b-b112-36a304b66dad";
+        let iss = format!("https://login.microsoftonline.com/{tenant}/v2.0");
+        assert!(check_issuer(Some(&iss), template, Some(tenant)).is_ok());
+        // Another tenant's token, or none named, does not pass.
+        assert!(check_issuer(Some(&iss), template, Some("other")).is_err());
+        assert!(check_issuer(Some(&iss), template, None).is_err());
+        assert!(check_issuer(None, "https://accounts.google.com", None).is_err());
+        assert!(
+            check_issuer(
+                Some("https://accounts.google.com"),
+                "https://accounts.google.com",
+                None
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn apples_string_booleans_read_as_booleans() {
+        let claims: ProfileClaims = serde_json::from_value(
+            serde_json::json!({"email": "a@b.test", "email_verified": "true"}),
+        )
+        .unwrap_or_default();
+        assert!(claims.email_verified());
+        let claims: ProfileClaims = serde_json::from_value(
+            serde_json::json!({"email": "a@b.test", "email_verified": "false"}),
+        )
+        .unwrap_or_default();
+        assert!(!claims.email_verified());
+    }
+
+    #[test]
+    fn unsigned_and_symmetric_tokens_are_refused_before_any_key_is_used() {
+        use base64::Engine as _;
+        let b64 = |v: serde_json::Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+        };
+        let claims = b64(serde_json::json!({"sub": "x", "iss": "i", "aud": "c"}));
+        let keys = JwkSet { keys: Vec::new() };
+        let expected = Expected {
+            issuer: "i",
+            client_id: "c",
+            nonce: None,
+            now_secs: 0,
+        };
+        for alg in ["none", "HS256"] {
+            let token = format!("{}.{claims}.", b64(serde_json::json!({"alg": alg})));
+            assert!(validate(&token, &keys, &expected).is_err(), "{alg}");
+        }
+    }
+}
