@@ -75,6 +75,8 @@ fn verification(attempt: &Value) -> &Value {
 async fn callback(t: &TestApp, query: &str) -> TestResponse {
     t.send(
         req(Method::GET, &format!("/v1/oauth_callback?{query}"))
+            // The edge reports the browser's address (the callback counts against its limit).
+            .extension(frontdoor::http::ClientIp("192.0.2.9".into()))
             .body(axum::body::Body::empty())
             .unwrap(),
     )
@@ -683,4 +685,23 @@ async fn sign_in_with_apple_tokens_from_an_ios_app_sign_up_first_then_sign_in() 
     let r = again.post("/v1/client/sign_ins", "transfer=true").await;
     assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
     assert_eq!(users(&t).await, 1);
+}
+
+/// A returning user's callback, counted in store round trips (DESIGN.md's budgets): the
+/// rate-limit counter, the state, the client, the account's guard, the user, the user's live
+/// sessions (the session cap), one transaction.
+#[tokio::test]
+async fn a_returning_users_callback_takes_at_most_seven_round_trips() {
+    let (t, idp) = setup().await;
+    let mut first = Device::new(&t);
+    let (_, url) = start(&mut first, "sign_ups", WEB_CALLBACK).await;
+    round_trip(&t, &idp, &url).await;
+    let mut d = Device::new(&t);
+    let (_, url) = start(&mut d, "sign_ins", WEB_CALLBACK).await;
+    let (code, state) = idp.consent(&url);
+    t.counts.reset();
+    let r = callback(&t, &query(&code, &state)).await;
+    assert!(r.header("location").unwrap().contains("/dashboard"));
+    let trips = t.counts.reads() + t.counts.writes();
+    assert!(trips <= 7, "the callback took {trips} round trips");
 }

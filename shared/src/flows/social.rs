@@ -603,7 +603,14 @@ pub async fn callback(app: &App, cb: &Callback, origin: &Origin) -> Result<Callb
     // The code is exchanged once, whatever the retries of the store part below.
     let answer = identity(app, cb, &st).await;
     let mut retry = Retry::new();
+    let mut first = true;
     loop {
+        // After a lost race the state is read again: a concurrent replay that won makes this
+        // one invalid (its transaction deletes the state).
+        if !first && app.repo.store().get(&key).await?.is_none() {
+            return Err(invalid_callback("state used meanwhile"));
+        }
+        first = false;
         match resolve(app, &st, &key, answer.clone(), origin).await {
             Ok(out) => return Ok(out),
             Err(e) if e.conflict => retry.after_conflict().await?,
@@ -621,10 +628,6 @@ async fn resolve(
     answer: std::result::Result<ExternalProfile, Code>,
     origin: &Origin,
 ) -> Result<CallbackOutcome> {
-    // Checked again on every try: a concurrent replay that won makes this one invalid.
-    if app.repo.store().get(key).await?.is_none() {
-        return Err(invalid_callback("state used meanwhile"));
-    }
     let aggregate = app
         .repo
         .load_client(&st.client_id)
