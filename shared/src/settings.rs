@@ -750,18 +750,21 @@ impl Settings {
         }
         // Every social connection must resolve (secrets are checked when the app is built).
         for (key, s) in &self.social {
-            crate::providers::catalog::resolve(key, s, Some("-".into())).map_err(
-                |(field, problem)| {
-                    bad(
-                        if field.is_empty() {
-                            format!("social.{key}")
-                        } else {
-                            format!("social.{key}.{field}")
-                        },
-                        problem,
-                    )
-                },
-            )?;
+            crate::providers::catalog::resolve(
+                key,
+                s,
+                crate::providers::catalog::ClientSecret::Static("-".into()),
+            )
+            .map_err(|(field, problem)| {
+                bad(
+                    if field.is_empty() {
+                        format!("social.{key}")
+                    } else {
+                        format!("social.{key}.{field}")
+                    },
+                    problem,
+                )
+            })?;
         }
         if !self.messages.email_from.contains('@') {
             return Err(bad("messages.email_from", "must be an email address"));

@@ -243,7 +243,11 @@ fn social(settings: &Settings) -> Value {
     let mut out = serde_json::Map::new();
     for (key, s) in &settings.social {
         // The settings were validated at start; a secret is not needed to describe a button.
-        let Ok(p) = crate::providers::catalog::resolve(key, s, Some("-".into())) else {
+        let Ok(p) = crate::providers::catalog::resolve(
+            key,
+            s,
+            crate::providers::catalog::ClientSecret::Static("-".into()),
+        ) else {
             continue;
         };
         out.insert(

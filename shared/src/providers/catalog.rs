@@ -22,6 +22,15 @@ pub struct SocialProviderSettings {
     /// …or, better, the environment variable that holds it.
     #[serde(default)]
     pub client_secret_env: Option<String>,
+    /// Sign in with Apple: instead of a client secret (a JWT that expires within six months),
+    /// the team id, the key id and the variable holding the key's `.p8` PEM; the secret is
+    /// then signed afresh for each code exchange (ES256).
+    #[serde(default)]
+    pub team_id: Option<String>,
+    #[serde(default)]
+    pub key_id: Option<String>,
+    #[serde(default)]
+    pub private_key_env: Option<String>,
     /// OpenID Connect providers: the issuer, whose discovery document names the endpoints.
     /// Required for `custom_*`; for the built-in ones it replaces the provider's own.
     #[serde(default)]
@@ -93,7 +102,7 @@ pub struct Provider {
     pub enabled: bool,
     pub authenticatable: bool,
     pub client_id: String,
-    pub(crate) client_secret: String,
+    pub(crate) client_secret: ClientSecret,
     pub scopes: Vec<String>,
     pub protocol: Protocol,
     /// Whether the authorization request carries a PKCE challenge (S256).
@@ -110,6 +119,95 @@ impl std::fmt::Debug for Provider {
             .field("client_id", &self.client_id)
             .field("protocol", &self.protocol)
             .finish_non_exhaustive()
+    }
+}
+
+/// How the client authenticates at the token endpoint.
+#[derive(Clone)]
+pub enum ClientSecret {
+    Static(String),
+    /// Sign in with Apple's: a short-lived ES256 JWT signed with the developer's key.
+    AppleKey {
+        team_id: String,
+        key_id: String,
+        key: std::sync::Arc<jsonwebtoken::EncodingKey>,
+    },
+}
+
+/// Apple's audience for client secrets.
+const APPLE_AUDIENCE: &str = "https://appleid.apple.com";
+
+impl Provider {
+    /// The client secret to present now.
+    pub fn client_secret(&self, now_secs: i64) -> Result<String, String> {
+        match &self.client_secret {
+            ClientSecret::Static(s) => Ok(s.clone()),
+            ClientSecret::AppleKey {
+                team_id,
+                key_id,
+                key,
+            } => {
+                let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+                header.kid = Some(key_id.clone());
+                let claims = serde_json::json!({
+                    "iss": team_id,
+                    "iat": now_secs,
+                    // Minutes are enough: one is signed for each exchange.
+                    "exp": now_secs + 300,
+                    "aud": APPLE_AUDIENCE,
+                    "sub": self.client_id,
+                });
+                jsonwebtoken::encode(&header, &claims, key)
+                    .map_err(|e| format!("client secret: {e}"))
+            }
+        }
+    }
+}
+
+/// The secret a connection's settings give: a static one, or Apple's key (its PEM read
+/// through `env`).
+pub fn client_secret(
+    key: &str,
+    s: &SocialProviderSettings,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<ClientSecret, (String, String)> {
+    let bad = |field: &str, problem: &str| Err((field.to_owned(), problem.to_owned()));
+    match (&s.team_id, &s.key_id, &s.private_key_env) {
+        (None, None, None) => {}
+        (Some(team_id), Some(key_id), Some(var)) if key == "apple" => {
+            let Some(pem) = env(var) else {
+                return bad("private_key_env", "the variable it names is not set");
+            };
+            let Ok(k) = jsonwebtoken::EncodingKey::from_ec_pem(pem.as_bytes()) else {
+                return bad(
+                    "private_key_env",
+                    "not an EC private key in PEM (Apple's .p8 file)",
+                );
+            };
+            return Ok(ClientSecret::AppleKey {
+                team_id: team_id.clone(),
+                key_id: key_id.clone(),
+                key: std::sync::Arc::new(k),
+            });
+        }
+        _ => {
+            return bad(
+                "team_id",
+                "team_id, key_id and private_key_env go together, and only for apple",
+            );
+        }
+    }
+    let secret = match (&s.client_secret, &s.client_secret_env) {
+        (Some(v), None) => Some(v.clone()),
+        (None, Some(var)) => env(var),
+        _ => None,
+    };
+    match secret.filter(|v| !v.is_empty()) {
+        Some(v) => Ok(ClientSecret::Static(v)),
+        None => bad(
+            "client_secret",
+            "give the client secret, or `client_secret_env`, the variable that holds it (and set it)",
+        ),
     }
 }
 
@@ -220,7 +318,7 @@ fn is_http_url(url: &str) -> bool {
 pub fn resolve(
     key: &str,
     s: &SocialProviderSettings,
-    secret: Option<String>,
+    client_secret: ClientSecret,
 ) -> Result<Provider, (String, String)> {
     let bad = |field: &str, problem: &str| Err((field.to_owned(), problem.to_owned()));
     let built_in = BUILT_IN.iter().find(|b| b.key == key);
@@ -237,12 +335,6 @@ pub fn resolve(
     if s.client_id.trim().is_empty() {
         return bad("client_id", "must not be empty");
     }
-    let Some(client_secret) = secret.filter(|v| !v.is_empty()) else {
-        return bad(
-            "client_secret",
-            "give the client secret, or `client_secret_env`, the variable that holds it (and set it)",
-        );
-    };
     for (field, url) in [
         ("issuer", &s.issuer),
         ("authorize_url", &s.authorize_url),
@@ -335,4 +427,60 @@ pub fn resolve(
             .link_by_verified_email
             .unwrap_or(built_in.is_none_or(|b| b.verifies_email)),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
+    use base64::Engine as _;
+
+    fn apple_settings() -> SocialProviderSettings {
+        let text = "client_id = \"com.example.web\"\nteam_id = \"TEAM123456\"\nkey_id = \"KEY1234567\"\nprivate_key_env = \"APPLE_KEY\"\n";
+        match toml::from_str(text) {
+            Ok(s) => s,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn apples_client_secret_is_signed_afresh_with_the_developers_key() {
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+            .map(|d| d.as_ref().to_vec())
+            .unwrap_or_default();
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &pkcs8);
+        let public = pair
+            .map(|p| p.public_key().as_ref().to_vec())
+            .unwrap_or_default();
+        let pem = format!(
+            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+            base64::engine::general_purpose::STANDARD.encode(&pkcs8)
+        );
+        let s = apple_settings();
+        let secret = client_secret("apple", &s, |v| (v == "APPLE_KEY").then(|| pem.clone()));
+        let p = secret.and_then(|secret| resolve("apple", &s, secret));
+        let Ok(p) = p else {
+            panic!("apple with a key resolves");
+        };
+        let jwt = p.client_secret(1_800_000_000).unwrap_or_default();
+        let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+        v.set_audience(&[APPLE_AUDIENCE]);
+        v.set_issuer(&["TEAM123456"]);
+        v.validate_exp = false;
+        let key = jsonwebtoken::DecodingKey::from_ec_der(&public);
+        let claims = jsonwebtoken::decode::<serde_json::Value>(&jwt, &key, &v).map(|d| d.claims);
+        let Ok(claims) = claims else {
+            panic!("the secret verifies with the key's public half: {claims:?}");
+        };
+        assert_eq!(claims["sub"], "com.example.web");
+        assert_eq!(claims["exp"], 1_800_000_300i64);
+        assert_eq!(
+            jsonwebtoken::decode_header(&jwt).ok().and_then(|h| h.kid),
+            Some("KEY1234567".to_owned())
+        );
+        // The key's variable must be set; the fields go together and only for Apple.
+        assert!(client_secret("apple", &s, |_| None).is_err());
+        assert!(client_secret("google", &s, |_| Some(pem.clone())).is_err());
+    }
 }

@@ -95,19 +95,16 @@ impl Social {
     ) -> std::result::Result<Self, SettingsError> {
         let mut providers = BTreeMap::new();
         for (key, s) in &settings.social {
-            let secret = match (&s.client_secret, &s.client_secret_env) {
-                (Some(v), None) => Some(v.clone()),
-                (None, Some(var)) => env(var),
-                _ => None,
-            };
-            let p = catalog::resolve(key, s, secret).map_err(|(field, problem)| {
-                let at = if field.is_empty() {
-                    format!("social.{key}")
-                } else {
-                    format!("social.{key}.{field}")
-                };
-                crate::settings::bad(at, problem)
-            })?;
+            let p = catalog::client_secret(key, s, &env)
+                .and_then(|secret| catalog::resolve(key, s, secret))
+                .map_err(|(field, problem)| {
+                    let at = if field.is_empty() {
+                        format!("social.{key}")
+                    } else {
+                        format!("social.{key}.{field}")
+                    };
+                    crate::settings::bad(at, problem)
+                })?;
             providers.insert(p.strategy.clone(), p);
         }
         if !providers.is_empty() && http.is_none() {
@@ -284,6 +281,9 @@ impl Social {
         secret_in_body: bool,
         c: &Completion<'_>,
     ) -> Result<TokenResponse> {
+        let client_secret = p
+            .client_secret(c.now_secs)
+            .map_err(|e| provider_failure(Code::MisconfiguredOauthProvider, e))?;
         let mut form = vec![
             ("grant_type", "authorization_code".to_owned()),
             ("code", c.code.to_owned()),
@@ -294,7 +294,7 @@ impl Social {
         }
         let mut req = if secret_in_body {
             form.push(("client_id", p.client_id.clone()));
-            form.push(("client_secret", p.client_secret.clone()));
+            form.push(("client_secret", client_secret));
             ProviderRequest::post_form(token_url, form)
         } else {
             // RFC 6749 §2.3.1: both form-encoded before they are joined.
@@ -302,7 +302,7 @@ impl Social {
             let basic = base64::engine::general_purpose::STANDARD.encode(format!(
                 "{}:{}",
                 enc(&p.client_id),
-                enc(&p.client_secret)
+                enc(&client_secret)
             ));
             form.push(("client_id", p.client_id.clone()));
             ProviderRequest::post_form(token_url, form)
