@@ -170,3 +170,8 @@ pub const JWKS_MISS_REFETCH: Duration = Duration::from_secs(60);
 pub const PROVIDER_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest provider answer read (a JWKS, a token response, a profile).
 pub const PROVIDER_RESPONSE_MAX_BYTES: usize = 256 * 1024;
+
+/// Random bytes in an email link's token: 256 bits, so a link cannot be guessed at all (the
+/// link replaces a 6-digit code and its three tries). OWASP Forgot Password Cheat Sheet ("URL
+/// tokens": long, random, single use, expiring).
+pub const EMAIL_LINK_TOKEN_BYTES: usize = 32;

@@ -346,13 +346,22 @@ pub(crate) fn bad(key: impl Into<String>, problem: impl Into<String>) -> Setting
 /// Strategies each attribute may offer, as this server implements them. (The reset strategies
 /// are never listed: they follow from password and the identifier, see `capabilities`.)
 const ALLOWED_FIRST_FACTORS: &[(&str, &[FirstFactor])] = &[
-    ("email_address", &[FirstFactor::EmailCode]),
+    (
+        "email_address",
+        &[FirstFactor::EmailCode, FirstFactor::EmailLink],
+    ),
     ("phone_number", &[FirstFactor::PhoneCode]),
     ("username", &[]),
     ("password", &[FirstFactor::Password]),
 ];
 const ALLOWED_VERIFICATIONS: &[(&str, &[VerificationStrategy])] = &[
-    ("email_address", &[VerificationStrategy::EmailCode]),
+    (
+        "email_address",
+        &[
+            VerificationStrategy::EmailCode,
+            VerificationStrategy::EmailLink,
+        ],
+    ),
     ("phone_number", &[VerificationStrategy::PhoneCode]),
 ];
 const ALLOWED_SECOND_FACTORS: &[(&str, &[SecondFactor])] = &[

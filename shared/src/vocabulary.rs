@@ -92,15 +92,17 @@ wire_enum! {
     /// A way to prove the first factor of a sign-in (or to reset a forgotten password).
     FirstFactor {
         Password = "password", EmailCode = "email_code", PhoneCode = "phone_code",
+        EmailLink = "email_link",
         ResetPasswordEmailCode = "reset_password_email_code", ResetPasswordPhoneCode = "reset_password_phone_code",
     }
     /// A way to prove the second factor of a sign-in.
     SecondFactor { PhoneCode = "phone_code", Totp = "totp", BackupCode = "backup_code" }
     /// A way to prove that someone holds an identifier (sign-up, profile).
-    VerificationStrategy { EmailCode = "email_code", PhoneCode = "phone_code" }
+    VerificationStrategy { EmailCode = "email_code", PhoneCode = "phone_code", EmailLink = "email_link" }
     /// Any strategy: what a stored verification says it is for.
     Strategy {
         Password = "password", EmailCode = "email_code", PhoneCode = "phone_code", Totp = "totp",
+        EmailLink = "email_link",
         ResetPasswordEmailCode = "reset_password_email_code", ResetPasswordPhoneCode = "reset_password_phone_code",
         BackupCode = "backup_code",
         /// Verified by an operator (an identifier the Backend API created), as Clerk names it.
@@ -147,9 +149,9 @@ impl FirstFactor {
     /// The identification a code factor is sent to, if it is one.
     pub const fn code_destination(self) -> Option<IdentificationKind> {
         match self {
-            FirstFactor::EmailCode | FirstFactor::ResetPasswordEmailCode => {
-                Some(IdentificationKind::EmailAddress)
-            }
+            FirstFactor::EmailCode
+            | FirstFactor::EmailLink
+            | FirstFactor::ResetPasswordEmailCode => Some(IdentificationKind::EmailAddress),
             FirstFactor::PhoneCode | FirstFactor::ResetPasswordPhoneCode => {
                 Some(IdentificationKind::PhoneNumber)
             }
@@ -178,9 +180,9 @@ macro_rules! strategy_subset {
     };
 }
 
-strategy_subset!(FirstFactor: Password, EmailCode, PhoneCode, ResetPasswordEmailCode, ResetPasswordPhoneCode);
+strategy_subset!(FirstFactor: Password, EmailCode, PhoneCode, EmailLink, ResetPasswordEmailCode, ResetPasswordPhoneCode);
 strategy_subset!(SecondFactor: PhoneCode, Totp, BackupCode);
-strategy_subset!(VerificationStrategy: EmailCode, PhoneCode);
+strategy_subset!(VerificationStrategy: EmailCode, PhoneCode, EmailLink);
 
 /// Parses a strategy a request named. Unknown names answer Clerk's
 /// `form_param_value_invalid` on the parameter, naming what this step accepts.

@@ -167,6 +167,7 @@ async fn prepare(Path(id): Id, fapi: Fapi, kind: IdentificationKind) -> Result<R
         kind,
         id: id.clone(),
         strategy,
+        redirect_url: fapi.params.text("redirect_url")?.map(str::to_owned),
         sent: Default::default(),
     };
     with_identification(fapi, cmd, kind, &id).await

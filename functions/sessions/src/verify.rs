@@ -31,6 +31,7 @@ fn target(p: &Params) -> Result<FactorTarget, Error> {
     Ok(FactorTarget {
         email_address_id: p.text("email_address_id")?.map(str::to_owned),
         phone_number_id: p.text("phone_number_id")?.map(str::to_owned),
+        redirect_url: None,
     })
 }
 

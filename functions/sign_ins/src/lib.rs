@@ -28,6 +28,7 @@ pub fn table() -> Vec<Route> {
         PrepareFirstFactor => prepare_first_factor, AttemptFirstFactor => attempt_first_factor,
         ResetPassword => reset_password,
         OAuthCallback => oauth_callback, OAuthCallbackPost => oauth_callback,
+        VerifyEmailLink => verify_email_link,
         PrepareSecondFactor => prepare_second_factor, AttemptSecondFactor => attempt_second_factor,
     ]
 }
@@ -44,6 +45,7 @@ fn target(p: &Params) -> Result<FactorTarget, Error> {
     Ok(FactorTarget {
         email_address_id: p.text("email_address_id")?.map(str::to_owned),
         phone_number_id: p.text("phone_number_id")?.map(str::to_owned),
+        redirect_url: p.text("redirect_url")?.map(str::to_owned),
     })
 }
 
@@ -199,6 +201,41 @@ async fn oauth_callback(fapi: Fapi) -> Result<axum::response::Response, Error> {
         _ => out.location.clone(),
     };
     let location = HeaderValue::from_str(&location)
+        .map_err(|_| Error::new(frontdoor::Code::InvalidRedirectUrl).param("redirect_url"))?;
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    response.headers_mut().insert(header::LOCATION, location);
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(token) = out.token {
+        response.extensions_mut().insert(TokenUpdate {
+            token: Some(token),
+            client_uat: out.client_uat,
+            session_token: None,
+        });
+    }
+    Ok(response)
+}
+
+/// `GET /v1/verify?token=…`: an email link opened (`flows::email_link`); a 303 back to the
+/// app's page with `__clerk_status`.
+async fn verify_email_link(fapi: Fapi) -> Result<axum::response::Response, Error> {
+    use axum::http::{HeaderValue, StatusCode, header};
+    use axum::response::IntoResponse as _;
+    let token = fapi
+        .query
+        .str("token")
+        .ok_or_else(|| Error::missing("token"))?
+        .to_owned();
+    let opened_by = frontdoor::flows::client::resolve(&fapi.app, fapi.caller.token.as_deref())
+        .await
+        .ok()
+        .flatten()
+        .map(|c| c.client().id.clone());
+    let out =
+        frontdoor::flows::email_link::open(&fapi.app, &token, opened_by.as_deref(), &fapi.origin())
+            .await?;
+    let location = HeaderValue::from_str(&out.location)
         .map_err(|_| Error::new(frontdoor::Code::InvalidRedirectUrl).param("redirect_url"))?;
     let mut response = StatusCode::SEE_OTHER.into_response();
     response.headers_mut().insert(header::LOCATION, location);

@@ -166,7 +166,12 @@ async fn prepare_verification(Path(id): Path<String>, fapi: Fapi) -> Result<Repl
     let strategy = parse_strategy("strategy", fapi.params.required("strategy")?)?;
     let sent = Default::default();
     let (current, ()) = fapi
-        .run(&PrepareVerification { id, strategy, sent })
+        .run(&PrepareVerification {
+            id,
+            strategy,
+            redirect_url: fapi.params.text("redirect_url")?.map(str::to_owned),
+            sent,
+        })
         .await?;
     answer(&fapi, (current, None)).await
 }

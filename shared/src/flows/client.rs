@@ -50,6 +50,10 @@ fn matching<T>(
 pub struct Current {
     pub aggregate: ClientAggregate,
     pub token: String,
+    /// A sign-in completed for this client by a request from another browser (an email link
+    /// opened on another device) must not rotate its token: the browser that holds it goes
+    /// on polling with it.
+    pub keep_token: bool,
 }
 
 impl Current {
@@ -110,8 +114,12 @@ impl Current {
         }
     }
 
-    /// Gives the client a new rotating secret: every earlier token stops reaching it.
+    /// Gives the client a new rotating secret: every earlier token stops reaching it (unless
+    /// [`Current::keep_token`]).
     pub fn rotate_token(&mut self, app: &App) -> Result<()> {
+        if self.keep_token {
+            return Ok(());
+        }
         let rotation = app.client_tokens.issue(
             &self.aggregate.client.id,
             app.random.as_ref(),
@@ -145,6 +153,7 @@ pub async fn resolve(app: &App, token: Option<&str>) -> Result<Option<Current>> 
     Ok(Some(Current {
         aggregate,
         token: token.to_owned(),
+        keep_token: false,
     }))
 }
 
@@ -163,6 +172,7 @@ pub async fn resolve_rotated(app: &App, token: Option<&str>) -> Result<Option<Cu
         .map(|aggregate| Current {
             aggregate,
             token: String::new(),
+            keep_token: false,
         }))
 }
 
@@ -198,6 +208,7 @@ pub fn new_unsaved(app: &App) -> Result<Current> {
             sign_up: None,
         },
         token: rotation.token,
+        keep_token: false,
     })
 }
 

@@ -4,6 +4,7 @@
 pub mod backend;
 pub mod client;
 pub mod command;
+pub mod email_link;
 pub mod environment;
 pub mod handshake;
 pub mod identification_admin;
@@ -12,6 +13,7 @@ pub mod lockout;
 pub mod me;
 pub mod rate_limit;
 pub mod reindex;
+pub mod return_urls;
 pub mod reverification;
 pub mod session;
 pub mod sign_in;

@@ -192,6 +192,7 @@ async fn send_and_keep(
     };
     let previous = slot.as_ref().map(|f| &f.verification);
     let by = Sender {
+        link: None,
         client_id: &session.client_id,
         once,
     };
@@ -321,9 +322,13 @@ impl ClientCommand for StartVerification {
         let first_factors = sign_in_state::first_factors(app, &user)
             .into_iter()
             .filter(|f| {
+                // A session proves itself again in place: no reset codes, no links that
+                // would finish the proof in another browser.
                 !matches!(
                     f.strategy,
-                    Strategy::ResetPasswordEmailCode | Strategy::ResetPasswordPhoneCode
+                    Strategy::ResetPasswordEmailCode
+                        | Strategy::ResetPasswordPhoneCode
+                        | Strategy::EmailLink
                 )
             })
             .collect();

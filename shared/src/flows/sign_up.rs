@@ -67,6 +67,8 @@ pub struct UpdateSignUp {
 pub struct PrepareVerification {
     pub id: String,
     pub strategy: VerificationStrategy,
+    /// Where an email link returns the browser to.
+    pub redirect_url: Option<String>,
     /// The code sent, kept across retries of the unit of work.
     pub sent: verification::SentOnce,
 }
@@ -388,7 +390,9 @@ impl ClientCommand for UpdateSignUp {
 /// The identification kind a verification strategy proves.
 fn proves(strategy: VerificationStrategy) -> IdentificationKind {
     match strategy {
-        VerificationStrategy::EmailCode => IdentificationKind::EmailAddress,
+        VerificationStrategy::EmailCode | VerificationStrategy::EmailLink => {
+            IdentificationKind::EmailAddress
+        }
         VerificationStrategy::PhoneCode => IdentificationKind::PhoneNumber,
     }
 }
@@ -416,9 +420,14 @@ impl ClientCommand for PrepareVerification {
         if !app.capabilities.verification(kind, cmd.strategy) {
             return Err(Error::new(Code::VerificationStrategyInvalid).param("strategy"));
         }
+        let link =
+            super::return_urls::link_back(app, cmd.strategy, cmd.redirect_url.as_deref(), || {
+                verification::LinkTarget::SignUp { id: s.id.clone() }
+            })?;
         let by = verification::Sender {
             client_id: &s.client_id,
             once: &cmd.sent,
+            link: link.as_ref(),
         };
         let v = verification::prove_identification(app, (kind, &to), cmd.strategy, previous, by)
             .await?;

@@ -62,30 +62,6 @@ pub struct Hints {
     pub additional_scopes: Vec<String>,
 }
 
-/// Whether `url` may receive the user back: a page on an allowed origin, or a native app's URL
-/// on the allow-list. Returns whether it is native.
-fn checked_return(app: &App, url: &str, param: &str) -> Result<bool> {
-    if app.settings.redirect_allowed(url) {
-        return Ok(false);
-    }
-    let clean = !url.chars().any(|c| c.is_control() || c.is_whitespace());
-    if clean
-        && app
-            .settings
-            .instance
-            .native_redirect_urls
-            .iter()
-            .any(|allowed| url.starts_with(allowed.as_str()))
-    {
-        return Ok(true);
-    }
-    Err(Error::new(Code::InvalidRedirectUrl)
-        .param(param)
-        .long(format!(
-            "{param} must be a page of an allowed origin or a native app URL on the allow-list."
-        )))
-}
-
 /// The targets, checked: `redirect_url` is required; `action_complete_redirect_url` may be a
 /// path, resolved against `redirect_url`'s origin (a web page's; a native app returns to its
 /// own URL).
@@ -94,7 +70,7 @@ fn checked_targets(app: &App, r: &Return) -> Result<(String, Option<String>)> {
         .redirect_url
         .clone()
         .ok_or_else(|| Error::missing("redirect_url"))?;
-    let native = checked_return(app, &redirect, "redirect_url")?;
+    let native = super::return_urls::checked(app, &redirect, "redirect_url")?;
     let complete = match r.action_complete_redirect_url.as_deref() {
         None | Some("") => None,
         // A path is a page of the web app; a native app has only its own URL.
@@ -105,7 +81,7 @@ fn checked_targets(app: &App, r: &Return) -> Result<(String, Option<String>)> {
             Some(format!("{origin}{path}"))
         }
         Some(url) => {
-            checked_return(app, url, "action_complete_redirect_url")?;
+            super::return_urls::checked(app, url, "action_complete_redirect_url")?;
             Some(url.to_owned())
         }
     };
@@ -637,6 +613,7 @@ async fn resolve(
     let mut current = Current {
         aggregate,
         token: String::new(),
+        keep_token: false,
     };
     let used = Write::delete(key.clone(), Condition::Exists);
     let before = current.aggregate.client.rotating_token_hash.clone();

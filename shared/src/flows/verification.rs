@@ -105,6 +105,39 @@ fn message(app: &App, dest: &Destination, code: &str, purpose: Purpose) -> Messa
     }
 }
 
+/// The email that carries a sign-in or verification link.
+fn link_message(app: &App, dest: &Destination, url: &str, purpose: Purpose) -> Message {
+    let name = &app.settings.instance.application_name;
+    let minutes = security::OTP_LIFETIME.as_secs() / 60;
+    let what = match purpose {
+        Purpose::SignIn => "sign in to",
+        _ => "verify your email address for",
+    };
+    Message {
+        channel: dest.channel,
+        to: dest.to.clone(),
+        subject: format!("Your link to {what} {name}"),
+        text: format!(
+            "Open this link to {what} {name}: {url}\nIt expires in {minutes} minutes and works once. \
+             If you did not ask for it, you can ignore this message."
+        ),
+        html: Some(format!(
+            "<!doctype html><html><body style=\"font-family:sans-serif\">\
+             <p><a href=\"{url}\">{what_cap} {name}</a></p>\
+             <p>The link expires in {minutes} minutes and works once. If you did not ask for it, you can ignore this email.</p>\
+             </body></html>",
+            url = html_escape(url),
+            name = html_escape(name),
+            what_cap = match purpose {
+                Purpose::SignIn => "Sign in to",
+                _ => "Verify your email address for",
+            },
+        )),
+        // The secret this message carries (kept out of logs and events like a code).
+        code: url.to_owned(),
+    }
+}
+
 fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -118,7 +151,19 @@ fn html_escape(s: &str) -> String {
 pub struct Sender<'a> {
     pub client_id: &'a str,
     pub once: &'a SentOnce,
+    /// For an email link: the attempt it completes and the page it returns to.
+    pub link: Option<&'a LinkBack>,
 }
+
+/// Where an email link leads: the attempt it verifies, and the app's page the browser is sent
+/// to afterwards (`redirect_url`, checked by the caller).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkBack {
+    pub target: LinkTarget,
+    pub redirect_url: String,
+}
+
+pub use crate::model::records::LinkTarget;
 
 /// A code sent once per request: when the unit of work runs a command again after losing a
 /// race, the retry reuses the verification of the code already delivered instead of sending
@@ -186,15 +231,32 @@ pub async fn prepare(
                 .retry_after(wait));
         }
     }
-    let test_identifier = app.settings.is_development() && dest.is_test_identifier();
-    let code = if test_identifier {
+    let link = strategy == Strategy::EmailLink;
+    // A link cannot be guessed like a code, so test identifiers get theirs too.
+    let test_identifier = !link && app.settings.is_development() && dest.is_test_identifier();
+    let code = if link {
+        random::token(app.random.as_ref(), security::EMAIL_LINK_TOKEN_BYTES)
+    } else if test_identifier {
         security::DEVELOPMENT_TEST_CODE.to_owned()
     } else {
         random::numeric_code(app.random.as_ref(), security::OTP_DIGITS)
     };
+    let expire_at = now + duration_ms(security::OTP_LIFETIME);
+    if link {
+        let back = by.link.ok_or_else(|| Error::missing("redirect_url"))?;
+        remember_link(app, &code, back, by.client_id, expire_at).await?;
+    }
     if !test_identifier {
         super::rate_limit::admit_send(app, &destination, by.client_id).await?;
-        let msg = message(app, dest, &code, purpose);
+        let msg = if link {
+            let url = format!(
+                "{}/v1/verify?token={code}",
+                app.settings.instance.frontend_api_url.trim_end_matches('/')
+            );
+            link_message(app, dest, &url, purpose)
+        } else {
+            message(app, dest, &code, purpose)
+        };
         let sent = app.courier.send(&msg).await;
         if sent.is_ok() {
             record_sent(app, &msg).await;
@@ -214,12 +276,55 @@ pub async fn prepare(
         status: VerificationStatus::Unverified,
         code_hash: Some(app.codes.hash(&code)),
         attempts: 0,
-        expire_at: Some(now + duration_ms(security::OTP_LIFETIME)),
+        expire_at: Some(expire_at),
         sent_at: Some(now),
         provider: None,
+        verified_at_client: None,
     };
     by.once.put(destination, strategy, v.clone());
     Ok(v)
+}
+
+/// Keeps what a link's token leads to, by the token's SHA-256 (the item never holds the token),
+/// written at once: a link that arrives before its attempt is stored finds nothing to verify
+/// (the attempt's hash differs), never the wrong thing.
+async fn remember_link(
+    app: &App,
+    token: &str,
+    back: &LinkBack,
+    client_id: &str,
+    expire_at: UnixMillis,
+) -> Result<()> {
+    let record = crate::model::records::LinkRecord {
+        client_id: client_id.to_owned(),
+        target: back.target.clone(),
+        redirect_url: back.redirect_url.clone(),
+        expire_at,
+        used: false,
+    };
+    let item = crate::store::Item::new(
+        crate::store::keys::email_link(&link_hash(token)),
+        crate::repo::to_doc(&record)?,
+    )
+    // Kept a day past its expiry, so that a reused link is told apart from a forged one.
+    .with_expiry(expire_at.div_euclid(1000) + 24 * 60 * 60);
+    super::client::commit(
+        app,
+        vec![crate::store::Write::put(
+            item,
+            crate::store::Condition::NotExists,
+        )],
+    )
+    .await
+}
+
+/// The SHA-256 (hex) of a link's token: its locator's key.
+pub fn link_hash(token: &str) -> String {
+    use sha2::{Digest as _, Sha256};
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Sends a code that proves someone holds `to` (an identification of `kind`: at sign-up, or
@@ -233,6 +338,52 @@ pub async fn prove_identification(
 ) -> Result<VerificationRecord> {
     let dest = Destination::new(kind, to);
     prepare(app, strategy.into(), &dest, Purpose::Verify, previous, by).await
+}
+
+/// What opening an email link did to its verification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opened {
+    Verified,
+    Expired,
+    /// Not this verification's link, or the verification is no longer waiting for one.
+    Failed,
+}
+
+impl Opened {
+    /// `__clerk_status`, as clerk-js reads it on the page the link returns to.
+    pub const fn status(self) -> &'static str {
+        match self {
+            Opened::Verified => "verified",
+            Opened::Expired => "expired",
+            Opened::Failed => "failed",
+        }
+    }
+}
+
+/// Opens an email link (its token) on `v`: verified, once, while it has not expired; records
+/// which client's browser opened it (`verified_at_client`).
+pub fn open_link(
+    v: &mut VerificationRecord,
+    token: &str,
+    opened_by: Option<&str>,
+    now: UnixMillis,
+    codes: &CodeHasher,
+) -> Opened {
+    let stored = v.code_hash.clone().unwrap_or_default();
+    if v.strategy != Strategy::EmailLink
+        || v.status != VerificationStatus::Unverified
+        || !codes.matches(token, &stored)
+    {
+        return Opened::Failed;
+    }
+    if v.expire_at.is_some_and(|e| now >= e) {
+        v.status = VerificationStatus::Expired;
+        return Opened::Expired;
+    }
+    v.status = VerificationStatus::Verified;
+    v.code_hash = None;
+    v.verified_at_client = opened_by.map(str::to_owned);
+    Opened::Verified
 }
 
 /// What an attempt did to the verification (which the caller stores either way).
@@ -258,6 +409,11 @@ pub fn check(
     now: UnixMillis,
     codes: &CodeHasher,
 ) -> Result<Attempt> {
+    if v.strategy == Strategy::EmailLink {
+        return Err(Error::new(Code::VerificationStrategyInvalid)
+            .param("strategy")
+            .long("An email link is verified by opening it, not with a code."));
+    }
     match v.status {
         VerificationStatus::Verified => return Err(Error::new(Code::VerificationAlreadyVerified)),
         VerificationStatus::Failed => return Err(Error::new(Code::VerificationFailed)),
@@ -313,6 +469,7 @@ pub fn verified(strategy: Strategy) -> VerificationRecord {
         expire_at: None,
         sent_at: None,
         provider: None,
+        verified_at_client: None,
     }
 }
 
@@ -349,6 +506,7 @@ mod tests {
             expire_at: Some(10_000),
             sent_at: Some(0),
             provider: None,
+            verified_at_client: None,
         }
     }
 

@@ -55,6 +55,8 @@ operations! {
     PrepareSecondFactor, AttemptSecondFactor,
     // social sign-in: the providers' return
     OAuthCallback, OAuthCallbackPost,
+    // email links: the browser that opens one
+    VerifyEmailLink,
     // sign-ups
     CreateSignUp, GetSignUp, UpdateSignUp, PrepareSignUpVerification, AttemptSignUpVerification,
     // sessions
@@ -128,7 +130,7 @@ impl Operation {
     /// - `PREPARE`: what sends a code (and, inside it, the per-destination and per-client send
     ///   caps of `flows::rate_limit::admit_send`);
     /// - `ATTEMPT`: what checks a secret (codes, passwords, TOTP, a social sign-in's `state`,
-    ///   whose callback also costs a request to the provider);
+    ///   whose callback also costs a request to the provider, an email link's token);
     /// - `SENSITIVE`: what could take the account over from a stolen session (identifiers,
     ///   password, second factors, deletion) needs a recent factor verification too. Making an
     ///   identification primary (`PATCH /v1/me`) is checked by that flow, as only that field of
@@ -149,7 +151,8 @@ impl Operation {
             | PrepareSessionVerificationSecondFactor => PREPARE,
             AttemptFirstFactor | AttemptSecondFactor | ResetPassword | AttemptSignUpVerification
             | AttemptIdentification(_) | VerifyTotp | AttemptSessionVerificationFirstFactor
-            | AttemptSessionVerificationSecondFactor | OAuthCallback | OAuthCallbackPost => ATTEMPT,
+            | AttemptSessionVerificationSecondFactor | OAuthCallback | OAuthCallbackPost
+            | VerifyEmailLink => ATTEMPT,
             AddIdentification(_) | DeleteIdentification(_) | UpdatePhoneNumber | StartTotp
             | DeleteTotp | RegenerateBackupCodes | DeleteMe | ConnectExternalAccount
             | DeleteExternalAccount => SENSITIVE,
@@ -195,6 +198,7 @@ impl Operation {
             AttemptSecondFactor => (Method::POST, "/v1/client/sign_ins/{id}/attempt_second_factor"),
             OAuthCallback => (Method::GET, "/v1/oauth_callback"),
             OAuthCallbackPost => (Method::POST, "/v1/oauth_callback"),
+            VerifyEmailLink => (Method::GET, "/v1/verify"),
             CreateSignUp => (Method::POST, "/v1/client/sign_ups"),
             GetSignUp => (Method::GET, "/v1/client/sign_ups/{id}"),
             UpdateSignUp => (Method::PATCH, "/v1/client/sign_ups/{id}"),

@@ -94,6 +94,10 @@ pub struct VerificationRecord {
     /// `FromOauth`: the provider that vouched (`oauth_google`, rendered `from_oauth_google`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
+    /// `EmailLink`: the client whose browser opened the link (clerk-js tells "opened in this
+    /// browser" from "on another device" by it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_at_client: Option<String>,
 }
 
 /// An email address or a phone number a user holds: one record for both kinds, rendered to
@@ -808,4 +812,28 @@ pub enum OAuthPurpose {
         user_id: String,
         external_account_id: String,
     },
+}
+
+/// What an email link verifies.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LinkTarget {
+    /// A sign-in's first factor.
+    SignIn { id: String },
+    /// A sign-up's email address.
+    SignUp { id: String },
+    /// An email address added in the profile.
+    Identification { user_id: String, id: String },
+}
+
+/// An email link, kept by its token's hash until a day past its expiry: what it verifies, on
+/// which client, and where the browser goes after.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LinkRecord {
+    pub client_id: String,
+    pub target: LinkTarget,
+    pub redirect_url: String,
+    pub expire_at: UnixMillis,
+    /// Opened once already.
+    pub used: bool,
 }

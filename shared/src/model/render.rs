@@ -26,6 +26,7 @@ pub fn verification(v: &VerificationRecord) -> wire::Verification {
             Strategy::BackupCode => "verification_backup_code",
             Strategy::Admin => "verification_admin",
             Strategy::FromOauth => "verification_from_oauth",
+            Strategy::EmailLink => "verification_email_link",
             Strategy::EmailCode
             | Strategy::PhoneCode
             | Strategy::ResetPasswordEmailCode
@@ -38,6 +39,7 @@ pub fn verification(v: &VerificationRecord) -> wire::Verification {
         },
         attempts: Some(v.attempts),
         expire_at: v.expire_at,
+        verified_at_client: v.verified_at_client.clone(),
     }
 }
 

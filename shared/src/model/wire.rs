@@ -69,6 +69,9 @@ pub struct Verification {
     pub strategy: String,
     pub attempts: Option<u32>,
     pub expire_at: Option<UnixMillis>,
+    /// An email link's: the client whose browser opened it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verified_at_client: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]

@@ -15,6 +15,7 @@
 //! | identification locator| `IDN#<identification_id>`   | `IDN`            |               |                 |                            |
 //! | external-account guard| `IDENT#oauth_<p>#<provider user id>` | `IDENT` |              |                 |                            |
 //! | social sign-in state  | `OAUTH#<sha256(state)>`     | `OAUTH`          |               |                 | 10 minutes after it began  |
+//! | email link            | `LINK#<sha256(token)>`      | `LINK`           |               |                 | a day past the link's expiry |
 //! | webhook message       | `MSG#<message_id>`          | `MSG`            | `WEBHOOKS#PENDING` / `WEBHOOKS#FAILED` | `<due or failed at>#<id>` | delivered + 7 d |
 //! | rate-limit counter    | `RATE#<bucket>#<subject>`   | `<window start>` |               |                 | end of the window          |
 //! | instance secret       | `INSTANCE`                  | `<name>`         |               |                 |                            |
@@ -38,6 +39,7 @@
 //! | find an email address / phone number by id  | GetItem locator → GetItem user               | 2           |
 //! | find the user a provider account is connected to | GetItem guard → GetItem user            | 2           |
 //! | a social sign-in's callback: its state, used once | GetItem state; deleted (`attribute_exists`) with the attempt's writes | 1 + 1 |
+//! | open an email link: what it verifies, once  | GetItem link; marked used (version-checked) before the attempt's writes | 1 + 1 |
 //! | webhook messages due for delivery           | Query `GSI1PK = WEBHOOKS#PENDING`, oldest due first, `Limit` | 1 |
 //! | failed webhook messages (operators)         | Query `GSI1PK = WEBHOOKS#FAILED`, newest first | 1         |
 //! | count requests per IP and window            | UpdateItem `ADD n`                           | 1           |
@@ -141,6 +143,11 @@ pub fn external_account(strategy: &str, provider_user_id: &str) -> Key {
 /// holds the value a callback presents.
 pub fn oauth_state(state_hash: &str) -> Key {
     Key::new(format!("OAUTH#{state_hash}"), "OAUTH")
+}
+
+/// An email link, by the SHA-256 (hex) of its token.
+pub fn email_link(token_hash: &str) -> Key {
+    Key::new(format!("LINK#{token_hash}"), "LINK")
 }
 
 /// Which user holds an email address or phone number, for callers that know only its id.

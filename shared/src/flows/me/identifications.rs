@@ -37,6 +37,8 @@ pub struct PrepareIdentification {
     pub kind: IdentificationKind,
     pub id: String,
     pub strategy: VerificationStrategy,
+    /// Where an email link returns the browser to.
+    pub redirect_url: Option<String>,
     /// The code sent, kept across retries of the unit of work.
     pub sent: verification::SentOnce,
 }
@@ -166,7 +168,11 @@ impl UserCommand for PrepareIdentification {
 
     async fn run(&self, app: &App, a: &mut Acting) -> Result<Self::Output> {
         let (kind, id, cmd) = (self.kind, self.id.as_str(), self);
-        if cmd.strategy != kind.code_strategy() {
+        let by_link = kind == IdentificationKind::EmailAddress
+            && cmd.strategy == VerificationStrategy::EmailLink;
+        if (cmd.strategy != kind.code_strategy() && !by_link)
+            || !app.capabilities.verification(kind, cmd.strategy)
+        {
             return Err(Error::new(Code::VerificationStrategyInvalid).param("strategy"));
         }
         let r = identification_mut(a, kind, id)?;
@@ -175,6 +181,15 @@ impl UserCommand for PrepareIdentification {
         }
         let (to, previous) = (r.value.clone(), r.verification.clone());
         let client_id = a.current.aggregate.client.id.clone();
+        let link = crate::flows::return_urls::link_back(
+            app,
+            cmd.strategy,
+            cmd.redirect_url.as_deref(),
+            || verification::LinkTarget::Identification {
+                user_id: a.user.id.clone(),
+                id: id.to_owned(),
+            },
+        )?;
         let v = verification::prove_identification(
             app,
             (kind, &to),
@@ -183,6 +198,7 @@ impl UserCommand for PrepareIdentification {
             verification::Sender {
                 client_id: &client_id,
                 once: &cmd.sent,
+                link: link.as_ref(),
             },
         )
         .await?;

@@ -15,7 +15,7 @@ use crate::flows::command::ClientCommand;
 use crate::flows::command::Origin;
 use crate::flows::lockout;
 use crate::flows::session;
-use crate::flows::verification::{self, Purpose, Sender, SentOnce};
+use crate::flows::verification::{self, LinkTarget, Purpose, Sender, SentOnce};
 
 /// `POST /v1/client/sign_ins`.
 #[derive(Debug, Clone, Default)]
@@ -108,9 +108,16 @@ async fn prepare_code(
         Purpose::SignIn
     };
     let previous = s.first_factor.as_ref().map(|f| &f.verification);
+    let link = crate::flows::return_urls::link_back(
+        app,
+        strategy,
+        target.redirect_url.as_deref(),
+        || LinkTarget::SignIn { id: s.id.clone() },
+    )?;
     let by = Sender {
         client_id: &s.client_id,
         once,
+        link: link.as_ref(),
     };
     let sent = state::send_code(app, user, &factor, (purpose, previous), by).await?;
     s.first_factor = Some(sent);

@@ -54,6 +54,7 @@ impl ClientCommand for PrepareSecondFactor {
         let previous = s.second_factor.as_ref().map(|f| &f.verification);
         let purpose = (Purpose::SecondFactor, previous);
         let by = Sender {
+            link: None,
             client_id: &s.client_id,
             once: &self.sent,
         };

@@ -26,6 +26,8 @@ use crate::flows::verification::{self, Destination, Purpose, Sender};
 pub struct FactorTarget {
     pub email_address_id: Option<String>,
     pub phone_number_id: Option<String>,
+    /// Where an email link returns the browser to (`redirect_url`).
+    pub redirect_url: Option<String>,
 }
 
 /// What a completed sign-in needs for rendering: the user it signed in.
@@ -77,6 +79,10 @@ pub fn first_factors(app: &App, user: &UserRecord) -> Vec<SignInFactor> {
         {
             if caps.first_factor(code) {
                 out.push(code_factor(user, code, r));
+            }
+            if kind == IdentificationKind::EmailAddress && caps.first_factor(FirstFactor::EmailLink)
+            {
+                out.push(code_factor(user, FirstFactor::EmailLink, r));
             }
             if has_password && caps.first_factor(reset) {
                 out.push(code_factor(user, reset, r));
