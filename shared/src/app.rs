@@ -35,6 +35,8 @@ pub struct AppInner {
     pub courier: Arc<dyn Courier>,
     /// The social connections and the means to reach their providers (`crate::social`).
     pub social: crate::social::Social,
+    /// Where profile images are kept; none in a process that serves no profile images.
+    pub images: Option<Arc<dyn crate::images::ImageStore>>,
     pub client_tokens: ClientTokens,
     pub codes: CodeHasher,
     pub passwords: Passwords,
@@ -73,6 +75,7 @@ pub struct AppBuilder {
     random: Arc<dyn Random>,
     courier: Option<Arc<dyn Courier>>,
     provider_http: Option<Arc<dyn crate::social::ProviderHttp>>,
+    images: Option<Arc<dyn crate::images::ImageStore>>,
     signing_key_pem: Option<String>,
     secret_key: Option<String>,
     keys_in_background: bool,
@@ -99,6 +102,12 @@ impl AppBuilder {
 
     pub fn courier(mut self, courier: Arc<dyn Courier>) -> Self {
         self.courier = Some(courier);
+        self
+    }
+
+    /// Where profile images are kept.
+    pub fn images(mut self, store: Arc<dyn crate::images::ImageStore>) -> Self {
+        self.images = Some(store);
         self
     }
 
@@ -199,6 +208,7 @@ impl AppBuilder {
         let app = App(Arc::new(AppInner {
             webhooks,
             social,
+            images: self.images,
             client_tokens: ClientTokens::new(secret.as_bytes()),
             codes: CodeHasher::new(secret.as_bytes())?,
             passwords: Passwords::new(),
@@ -233,6 +243,7 @@ impl App {
             random: Arc::new(OsRandom),
             courier: None,
             provider_http: None,
+            images: None,
             signing_key_pem: None,
             secret_key: None,
             keys_in_background: false,

@@ -94,6 +94,8 @@ pub enum Code {
     OauthProviderNotEnabled,
     OauthAccountAlreadyConnected,
     MisconfiguredOauthProvider,
+    ImageTooLarge,
+    ImageNotFound,
 }
 
 impl Code {
@@ -145,6 +147,8 @@ impl Code {
             Code::OauthProviderNotEnabled => "oauth_provider_not_enabled",
             Code::OauthAccountAlreadyConnected => "oauth_account_already_connected",
             Code::MisconfiguredOauthProvider => "misconfigured_oauth_provider",
+            Code::ImageTooLarge => "image_too_large",
+            Code::ImageNotFound => "image_not_found",
             Code::SessionExists => "session_exists",
             Code::SignedOut => "signed_out",
             Code::SignUpModeRestricted => "sign_up_mode_restricted",
@@ -227,6 +231,8 @@ impl Code {
             Code::OauthProviderNotEnabled => 400,
             Code::OauthAccountAlreadyConnected => 400,
             Code::MisconfiguredOauthProvider => 400,
+            Code::ImageTooLarge => 413,
+            Code::ImageNotFound => 404,
             Code::SessionReverificationMissing => 400,
 
             Code::MethodNotAllowed => 405,
@@ -302,6 +308,8 @@ impl Code {
             Code::OauthProviderNotEnabled => "Provider not enabled",
             Code::OauthAccountAlreadyConnected => "Account already connected",
             Code::MisconfiguredOauthProvider => "Provider misconfigured",
+            Code::ImageTooLarge => "Image too large",
+            Code::ImageNotFound => "Image not found",
             Code::SessionExists => "Session already exists",
             Code::SignedOut => "Signed out",
             Code::SignUpModeRestricted => "Sign-ups are restricted",
@@ -403,6 +411,8 @@ impl Code {
             Code::MisconfiguredOauthProvider => {
                 "The provider's configuration could not be used; check its issuer and endpoints."
             }
+            Code::ImageTooLarge => "The image is larger than allowed.",
+            Code::ImageNotFound => "There is no image here.",
             Code::ClerkKeyInvalid => {
                 "The provided secret key is invalid. Make sure that your secret key is correct."
             }
@@ -667,6 +677,8 @@ pub const ALL_CODES: &[Code] = &[
     Code::OauthProviderNotEnabled,
     Code::OauthAccountAlreadyConnected,
     Code::MisconfiguredOauthProvider,
+    Code::ImageTooLarge,
+    Code::ImageNotFound,
     Code::SessionExists,
     Code::SignedOut,
     Code::SignUpModeRestricted,

@@ -59,6 +59,13 @@ pub async fn run_sending(routes: fn() -> Router<App>) -> Result<(), LambdaError>
     serve(app, routes).await
 }
 
+/// The main of the `/v1/me` function: it sends codes and keeps profile images (S3).
+pub async fn run_profile(routes: fn() -> Router<App>) -> Result<(), LambdaError> {
+    runtime::init_tracing(true);
+    let app = runtime::build_profile_app(StoreKind::DynamoDb).await?;
+    serve(app, routes).await
+}
+
 async fn serve(app: App, routes: fn() -> Router<App>) -> Result<(), LambdaError> {
     let service = ServiceBuilder::new()
         .map_request(into_fapi_request)

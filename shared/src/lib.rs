@@ -40,6 +40,8 @@ pub mod events;
 pub mod flows;
 pub mod http;
 pub mod identifiers;
+pub mod image_format;
+pub mod images;
 pub mod keys;
 pub mod lambda;
 pub mod metadata;

@@ -103,14 +103,32 @@ pub async fn open_store(kind: StoreKind, clock: Arc<dyn Clock>) -> Result<Arc<dy
 /// and SNS clients, so their binaries leave them out.
 type MakeAwsCourier = fn(&aws_config::SdkConfig, &Settings) -> Arc<dyn Courier>;
 
+/// How a process that serves profile images makes its S3 store (the bucket named by
+/// `FRONTDOOR_IMAGES_BUCKET`). Only the `/v1/me` group and the all-in-one server pass one, so
+/// the other functions leave the S3 client out.
+type MakeS3Images = fn(&aws_config::SdkConfig, String) -> Arc<dyn crate::images::ImageStore>;
+
 /// Builds the application for a process that sends no codes.
 pub async fn build_app(default_store: StoreKind) -> Result<App> {
-    build(default_store, None).await
+    build(default_store, None, None).await
 }
 
 /// Builds the application for a process that sends codes (by the settings' delivery).
 pub async fn build_sending_app(default_store: StoreKind) -> Result<App> {
-    build(default_store, Some(aws_courier)).await
+    build(default_store, Some(aws_courier), None).await
+}
+
+/// Builds the application for a process that sends codes and keeps profile images.
+pub async fn build_profile_app(default_store: StoreKind) -> Result<App> {
+    build(default_store, Some(aws_courier), Some(s3_images)).await
+}
+
+fn s3_images(conf: &aws_config::SdkConfig, bucket: String) -> Arc<dyn crate::images::ImageStore> {
+    Arc::new(crate::images::s3::S3Images::new(
+        conf,
+        bucket,
+        var("FRONTDOOR_S3_ENDPOINT"),
+    ))
 }
 
 fn aws_courier(conf: &aws_config::SdkConfig, settings: &Settings) -> Arc<dyn Courier> {
@@ -121,7 +139,11 @@ fn aws_courier(conf: &aws_config::SdkConfig, settings: &Settings) -> Arc<dyn Cou
     ))
 }
 
-async fn build(default_store: StoreKind, sends: Option<MakeAwsCourier>) -> Result<App> {
+async fn build(
+    default_store: StoreKind,
+    sends: Option<MakeAwsCourier>,
+    images: Option<MakeS3Images>,
+) -> Result<App> {
     let settings = load_settings()?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let kind = store_kind(default_store)?;
@@ -133,6 +155,17 @@ async fn build(default_store: StoreKind, sends: Option<MakeAwsCourier>) -> Resul
         .keys_in_background(kind == StoreKind::Sqlite)
         .signing_key_pem(var("FRONTDOOR_SIGNING_KEY_PEM"))
         .secret_key(var("FRONTDOOR_SECRET_KEY"));
+    match (kind, images, var("FRONTDOOR_IMAGES_BUCKET")) {
+        (_, Some(make), Some(bucket)) => {
+            let conf = aws_config::load_from_env().await;
+            builder = builder.images(make(&conf, bucket));
+        }
+        (StoreKind::Sqlite, _, _) => {
+            let dir = data_dir().join("images");
+            builder = builder.images(Arc::new(crate::images::files::FileImages::new(dir)));
+        }
+        _ => {}
+    }
     if !settings.social.is_empty() {
         // Built once per process (per cold start), like the AWS clients.
         let http = crate::social::hyper::HyperProviderHttp::new()

@@ -117,6 +117,14 @@ pub const METADATA_MAX_BYTES: usize = 8 * 1024;
 /// (32 levels) accept, so a stored user always reads back. OWASP API Security Top 10 API4.
 pub const METADATA_MAX_DEPTH: usize = 10;
 
+/// Largest profile image accepted. Clerk allows 10 MB; a deployed function receives the upload
+/// through API Gateway and Lambda, whose synchronous payload (6 MB, the body base64-encoded)
+/// leaves room for about 4.4 MB, so the limit is the same everywhere and below that.
+pub const MAX_PROFILE_IMAGE_BYTES: usize = 4 * 1024 * 1024;
+/// How long browsers and caches keep a profile image: a year, as its URL changes with its
+/// content. RFC 9111 §5.2.2 (`max-age`), RFC 8246 (`immutable`).
+pub const PROFILE_IMAGE_CACHE_SECS: u64 = 365 * 24 * 60 * 60;
+
 /// Largest request body accepted; FAPI bodies are small forms. OWASP API Security Top 10 API4
 /// (unrestricted resource consumption).
 pub const MAX_REQUEST_BODY_BYTES: usize = 64 * 1024;

@@ -118,6 +118,15 @@ impl TestApp {
             let http = frontdoor::social::hyper::HyperProviderHttp::new().unwrap();
             builder = builder.provider_http(Arc::new(http));
         }
+        // Profile images as the local server keeps them: files, here in a directory of this
+        // app's own.
+        static IMAGE_DIRS: AtomicU64 = AtomicU64::new(0);
+        let images = std::env::temp_dir().join(format!(
+            "frontdoor-test-images-{}-{}",
+            std::process::id(),
+            IMAGE_DIRS.fetch_add(1, Ordering::SeqCst)
+        ));
+        builder = builder.images(Arc::new(frontdoor::images::files::FileImages::new(images)));
         let app = builder.build().await;
         let app = match app {
             Ok(a) => a,

@@ -69,6 +69,8 @@ const ADAPTERS: &[&str] = &[
     "crate::courier::outbox",
     "crate::webhooks::http",
     "crate::social::hyper",
+    "crate::images::files",
+    "crate::images::s3",
 ];
 
 /// The HTTP glue and process composition.
@@ -80,6 +82,7 @@ const PORTS: &[&str] = &[
     "crate::courier",
     "crate::webhooks",
     "crate::social",
+    "crate::images",
 ];
 
 /// Framework and adapter crates: the edge and the adapters may use them, nothing below may.

@@ -27,7 +27,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let addr: SocketAddr = std::env::var("FRONTDOOR_ADDR")
         .unwrap_or_else(|_| "127.0.0.1:3000".into())
         .parse()?;
-    let app = runtime::build_sending_app(StoreKind::Sqlite).await?;
+    let app = runtime::build_profile_app(StoreKind::Sqlite).await?;
     let webhook_app = app.webhooks.is_some().then(|| app.clone());
     let demo = std::env::var("FRONTDOOR_DEMO_DIR").unwrap_or_else(|_| "demo".into());
     let bundles_dir = std::env::var("FRONTDOOR_BUNDLES_DIR").unwrap_or_else(|_| ".bundles".into());

@@ -6,6 +6,7 @@
 use axum::Router;
 use axum::extract::Path;
 use frontdoor::flows::command::UserCommand;
+use frontdoor::flows::me::profile_image::{RemoveProfileImage, SetProfileImage};
 use frontdoor::flows::me::{
     self, Acting, AddIdentification, AttemptIdentification, ChangePassword, DeleteAccount,
     DeleteIdentification, DeleteTotp, MergeMetadata, PrepareIdentification, RegenerateBackupCodes,
@@ -34,6 +35,8 @@ pub fn table() -> Vec<Route> {
         RegenerateBackupCodes => backup_codes,
         ConnectExternalAccount => connect_account, ReauthorizeExternalAccount => reauthorize_account,
         DeleteExternalAccount => disconnect_account,
+        UploadProfileImage => upload_profile_image, DeleteProfileImage => remove_profile_image,
+        GetImage => serve_image,
     ];
     for kind in IdentificationKind::ALL.iter().copied() {
         table.extend(frontdoor::routes![
@@ -269,4 +272,61 @@ async fn disconnect_account(Path(id): Id, fapi: Fapi) -> Result<Reply, Error> {
     let gone = deleted("external_account", &id);
     let (a, ()) = fapi.run_as_user(&Disconnect { id }).await?;
     answer(&fapi, &a, &gone).await
+}
+
+/// `POST /v1/me/profile_image` (multipart `file`): `{response: image, client}`.
+async fn upload_profile_image(fapi: Fapi) -> Result<Reply, Error> {
+    let upload = fapi.upload.clone().ok_or_else(|| Error::missing("file"))?;
+    let cmd = SetProfileImage {
+        bytes: upload.bytes,
+        declared_type: upload.content_type,
+    };
+    let (a, image) = fapi.run_as_user(&cmd).await?;
+    let name = image.key.rsplit('/').next().unwrap_or_default().to_owned();
+    let response = json!({
+        "object": "image",
+        "id": name.split('.').next().unwrap_or_default(),
+        "name": name,
+        "public_url": render::image_url(&a.user, &fapi.app.settings),
+    });
+    answer(&fapi, &a, &response).await
+}
+
+async fn remove_profile_image(fapi: Fapi) -> Result<Reply, Error> {
+    let (a, old) = fapi.run_as_user(&RemoveProfileImage).await?;
+    let id = old.key.rsplit('/').next().unwrap_or_default().to_owned();
+    answer(&fapi, &a, &deleted("image", &id)).await
+}
+
+/// `GET /v1/images/{owner}/{file}`: a profile image, cached for a year (its URL changes with
+/// its content), never sniffed into anything else by the browser.
+async fn serve_image(
+    Path((owner, file)): Path<(String, String)>,
+    fapi: Fapi,
+) -> Result<axum::response::Response, Error> {
+    use axum::http::{HeaderValue, header};
+    use axum::response::IntoResponse as _;
+    let stored =
+        frontdoor::flows::me::profile_image::image(&fapi.app, &format!("{owner}/{file}")).await?;
+    let mut response = stored.bytes.into_response();
+    let headers = response.headers_mut();
+    let content_type = HeaderValue::from_str(&stored.content_type)
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    headers.insert(header::CONTENT_TYPE, content_type);
+    let cache = format!(
+        "public, max-age={}, immutable",
+        frontdoor::security::PROFILE_IMAGE_CACHE_SECS
+    );
+    if let Ok(v) = HeaderValue::from_str(&cache) {
+        headers.insert(header::CACHE_CONTROL, v);
+    }
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
+    Ok(response)
 }

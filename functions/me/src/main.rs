@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), frontdoor::lambda::LambdaError> {
-    frontdoor::lambda::run_sending(fn_me::routes).await
+    frontdoor::lambda::run_profile(fn_me::routes).await
 }

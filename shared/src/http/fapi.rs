@@ -13,7 +13,6 @@ use super::params::Params;
 use super::reply::{Reply, TokenUpdate};
 use crate::app::App;
 use crate::error::{Code, Error};
-use crate::security;
 
 /// A FAPI request as a handler sees it: the application, the operation, the caller, and the
 /// parameters. Extracting it applies the operation's abuse policy.
@@ -24,6 +23,48 @@ pub struct Fapi {
     /// Body parameters (form or JSON).
     pub params: Params,
     pub query: Params,
+    /// The `file` of a multipart body (a profile image), if one came.
+    pub upload: Option<Upload>,
+}
+
+/// A file uploaded in a multipart body.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    /// The type the client says it is (checked against the bytes, never trusted).
+    pub content_type: Option<String>,
+    pub bytes: bytes::Bytes,
+}
+
+/// The text fields and the `file` of a `multipart/form-data` body.
+async fn multipart(
+    content_type: &str,
+    body: bytes::Bytes,
+) -> Result<(Params, Option<Upload>), Error> {
+    let invalid = || Error::new(Code::RequestBodyInvalid).long("The multipart body is malformed.");
+    let boundary = multer::parse_boundary(content_type).map_err(|_| invalid())?;
+    let stream = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
+    let mut parts = multer::Multipart::new(stream, boundary);
+    let mut upload = None;
+    let mut fields = Vec::new();
+    while let Some(field) = parts.next_field().await.map_err(|_| invalid())? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "file" {
+            let content_type = field.content_type().map(|m| m.essence_str().to_owned());
+            let bytes = field.bytes().await.map_err(|_| invalid())?;
+            upload = Some(Upload {
+                content_type,
+                bytes,
+            });
+        } else {
+            let text = field.text().await.map_err(|_| invalid())?;
+            fields.push((name, text));
+        }
+    }
+    let form = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish();
+    let params = Params::from_body(None, &bytes::Bytes::from(form))?;
+    Ok((params, upload))
 }
 
 impl FromRequest<App> for Fapi {
@@ -59,24 +100,35 @@ impl FromRequest<App> for Fapi {
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
-        if declared.is_some_and(|n| n > security::MAX_REQUEST_BODY_BYTES) {
-            return Err(Error::new(Code::RequestBodyTooLarge));
+        let (limit, too_large) = operation.body_limit();
+        if declared.is_some_and(|n| n > limit) {
+            return Err(Error::new(too_large));
         }
         let content_type = req
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let bytes = axum::body::to_bytes(req.into_body(), security::MAX_REQUEST_BODY_BYTES)
+        let bytes = axum::body::to_bytes(req.into_body(), limit)
             .await
-            .map_err(|_| Error::new(Code::RequestBodyTooLarge))?;
-        let params = Params::from_body(content_type.as_deref(), &bytes)?;
+            .map_err(|_| Error::new(too_large))?;
+        let (params, upload) = match content_type.as_deref() {
+            // Only an upload takes a multipart body; anywhere else it is an unsupported type.
+            Some(ct)
+                if operation.takes_upload()
+                    && ct.to_ascii_lowercase().starts_with("multipart/form-data") =>
+            {
+                multipart(ct, bytes).await?
+            }
+            ct => (Params::from_body(ct, &bytes)?, None),
+        };
         Ok(Self {
             app: app.clone(),
             operation,
             caller,
             params,
             query,
+            upload,
         })
     }
 }

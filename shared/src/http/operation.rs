@@ -70,6 +70,7 @@ operations! {
     GetMe, UpdateMe, DeleteMe, UpdateMetadata, UpdatePhoneNumber, ChangePassword, RemovePassword,
     StartTotp, VerifyTotp, DeleteTotp, RegenerateBackupCodes,
     ConnectExternalAccount, ReauthorizeExternalAccount, DeleteExternalAccount,
+    UploadProfileImage, DeleteProfileImage, GetImage,
     // Backend API (app servers, with a secret key)
     BackendGetUser, BackendCreateSessionToken, BackendCreateTemplateToken,
     BackendUpdateUserMetadata, BackendBanUser, BackendUnbanUser, BackendLockUser,
@@ -145,7 +146,7 @@ impl Operation {
         match self {
             CreateClient | PutClient | CreateDevBrowser | CreateSignIn | CreateSignUp
             | UpdateSignUp | UpdateMe | StartSessionVerification
-            | ReauthorizeExternalAccount => CREATE,
+            | ReauthorizeExternalAccount | UploadProfileImage | DeleteProfileImage => CREATE,
             PrepareFirstFactor | PrepareSecondFactor | PrepareSignUpVerification
             | PrepareIdentification(_) | PrepareSessionVerificationFirstFactor
             | PrepareSessionVerificationSecondFactor => PREPARE,
@@ -169,7 +170,7 @@ impl Operation {
             | Handshake | EndClient | GetSignIn | GetSignUp | EndAllSessions | GetSession | TouchSession
             | EndSession | RemoveSession | CreateSessionToken | CreateTemplateToken
             | ListMySessions | ListMyActiveSessions | RevokeSession | GetMe | UpdateMetadata
-            | ListIdentifications(_) | GetIdentification(_) => OPEN,
+            | ListIdentifications(_) | GetIdentification(_) | GetImage => OPEN,
         }
     }
 
@@ -239,6 +240,9 @@ impl Operation {
             ConnectExternalAccount => (Method::POST, "/v1/me/external_accounts"),
             ReauthorizeExternalAccount => (Method::PATCH, "/v1/me/external_accounts/{id}/reauthorize"),
             DeleteExternalAccount => (Method::DELETE, "/v1/me/external_accounts/{id}"),
+            UploadProfileImage => (Method::POST, "/v1/me/profile_image"),
+            DeleteProfileImage => (Method::DELETE, "/v1/me/profile_image"),
+            GetImage => (Method::GET, "/v1/images/{owner}/{file}"),
             BackendGetUser => (Method::GET, "/v1/users/{id}"),
             BackendCreateSessionToken => (Method::POST, "/v1/sessions/{id}/tokens"),
             BackendCreateTemplateToken => (Method::POST, "/v1/sessions/{id}/tokens/{template}"),
@@ -265,6 +269,26 @@ impl Operation {
             BackendGetIdentification(k) => (Method::GET, Self::per_kind(k, ["/v1/email_addresses/{id}", "/v1/phone_numbers/{id}"])),
             BackendUpdateIdentification(k) => (Method::PATCH, Self::per_kind(k, ["/v1/email_addresses/{id}", "/v1/phone_numbers/{id}"])),
             BackendDeleteIdentification(k) => (Method::DELETE, Self::per_kind(k, ["/v1/email_addresses/{id}", "/v1/phone_numbers/{id}"])),
+        }
+    }
+
+    /// Whether the operation takes a file (a `multipart/form-data` body).
+    pub const fn takes_upload(self) -> bool {
+        matches!(self, Operation::UploadProfileImage)
+    }
+
+    /// The largest body the operation takes, and the error for one larger: forms are small,
+    /// a profile image is not.
+    pub const fn body_limit(self) -> (usize, crate::error::Code) {
+        match self {
+            Operation::UploadProfileImage => (
+                crate::security::MAX_PROFILE_IMAGE_BYTES + 64 * 1024,
+                crate::error::Code::ImageTooLarge,
+            ),
+            _ => (
+                crate::security::MAX_REQUEST_BODY_BYTES,
+                crate::error::Code::RequestBodyTooLarge,
+            ),
         }
     }
 

@@ -244,6 +244,9 @@ pub struct UserRecord {
     /// Provider accounts connected to this user (each claimed by a guard item).
     #[serde(default)]
     pub external_accounts: Vec<ExternalAccountRecord>,
+    /// The profile image, by its key in the image store (`crate::images`).
+    #[serde(default)]
+    pub image: Option<ProfileImage>,
     pub created_at: UnixMillis,
     pub updated_at: UnixMillis,
     #[serde(skip)]
@@ -454,6 +457,7 @@ impl UserRecord {
             mfa_disabled_at: None,
             legal_accepted_at: None,
             external_accounts: Vec::new(),
+            image: None,
             created_at: now,
             updated_at: now,
             version: 0,
@@ -836,4 +840,11 @@ pub struct LinkRecord {
     pub expire_at: UnixMillis,
     /// Opened once already.
     pub used: bool,
+}
+
+/// A user's profile image: where the image store keeps it (`user_…/<hash>.<ext>`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ProfileImage {
+    pub key: String,
+    pub content_type: String,
 }

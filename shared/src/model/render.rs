@@ -18,6 +18,19 @@ use crate::vocabulary::{IdentificationKind, Strategy, VerificationStrategy};
 /// Clerk serves a default avatar when a user has none; we serve none and say so.
 const NO_IMAGE: &str = "";
 
+/// Where the user's profile image is served (`GET /v1/images/…` on the Frontend API), or
+/// nothing.
+pub fn image_url(u: &UserRecord, settings: &Settings) -> String {
+    match &u.image {
+        Some(i) => format!(
+            "{}/v1/images/{}",
+            settings.instance.frontend_api_url.trim_end_matches('/'),
+            i.key
+        ),
+        None => NO_IMAGE.to_owned(),
+    }
+}
+
 pub fn verification(v: &VerificationRecord) -> wire::Verification {
     wire::Verification {
         object: match v.strategy {
@@ -157,8 +170,8 @@ pub fn user(u: &UserRecord, settings: &Settings, now: UnixMillis) -> wire::User 
         username: u.username.clone(),
         first_name: u.first_name.clone(),
         last_name: u.last_name.clone(),
-        image_url: NO_IMAGE.to_owned(),
-        has_image: false,
+        image_url: image_url(u, settings),
+        has_image: u.image.is_some(),
         primary_email_address_id: u.primary_email_address_id.clone(),
         primary_phone_number_id: u.primary_phone_number_id.clone(),
         primary_web3_wallet_id: None,
@@ -194,7 +207,7 @@ pub fn user(u: &UserRecord, settings: &Settings, now: UnixMillis) -> wire::User 
         mfa_enabled_at: u.mfa_enabled_at,
         mfa_disabled_at: u.mfa_disabled_at,
         legal_accepted_at: u.legal_accepted_at,
-        profile_image_url: NO_IMAGE.to_owned(),
+        profile_image_url: image_url(u, settings),
         created_at: u.created_at,
         updated_at: u.updated_at,
     }
@@ -209,12 +222,12 @@ pub fn display_identifier(u: &UserRecord) -> String {
         .unwrap_or_default()
 }
 
-pub fn public_user_data(u: &UserRecord) -> wire::PublicUserData {
+pub fn public_user_data(u: &UserRecord, settings: &Settings) -> wire::PublicUserData {
     wire::PublicUserData {
         first_name: u.first_name.clone(),
         last_name: u.last_name.clone(),
-        image_url: NO_IMAGE.to_owned(),
-        has_image: false,
+        image_url: image_url(u, settings),
+        has_image: u.image.is_some(),
         identifier: display_identifier(u),
         user_id: u.id.clone(),
         username: u.username.clone(),
@@ -247,7 +260,7 @@ pub fn session(
         last_active_organization_id: None,
         actor: None,
         user: user.map(|u| self::user(u, settings, now)),
-        public_user_data: user.map(public_user_data),
+        public_user_data: user.map(|u| public_user_data(u, settings)),
         factor_verification_age: factor_verification_age(s, now).to_vec(),
         created_at: s.created_at,
         updated_at: s.updated_at,

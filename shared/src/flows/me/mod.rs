@@ -11,6 +11,7 @@
 //!
 //! - [`acting`] — who the request acts for, and the save / fail transitions every change ends with;
 //! - [`profile`] — names, username, primaries, metadata;
+//! - [`profile_image`] — the profile image, checked, stripped and stored;
 //! - [`identifications`] — email addresses and phone numbers, one code path for both kinds;
 //! - [`password`] — change and remove;
 //! - [`second_factors`] — SMS second factor, TOTP, backup codes;
@@ -26,6 +27,7 @@ pub mod acting;
 pub mod identifications;
 pub mod password;
 pub mod profile;
+pub mod profile_image;
 pub mod second_factors;
 
 pub use account::DeleteAccount;

@@ -131,8 +131,8 @@ pub fn snapshot(app: &App, s: &mut SignInRecord, user: &UserRecord) {
     s.user_data = Some(json!({
         "first_name": user.first_name,
         "last_name": user.last_name,
-        "image_url": "",
-        "has_image": false,
+        "image_url": crate::model::render::image_url(user, &app.settings),
+        "has_image": user.image.is_some(),
     }));
 }
 
