@@ -108,19 +108,51 @@ type MakeAwsCourier = fn(&aws_config::SdkConfig, &Settings) -> Arc<dyn Courier>;
 /// the other functions leave the S3 client out.
 type MakeS3Images = fn(&aws_config::SdkConfig, String) -> Arc<dyn crate::images::ImageStore>;
 
+/// How a process whose operations talk to identity providers (social sign-in: the sign-in,
+/// sign-up and `/v1/me` groups) reaches them; the other functions leave the client out.
+type MakeProviderHttp = fn() -> std::io::Result<Arc<dyn crate::social::ProviderHttp>>;
+
+/// What a process links beyond the core: its courier, its image store, its way to providers.
+#[derive(Clone, Copy)]
+struct Reach {
+    sends: Option<MakeAwsCourier>,
+    images: Option<MakeS3Images>,
+    providers: Option<MakeProviderHttp>,
+}
+
 /// Builds the application for a process that sends no codes.
 pub async fn build_app(default_store: StoreKind) -> Result<App> {
-    build(default_store, None, None).await
+    let reach = Reach {
+        sends: None,
+        images: None,
+        providers: None,
+    };
+    build(default_store, reach).await
 }
 
-/// Builds the application for a process that sends codes (by the settings' delivery).
+/// Builds the application for a process that sends codes (by the settings' delivery) and
+/// completes social sign-ins.
 pub async fn build_sending_app(default_store: StoreKind) -> Result<App> {
-    build(default_store, Some(aws_courier), None).await
+    let reach = Reach {
+        sends: Some(aws_courier),
+        images: None,
+        providers: Some(provider_http),
+    };
+    build(default_store, reach).await
 }
 
-/// Builds the application for a process that sends codes and keeps profile images.
+/// Builds the application for a process that also keeps profile images.
 pub async fn build_profile_app(default_store: StoreKind) -> Result<App> {
-    build(default_store, Some(aws_courier), Some(s3_images)).await
+    let reach = Reach {
+        sends: Some(aws_courier),
+        images: Some(s3_images),
+        providers: Some(provider_http),
+    };
+    build(default_store, reach).await
+}
+
+fn provider_http() -> std::io::Result<Arc<dyn crate::social::ProviderHttp>> {
+    Ok(Arc::new(crate::social::hyper::HyperProviderHttp::new()?))
 }
 
 fn s3_images(conf: &aws_config::SdkConfig, bucket: String) -> Arc<dyn crate::images::ImageStore> {
@@ -139,11 +171,12 @@ fn aws_courier(conf: &aws_config::SdkConfig, settings: &Settings) -> Arc<dyn Cou
     ))
 }
 
-async fn build(
-    default_store: StoreKind,
-    sends: Option<MakeAwsCourier>,
-    images: Option<MakeS3Images>,
-) -> Result<App> {
+async fn build(default_store: StoreKind, reach: Reach) -> Result<App> {
+    let Reach {
+        sends,
+        images,
+        providers,
+    } = reach;
     let settings = load_settings()?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let kind = store_kind(default_store)?;
@@ -166,11 +199,11 @@ async fn build(
         }
         _ => {}
     }
-    if !settings.social.is_empty() {
+    if let Some(make) = providers.filter(|_| !settings.social.is_empty()) {
         // Built once per process (per cold start), like the AWS clients.
-        let http = crate::social::hyper::HyperProviderHttp::new()
-            .map_err(|e| Error::internal(format!("TLS roots for social sign-in: {e}")))?;
-        builder = builder.provider_http(Arc::new(http));
+        let http =
+            make().map_err(|e| Error::internal(format!("TLS roots for social sign-in: {e}")))?;
+        builder = builder.provider_http(http);
     }
     match (settings.messages.delivery, sends) {
         (Delivery::Outbox, _) => {

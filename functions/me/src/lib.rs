@@ -276,10 +276,13 @@ async fn disconnect_account(Path(id): Id, fapi: Fapi) -> Result<Reply, Error> {
 
 /// `POST /v1/me/profile_image` (multipart `file`): `{response: image, client}`.
 async fn upload_profile_image(fapi: Fapi) -> Result<Reply, Error> {
-    let upload = fapi.upload.clone().ok_or_else(|| Error::missing("file"))?;
+    let raw = fapi.upload.clone().ok_or_else(|| Error::missing("file"))?;
+    let (bytes, declared_type) = multipart_file(&raw.content_type, raw.body)
+        .await?
+        .ok_or_else(|| Error::missing("file"))?;
     let cmd = SetProfileImage {
-        bytes: upload.bytes,
-        declared_type: upload.content_type,
+        bytes,
+        declared_type,
     };
     let (a, image) = fapi.run_as_user(&cmd).await?;
     let name = image.key.rsplit('/').next().unwrap_or_default().to_owned();
@@ -329,4 +332,24 @@ async fn serve_image(
         HeaderValue::from_static("default-src 'none'; sandbox"),
     );
     Ok(response)
+}
+
+/// The `file` part of a `multipart/form-data` body: its bytes and the type it declares.
+async fn multipart_file(
+    content_type: &str,
+    body: bytes::Bytes,
+) -> Result<Option<(bytes::Bytes, Option<String>)>, Error> {
+    let invalid =
+        || Error::new(frontdoor::Code::RequestBodyInvalid).long("The multipart body is malformed.");
+    let boundary = multer::parse_boundary(content_type).map_err(|_| invalid())?;
+    let stream = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
+    let mut parts = multer::Multipart::new(stream, boundary);
+    while let Some(field) = parts.next_field().await.map_err(|_| invalid())? {
+        if field.name() == Some("file") {
+            let declared = field.content_type().map(|m| m.essence_str().to_owned());
+            let bytes = field.bytes().await.map_err(|_| invalid())?;
+            return Ok(Some((bytes, declared)));
+        }
+    }
+    Ok(None)
 }

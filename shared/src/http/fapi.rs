@@ -23,48 +23,17 @@ pub struct Fapi {
     /// Body parameters (form or JSON).
     pub params: Params,
     pub query: Params,
-    /// The `file` of a multipart body (a profile image), if one came.
-    pub upload: Option<Upload>,
+    /// The multipart body of an upload (a profile image), if one came.
+    pub upload: Option<RawUpload>,
 }
 
-/// A file uploaded in a multipart body.
+/// The raw body of an operation that takes a file (`Operation::takes_upload`), with its
+/// content type: the group that serves the operation parses it (`multipart/form-data`), so the
+/// multipart parser is linked only where uploads are taken.
 #[derive(Debug, Clone)]
-pub struct Upload {
-    /// The type the client says it is (checked against the bytes, never trusted).
-    pub content_type: Option<String>,
-    pub bytes: bytes::Bytes,
-}
-
-/// The text fields and the `file` of a `multipart/form-data` body.
-async fn multipart(
-    content_type: &str,
-    body: bytes::Bytes,
-) -> Result<(Params, Option<Upload>), Error> {
-    let invalid = || Error::new(Code::RequestBodyInvalid).long("The multipart body is malformed.");
-    let boundary = multer::parse_boundary(content_type).map_err(|_| invalid())?;
-    let stream = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
-    let mut parts = multer::Multipart::new(stream, boundary);
-    let mut upload = None;
-    let mut fields = Vec::new();
-    while let Some(field) = parts.next_field().await.map_err(|_| invalid())? {
-        let name = field.name().unwrap_or_default().to_owned();
-        if name == "file" {
-            let content_type = field.content_type().map(|m| m.essence_str().to_owned());
-            let bytes = field.bytes().await.map_err(|_| invalid())?;
-            upload = Some(Upload {
-                content_type,
-                bytes,
-            });
-        } else {
-            let text = field.text().await.map_err(|_| invalid())?;
-            fields.push((name, text));
-        }
-    }
-    let form = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(fields)
-        .finish();
-    let params = Params::from_body(None, &bytes::Bytes::from(form))?;
-    Ok((params, upload))
+pub struct RawUpload {
+    pub content_type: String,
+    pub body: bytes::Bytes,
 }
 
 impl FromRequest<App> for Fapi {
@@ -118,7 +87,11 @@ impl FromRequest<App> for Fapi {
                 if operation.takes_upload()
                     && ct.to_ascii_lowercase().starts_with("multipart/form-data") =>
             {
-                multipart(ct, bytes).await?
+                let upload = RawUpload {
+                    content_type: ct.to_owned(),
+                    body: bytes,
+                };
+                (Params::default(), Some(upload))
             }
             ct => (Params::from_body(ct, &bytes)?, None),
         };
