@@ -105,9 +105,14 @@ fn strip_jpeg(bytes: &[u8]) -> Option<Vec<u8>> {
                 at += 1;
                 continue;
             }
-            // Start of scan: the entropy-coded picture and everything after it, as it is.
+            // Start of scan: the picture to its end-of-image marker. Whatever follows it
+            // (a second image with its own EXIF, a "motion photo" video) is dropped. In the
+            // entropy-coded data a 0xFF is always stuffed or a restart marker, so the first
+            // FF D9 is the end.
             0xDA => {
-                out.extend_from_slice(bytes.get(at..)?);
+                let rest = bytes.get(at..)?;
+                let end = rest.windows(2).position(|w| w == [0xFF, 0xD9])?;
+                out.extend_from_slice(rest.get(..end + 2)?);
                 return Some(out);
             }
             0xD9 => return None,
@@ -187,7 +192,10 @@ fn strip_webp(bytes: &[u8]) -> Option<Vec<u8>> {
         let kind: &[u8; 4] = bytes.get(at..at + 4)?.try_into().ok()?;
         let len = u32::from_le_bytes(bytes.get(at + 4..at + 8)?.try_into().ok()?) as usize;
         let end = at.checked_add(8)?.checked_add(len + (len & 1))?;
-        let chunk = bytes.get(at..end.min(end_of_file))?;
+        if end > end_of_file {
+            return None;
+        }
+        let chunk = bytes.get(at..end)?;
         if kind != b"EXIF" && kind != b"XMP " {
             chunks.push(chunk.to_vec());
         }
@@ -259,5 +267,19 @@ mod tests {
         assert!(out.windows(4).any(|w| w == b"JFIF"));
         assert!(!out.windows(4).any(|w| w == b"Exif" || w == b"comm"));
         assert!(out.ends_with(&[1, 2, 3, 0xFF, 0xD9]));
+        // What follows the end of the image (a second picture with its own EXIF, a video) goes.
+        let mut appended = jpeg.clone();
+        appended.extend_from_slice(b"\xFF\xD8\xFF\xE1\x00\x08Exif GPS");
+        assert_eq!(strip(ImageFormat::Jpeg, &appended), Some(out));
+    }
+
+    #[test]
+    fn a_webp_chunk_that_runs_past_the_file_is_refused() {
+        let mut webp = b"RIFF\0\0\0\0WEBPVP8L".to_vec();
+        webp.extend_from_slice(&100u32.to_le_bytes());
+        webp.extend_from_slice(&[0; 10]);
+        let len = (webp.len() - 8) as u32;
+        webp[4..8].copy_from_slice(&len.to_le_bytes());
+        assert_eq!(strip(ImageFormat::Webp, &webp), None);
     }
 }

@@ -747,10 +747,26 @@ impl Settings {
         for (n, url) in i.native_redirect_urls.iter().enumerate() {
             // A scheme of the app's own and something after it: `myapp://…`; never http(s),
             // which would let any web page receive the sign-in.
-            let scheme = url.split_once("://").map(|(s, _)| s);
-            if scheme
-                .is_none_or(|s| s.is_empty() || s == "http" || s == "https" || s == "javascript")
-            {
+            let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+            let web_or_dangerous = |s: &str| {
+                matches!(
+                    s,
+                    "http"
+                        | "https"
+                        | "javascript"
+                        | "data"
+                        | "file"
+                        | "vbscript"
+                        | "intent"
+                        | "blob"
+                )
+            };
+            let well_formed = |s: &str| {
+                s.starts_with(|c: char| c.is_ascii_alphabetic())
+                    && s.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+            };
+            if scheme.is_none_or(|s| !well_formed(&s) || web_or_dangerous(&s)) {
                 return Err(bad(
                     format!("instance.native_redirect_urls[{n}]"),
                     "must be a native app's URL with its own scheme, such as myapp://sso-callback",

@@ -181,7 +181,8 @@ export async function browse(url, { stopAt } = {}) {
 export function socialSettings({ oidc, github }) {
   const lines = [];
   if (oidc) {
-    lines.push('[social.google]', `issuer = "${oidc.issuer}"`, `client_id = "${GOOGLE_CLIENT.id}"`, `client_secret = "${GOOGLE_CLIENT.secret}"`, '');
+    // Pointed elsewhere, a built-in provider links by verified email only when told to.
+    lines.push('[social.google]', `issuer = "${oidc.issuer}"`, `client_id = "${GOOGLE_CLIENT.id}"`, `client_secret = "${GOOGLE_CLIENT.secret}"`, 'link_by_verified_email = true', '');
   }
   if (github) {
     lines.push(
@@ -192,6 +193,7 @@ export function socialSettings({ oidc, github }) {
       `client_id = "${GITHUB_CLIENT.id}"`,
       // The secret from the environment, as a deployment passes it.
       'client_secret_env = "FRONTDOOR_TEST_GITHUB_SECRET"',
+      'link_by_verified_email = true',
       '',
     );
   }

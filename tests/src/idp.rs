@@ -118,7 +118,7 @@ impl FakeIdp {
     /// The settings table of a custom connection to this provider (`oauth_custom_acme`).
     pub fn settings_table(&self) -> String {
         format!(
-            "[social.custom_acme]\nissuer = \"{}\"\nclient_id = \"{CLIENT_ID}\"\nclient_secret = \"{CLIENT_SECRET}\"\nname = \"Acme\"\n\n",
+            "[social.custom_acme]\nissuer = \"{}\"\nclient_id = \"{CLIENT_ID}\"\nclient_secret = \"{CLIENT_SECRET}\"\nname = \"Acme\"\nlink_by_verified_email = true\n\n",
             self.0.issuer
         )
     }

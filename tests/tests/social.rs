@@ -11,6 +11,41 @@ use http::{Method, StatusCode};
 use serde_json::Value;
 
 const STRATEGY: &str = "oauth_custom_acme";
+
+/// The binding cookie each web flow's browser was handed, by the flow's `state`: the tests'
+/// browser presents it at the callback, as a browser would.
+static BINDINGS: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+
+/// Keeps the binding cookie of the flow an answer began (its provider URL names the state).
+fn remember_binding(r: &TestResponse, url: &str) {
+    let Some(cookie) = r.cookie("__clerk_oauth_binding") else {
+        return;
+    };
+    let state = url
+        .split_once('?')
+        .map(|(_, q)| {
+            form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect::<Vec<_>>()
+        })
+        .and_then(|q| q.into_iter().find(|(k, _)| k == "state").map(|(_, v)| v))
+        .unwrap();
+    BINDINGS.lock().unwrap().push((state, cookie));
+}
+
+/// The cookie header a browser sends with the callback whose query is `query`.
+fn binding_for(query: &str) -> Option<String> {
+    let state = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v)?;
+    BINDINGS
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(s, _)| *s == state)
+        .map(|(_, c)| format!("__clerk_oauth_binding={c}"))
+}
 const WEB_CALLBACK: &str = "http://localhost:5173/sso-callback";
 const NATIVE_CALLBACK: &str = "myapp://sso-callback";
 
@@ -58,6 +93,7 @@ async fn start(d: &mut Device<'_>, kind: &str, redirect: &str) -> (String, Strin
     assert_eq!(v["status"], "unverified");
     assert_eq!(v["strategy"], STRATEGY);
     let url = v["external_verification_redirect_url"].as_str().unwrap();
+    remember_binding(&r, url);
     (
         r.body["response"]["id"].as_str().unwrap().to_owned(),
         url.to_owned(),
@@ -73,26 +109,25 @@ fn verification(attempt: &Value) -> &Value {
 
 /// The browser comes back from the provider: `GET /v1/oauth_callback?…`.
 async fn callback(t: &TestApp, query: &str) -> TestResponse {
-    t.send(
-        req(Method::GET, &format!("/v1/oauth_callback?{query}"))
-            // The edge reports the browser's address (the callback counts against its limit).
-            .extension(frontdoor::http::ClientIp("192.0.2.9".into()))
-            .body(axum::body::Body::empty())
-            .unwrap(),
-    )
-    .await
+    let mut b = req(Method::GET, &format!("/v1/oauth_callback?{query}"))
+        // The edge reports the browser's address (the callback counts against its limit).
+        .extension(frontdoor::http::ClientIp("192.0.2.9".into()));
+    if let Some(cookie) = binding_for(query) {
+        b = b.header("cookie", cookie);
+    }
+    t.send(b.body(axum::body::Body::empty()).unwrap()).await
 }
 
 /// Apple's way back: a cross-site form POST from the provider's origin.
 async fn callback_post(t: &TestApp, body: &str) -> TestResponse {
-    t.send(
-        req(Method::POST, "/v1/oauth_callback")
-            .header("origin", "https://appleid.apple.com")
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(axum::body::Body::from(body.to_owned()))
-            .unwrap(),
-    )
-    .await
+    let mut b = req(Method::POST, "/v1/oauth_callback")
+        .header("origin", "https://appleid.apple.com")
+        .header("content-type", "application/x-www-form-urlencoded");
+    if let Some(cookie) = binding_for(body) {
+        b = b.header("cookie", cookie);
+    }
+    t.send(b.body(axum::body::Body::from(body.to_owned())).unwrap())
+        .await
 }
 
 fn query(code: &str, state: &str) -> String {
@@ -456,7 +491,12 @@ async fn start_connection(d: &mut Device<'_>) -> TestResponse {
         ("strategy", STRATEGY),
         ("redirect_url", "http://localhost:5173/profile"),
     ]);
-    d.post("/v1/me/external_accounts", &body).await
+    let r = d.post("/v1/me/external_accounts", &body).await;
+    let url = &r.body["response"]["verification"]["external_verification_redirect_url"];
+    if let Some(url) = url.as_str() {
+        remember_binding(&r, url);
+    }
+    r
 }
 
 #[tokio::test]
@@ -608,7 +648,12 @@ async fn reauthorize(d: &mut Device<'_>, id: &str) -> TestResponse {
         ("redirect_url", "http://localhost:5173/profile"),
         ("additional_scope", "groups"),
     ]);
-    d.send(Method::PATCH, &path, &body).await
+    let r = d.send(Method::PATCH, &path, &body).await;
+    let url = &r.body["response"]["verification"]["external_verification_redirect_url"];
+    if let Some(url) = url.as_str() {
+        remember_binding(&r, url);
+    }
+    r
 }
 
 #[tokio::test]
@@ -704,4 +749,203 @@ async fn a_returning_users_callback_takes_at_most_seven_round_trips() {
     assert!(r.header("location").unwrap().contains("/dashboard"));
     let trips = t.counts.reads() + t.counts.writes();
     assert!(trips <= 7, "the callback took {trips} round trips");
+}
+
+/// The PKCE challenges a provider saw at its authorize step (its consent screen).
+type Challenges = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// A Discord-like OAuth 2.0 provider on loopback: the token endpoint (client credentials in
+/// the body, the PKCE verifier checked against a challenge it saw) and `GET /users/@me`.
+async fn discord_like(profile: Value) -> (String, Challenges) {
+    use axum::extract::Form;
+    use axum::routing::{get, post};
+    use std::collections::HashMap;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let challenges: Challenges = Default::default();
+    let seen = challenges.clone();
+    let token = move |Form(form): Form<HashMap<String, String>>| {
+        let seen = seen.clone();
+        async move {
+            use base64::Engine as _;
+            use sha2::Digest as _;
+            let verifier = form.get("code_verifier").cloned().unwrap_or_default();
+            let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(sha2::Sha256::digest(verifier.as_bytes()));
+            let ok = form.get("client_secret").map(String::as_str) == Some("discord-secret")
+                && form.get("code").map(String::as_str) == Some("discord-code")
+                && seen.lock().unwrap().contains(&computed);
+            axum::Json(if ok {
+                serde_json::json!({"access_token": "discord-token", "token_type": "Bearer"})
+            } else {
+                serde_json::json!({"error": "invalid_grant"})
+            })
+        }
+    };
+    let me = move |headers: http::HeaderMap| {
+        let profile = profile.clone();
+        async move {
+            let bearer = headers.get("authorization").and_then(|v| v.to_str().ok());
+            if bearer == Some("Bearer discord-token") {
+                (StatusCode::OK, axum::Json(profile))
+            } else {
+                (StatusCode::UNAUTHORIZED, axum::Json(serde_json::json!({})))
+            }
+        }
+    };
+    let app = axum::Router::new()
+        .route("/api/oauth2/token", post(token))
+        .route("/api/users/@me", get(me));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (base, challenges)
+}
+
+#[tokio::test]
+async fn discord_signs_up_from_its_profile_api() {
+    let (base, challenges) = discord_like(serde_json::json!({
+        "id": "80351110224678912", "username": "nelly", "global_name": "Nelly Bly",
+        "email": "nelly@discord.test", "verified": true,
+        "avatar": "8342729096ea3675442027381ff50dfe",
+    }))
+    .await;
+    let table = format!(
+        "[social.discord]\nauthorize_url = \"{base}/oauth2/authorize\"\ntoken_url = \"{base}/api/oauth2/token\"\napi_url = \"{base}/api\"\nclient_id = \"discord-client\"\nclient_secret = \"discord-secret\"\n\n[actions]"
+    );
+    let settings = settings_with(&[
+        ("[actions]", &table),
+        ("creates = 5 ", "creates = 1000 "),
+        ("attempts = 3 ", "attempts = 1000 "),
+    ]);
+    let t = TestApp::with_settings(settings).await;
+    let mut d = Device::new(&t);
+    let r = d
+        .post(
+            "/v1/client/sign_ups",
+            &form(&[
+                ("strategy", "oauth_discord"),
+                ("redirect_url", WEB_CALLBACK),
+                ("action_complete_redirect_url", "/dashboard"),
+            ]),
+        )
+        .await;
+    let url = r.body["response"]["verifications"]["external_account"]
+        ["external_verification_redirect_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        url.starts_with(&format!("{base}/oauth2/authorize?")),
+        "{url}"
+    );
+    remember_binding(&r, &url);
+    let q: std::collections::HashMap<String, String> =
+        form_urlencoded::parse(url.split_once('?').unwrap().1.as_bytes())
+            .into_owned()
+            .collect();
+    assert_eq!(q["scope"], "identify email");
+    // The user consents: the provider keeps the challenge and sends back its code.
+    challenges.lock().unwrap().push(q["code_challenge"].clone());
+    let r = callback(&t, &query("discord-code", &q["state"])).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let location = r.header("location").unwrap().to_owned();
+    assert!(location.contains("/dashboard"), "{location}");
+    d.token = Some(location.split("__clerk_db_jwt=").nth(1).unwrap().to_owned());
+    let r = d.get("/v1/me").await;
+    let user = &r.body["response"];
+    assert_eq!(user["first_name"], "Nelly");
+    assert_eq!(
+        user["email_addresses"][0]["email_address"],
+        "nelly@discord.test"
+    );
+    let account = &user["external_accounts"][0];
+    assert_eq!(account["provider"], "oauth_discord");
+    assert_eq!(account["provider_user_id"], "80351110224678912");
+    assert_eq!(account["username"], "nelly");
+    assert!(
+        account["image_url"]
+            .as_str()
+            .unwrap()
+            .ends_with("8342729096ea3675442027381ff50dfe.png")
+    );
+}
+
+#[tokio::test]
+async fn a_web_flow_completes_only_in_the_browser_that_began_it() {
+    let (t, idp) = setup().await;
+    // Someone prepares a sign-up of their own (their password in it) and gets another browser
+    // to complete it at the provider: without the binding cookie, nothing happens.
+    let mut attacker = Device::new(&t);
+    let r = attacker
+        .post(
+            "/v1/client/sign_ups",
+            &form(&[
+                ("strategy", STRATEGY),
+                ("redirect_url", WEB_CALLBACK),
+                ("password", "attacker chosen password"),
+            ]),
+        )
+        .await;
+    let url = r.body["response"]["verifications"]["external_account"]
+        ["external_verification_redirect_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cookie = r
+        .cookie("__clerk_oauth_binding")
+        .expect("a web flow binds its browser");
+    assert!(
+        r.set_cookies()
+            .iter()
+            .any(|c| c.starts_with("__clerk_oauth_binding=") && c.contains("HttpOnly"))
+    );
+    let (code, state) = idp.consent(&url);
+    let callback_with = |cookie: Option<String>| {
+        let mut b = req(
+            Method::GET,
+            &format!("/v1/oauth_callback?{}", query(&code, &state)),
+        );
+        if let Some(c) = cookie {
+            b = b.header("cookie", c);
+        }
+        b.body(axum::body::Body::empty()).unwrap()
+    };
+    let victim = t
+        .send(callback_with(Some(
+            "__clerk_oauth_binding=someone-elses".into(),
+        )))
+        .await;
+    assert_eq!(victim.status, StatusCode::BAD_REQUEST);
+    assert_eq!(victim.error_code(), Some("oauth_callback_invalid"));
+    let bare = t.send(callback_with(None)).await;
+    assert_eq!(bare.error_code(), Some("oauth_callback_invalid"));
+    assert_eq!(users(&t).await, 0);
+    // The browser that began it completes it.
+    let own = t
+        .send(callback_with(Some(format!(
+            "__clerk_oauth_binding={cookie}"
+        ))))
+        .await;
+    assert_eq!(own.status, StatusCode::SEE_OTHER, "{}", own.body);
+    assert_eq!(users(&t).await, 1);
+}
+
+#[tokio::test]
+async fn a_transfer_happens_once() {
+    let (t, idp) = setup().await;
+    let mut d = Device::new(&t);
+    let (_, url) = start(&mut d, "sign_ins", WEB_CALLBACK).await;
+    round_trip(&t, &idp, &url).await;
+    let r = d.post("/v1/client/sign_ups", "transfer=true").await;
+    assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
+    // Signed out, the same client cannot take the provider account over again.
+    let sid = r.body["response"]["created_session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    d.end_session(&sid).await;
+    let r = d.post("/v1/client/sign_ups", "transfer=true").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(users(&t).await, 1);
 }

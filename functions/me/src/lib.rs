@@ -13,7 +13,7 @@ use frontdoor::flows::me::{
     RemovePassword, StartTotp, UpdatePhone, UpdateProfile, VerifyTotp,
 };
 use frontdoor::flows::social::{ConnectAccount, Disconnect, Hints, Reauthorize, Return};
-use frontdoor::http::{Fapi, Field, Params, Reply, Route, route_table};
+use frontdoor::http::{Fapi, Field, Params, Reply, Route, route_table, with_oauth_binding};
 use frontdoor::model::render;
 use frontdoor::vocabulary::{IdentificationKind, parse_strategy};
 use frontdoor::{App, Error};
@@ -250,22 +250,39 @@ fn social_return(p: &Params) -> Result<(Return, Hints), Error> {
     Ok((back, hints))
 }
 
-async fn connect_account(fapi: Fapi) -> Result<Reply, Error> {
+async fn connect_account(fapi: Fapi) -> Result<axum::response::Response, Error> {
     let strategy = fapi.params.required("strategy")?.to_owned();
     let (back, hints) = social_return(&fapi.params)?;
     let cmd = ConnectAccount {
         strategy,
         back,
         hints,
+        binding: Default::default(),
     };
     let (a, account) = fapi.run_as_user(&cmd).await?;
-    answer(&fapi, &a, &render::external_account(&a.user, &account)).await
+    let reply = answer(&fapi, &a, &render::external_account(&a.user, &account)).await?;
+    Ok(with_oauth_binding(
+        &fapi.app.settings,
+        reply,
+        cmd.binding.take(),
+    ))
 }
 
-async fn reauthorize_account(Path(id): Id, fapi: Fapi) -> Result<Reply, Error> {
+async fn reauthorize_account(Path(id): Id, fapi: Fapi) -> Result<axum::response::Response, Error> {
     let (back, hints) = social_return(&fapi.params)?;
-    let (a, account) = fapi.run_as_user(&Reauthorize { id, back, hints }).await?;
-    answer(&fapi, &a, &render::external_account(&a.user, &account)).await
+    let cmd = Reauthorize {
+        id,
+        back,
+        hints,
+        binding: Default::default(),
+    };
+    let (a, account) = fapi.run_as_user(&cmd).await?;
+    let reply = answer(&fapi, &a, &render::external_account(&a.user, &account)).await?;
+    Ok(with_oauth_binding(
+        &fapi.app.settings,
+        reply,
+        cmd.binding.take(),
+    ))
 }
 
 async fn disconnect_account(Path(id): Id, fapi: Fapi) -> Result<Reply, Error> {

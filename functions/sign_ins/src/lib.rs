@@ -11,7 +11,7 @@ use frontdoor::flows::sign_in::{
 use frontdoor::flows::social::{
     self, Hints, Return, StartSignIn, TokenSignIn, TokenStrategy, TransferToSignIn,
 };
-use frontdoor::http::{Fapi, Params, Reply, Route, TokenUpdate, route_table};
+use frontdoor::http::{Fapi, Params, Reply, Route, TokenUpdate, route_table, with_oauth_binding};
 use frontdoor::model::render;
 use frontdoor::vocabulary::{FirstFactor, SecondFactor, parse_strategy};
 use frontdoor::{App, Error};
@@ -57,16 +57,19 @@ fn second_factor(p: &Params) -> Result<SecondFactor, Error> {
     parse_strategy("strategy", p.required("strategy")?)
 }
 
-async fn create(fapi: Fapi) -> Result<Reply, Error> {
+async fn create(fapi: Fapi) -> Result<axum::response::Response, Error> {
+    use axum::response::IntoResponse as _;
     let p = &fapi.params;
     let text = |name: &str| p.text(name).map(|v| v.map(str::to_owned));
     if p.bool("transfer")? == Some(true) {
-        return answer(&fapi, fapi.run(&TransferToSignIn).await?).await;
+        let done = fapi.run(&TransferToSignIn).await?;
+        return Ok(answer(&fapi, done).await?.into_response());
     }
     if let Some(raw) = p.text("strategy")? {
         if let Some(strategy) = TokenStrategy::parse(raw) {
             let token = p.required("token")?.to_owned();
-            return answer(&fapi, fapi.run(&TokenSignIn { strategy, token }).await?).await;
+            let done = fapi.run(&TokenSignIn { strategy, token }).await?;
+            return Ok(answer(&fapi, done).await?.into_response());
         }
         if raw.starts_with("oauth_") {
             let cmd = StartSignIn {
@@ -80,8 +83,11 @@ async fn create(fapi: Fapi) -> Result<Reply, Error> {
                     prompt: text("oidc_prompt")?,
                     additional_scopes: Vec::new(),
                 },
+                binding: Default::default(),
             };
-            return answer(&fapi, fapi.run(&cmd).await?).await;
+            let reply = answer(&fapi, fapi.run(&cmd).await?).await?;
+            let binding = cmd.binding.take();
+            return Ok(with_oauth_binding(&fapi.app.settings, reply, binding));
         }
     }
     let strategy = p.text("strategy")?.map(|s| parse_strategy("strategy", s));
@@ -94,7 +100,7 @@ async fn create(fapi: Fapi) -> Result<Reply, Error> {
         ),
         memo: Default::default(),
     };
-    answer(&fapi, fapi.run(&cmd).await?).await
+    Ok(answer(&fapi, fapi.run(&cmd).await?).await?.into_response())
 }
 
 async fn show(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
@@ -191,6 +197,7 @@ async fn oauth_callback(fapi: Fapi) -> Result<axum::response::Response, Error> {
         code: from("code"),
         error: from("error"),
         caller_client_id,
+        binding: fapi.caller.oauth_binding.clone(),
     };
     let out = social::callback(&fapi.app, &cb, &fapi.origin()).await?;
     let location = match (&out.token, out.token_in_location) {

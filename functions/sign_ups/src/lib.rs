@@ -10,7 +10,7 @@ use frontdoor::flows::sign_up::{
 use frontdoor::flows::social::{
     Hints, Return, StartSignUp, TokenSignUp, TokenStrategy, TransferToSignUp,
 };
-use frontdoor::http::{Fapi, Field, Params, Reply, Route, route_table};
+use frontdoor::http::{Fapi, Field, Params, Reply, Route, route_table, with_oauth_binding};
 use frontdoor::model::render;
 use frontdoor::vocabulary::parse_strategy;
 use frontdoor::{App, Code, Error};
@@ -96,6 +96,7 @@ fn social_start(p: &Params, id: Option<String>, strategy: String) -> Result<Star
             additional_scopes: Vec::new(),
         },
         fields: fields(p)?,
+        binding: Default::default(),
     })
 }
 
@@ -114,11 +115,12 @@ fn fields(p: &Params) -> Result<SignUpFields, Error> {
     })
 }
 
-async fn create(fapi: Fapi) -> Result<Reply, Error> {
+async fn create(fapi: Fapi) -> Result<axum::response::Response, Error> {
+    use axum::response::IntoResponse as _;
     let p = &fapi.params;
     let done = match kind(p)? {
         Kind::Fields => fapi.run(&CreateSignUp { fields: fields(p)? }).await?,
-        Kind::Social(strategy) => fapi.run(&social_start(p, None, strategy)?).await?,
+        Kind::Social(strategy) => return social(&fapi, social_start(p, None, strategy)?).await,
         Kind::Token(strategy, token) => {
             let fields = fields(p)?;
             fapi.run(&TokenSignUp {
@@ -130,7 +132,18 @@ async fn create(fapi: Fapi) -> Result<Reply, Error> {
         }
         Kind::Transfer => fapi.run(&TransferToSignUp { fields: fields(p)? }).await?,
     };
-    answer(&fapi, done).await
+    Ok(answer(&fapi, done).await?.into_response())
+}
+
+/// A sign-up through a provider: the answer, with the cookie that binds the flow to this
+/// browser (a web flow's).
+async fn social(fapi: &Fapi, cmd: StartSignUp) -> Result<axum::response::Response, Error> {
+    let reply = answer(fapi, fapi.run(&cmd).await?).await?;
+    Ok(with_oauth_binding(
+        &fapi.app.settings,
+        reply,
+        cmd.binding.take(),
+    ))
 }
 
 async fn show(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
@@ -142,10 +155,11 @@ async fn show(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
     fapi.envelope(&rendered, &current, &[]).await
 }
 
-async fn update(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
+async fn update(Path(id): Path<String>, fapi: Fapi) -> Result<axum::response::Response, Error> {
+    use axum::response::IntoResponse as _;
     let p = &fapi.params;
     let done = match kind(p)? {
-        Kind::Social(strategy) => fapi.run(&social_start(p, Some(id), strategy)?).await?,
+        Kind::Social(strategy) => return social(&fapi, social_start(p, Some(id), strategy)?).await,
         Kind::Fields => {
             fapi.run(&UpdateSignUp {
                 id,
@@ -159,7 +173,7 @@ async fn update(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
                 .long("Start a new sign-up for this."));
         }
     };
-    answer(&fapi, done).await
+    Ok(answer(&fapi, done).await?.into_response())
 }
 
 async fn prepare_verification(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {

@@ -47,6 +47,35 @@ use super::session;
 use super::sign_in::{SignedIn, state};
 use super::sign_up::{self, Created, SignUpFields};
 
+/// The secret a web flow's browser is handed (as a cookie, by the edge) when the flow begins,
+/// kept across retries of the unit of work like a code sent once.
+#[derive(Debug, Default)]
+pub struct Binding(std::sync::Mutex<Option<String>>);
+
+impl Binding {
+    fn put(&self, secret: Option<String>) {
+        match self.0.lock() {
+            Ok(mut g) => *g = secret,
+            Err(p) => *p.into_inner() = secret,
+        }
+    }
+
+    /// The secret to hand the browser, if the flow is a web one.
+    pub fn take(&self) -> Option<String> {
+        match self.0.lock() {
+            Ok(mut g) => g.take(),
+            Err(p) => p.into_inner().take(),
+        }
+    }
+}
+
+impl Clone for Binding {
+    /// A copy of a command begins afresh.
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
 /// Where a social sign-in returns to, as the caller asked.
 #[derive(Debug, Clone, Default)]
 pub struct Return {
@@ -115,8 +144,11 @@ async fn begin(
     provider: &Provider,
     (redirect_url, complete_url): (String, Option<String>),
     hints: &Hints,
+    binding: &Binding,
 ) -> Result<(OAuthVerificationRecord, Write)> {
     let rnd = app.random.as_ref();
+    let native = !app.settings.redirect_allowed(&redirect_url);
+    let secret = (!native).then(|| random::token(rnd, security::OAUTH_RANDOM_BYTES));
     let state = random::token(rnd, security::OAUTH_RANDOM_BYTES);
     let code_verifier = random::token(rnd, security::OAUTH_RANDOM_BYTES);
     let nonce = random::token(rnd, security::OAUTH_RANDOM_BYTES);
@@ -142,7 +174,9 @@ async fn begin(
         code_verifier,
         nonce,
         expire_at,
+        binding_hash: secret.as_deref().map(sha256_hex),
     };
+    binding.put(secret);
     let item = Item::new(keys::oauth_state(&sha256_hex(&state)), to_doc(&record)?)
         .with_expiry(expire_at.div_euclid(1000) + 1);
     let v = OAuthVerificationRecord {
@@ -163,6 +197,7 @@ pub struct StartSignIn {
     pub strategy: String,
     pub back: Return,
     pub hints: Hints,
+    pub binding: Binding,
 }
 
 impl ClientCommand for StartSignIn {
@@ -178,7 +213,16 @@ impl ClientCommand for StartSignIn {
         let mut s = SignInRecord::new(id.clone(), current.client().id.clone(), now);
         let purpose = OAuthPurpose::SignIn { id };
         let client_id = current.client().id.clone();
-        let (v, write) = begin(app, &client_id, purpose, provider, targets, &self.hints).await?;
+        let (v, write) = begin(
+            app,
+            &client_id,
+            purpose,
+            provider,
+            targets,
+            &self.hints,
+            &self.binding,
+        )
+        .await?;
         s.oauth = Some(v);
         state::store(app, current, s, None, vec![write]).await?;
         Ok(None)
@@ -193,6 +237,7 @@ pub struct StartSignUp {
     pub back: Return,
     pub hints: Hints,
     pub fields: SignUpFields,
+    pub binding: Binding,
 }
 
 impl ClientCommand for StartSignUp {
@@ -219,7 +264,16 @@ impl ClientCommand for StartSignUp {
         sign_up::apply(app, &mut s, &self.fields).await?;
         let purpose = OAuthPurpose::SignUp { id: s.id.clone() };
         let client_id = current.client().id.clone();
-        let (v, write) = begin(app, &client_id, purpose, provider, targets, &self.hints).await?;
+        let (v, write) = begin(
+            app,
+            &client_id,
+            purpose,
+            provider,
+            targets,
+            &self.hints,
+            &self.binding,
+        )
+        .await?;
         s.external_account = Some(v);
         s.updated_at = now;
         sign_up::store_open(app, current, s, vec![write]).await?;
@@ -404,8 +458,14 @@ async fn sign_up_from(app: &App, s: &mut SignUpRecord, p: &ExternalProfile) -> R
 
 /// A sign-up through a provider whose account (or verified email) already has a user: kept
 /// for a sign-in to take over.
-fn transferable_sign_up(s: &mut SignUpRecord, p: ExternalProfile) {
-    let v = s.external_account.get_or_insert_with(Default::default);
+fn transferable_sign_up(s: &mut SignUpRecord, p: ExternalProfile, now: crate::clock::UnixMillis) {
+    let v = s
+        .external_account
+        .get_or_insert_with(|| OAuthVerificationRecord {
+            // An app's own token (no redirect) transfers within the lifetime a redirect would have.
+            expire_at: now + duration_ms(security::OAUTH_STATE_LIFETIME),
+            ..Default::default()
+        });
     v.strategy = p.strategy.clone();
     v.status = OAuthStatus::Transferable;
     v.error = Some(Code::ExternalAccountExists.as_str().to_owned());
@@ -424,7 +484,7 @@ async fn sign_up_with(
     extra: Vec<Write>,
 ) -> Result<Option<Created>> {
     if owner_of(app, &p).await?.is_some() {
-        transferable_sign_up(&mut s, p);
+        transferable_sign_up(&mut s, p, app.now_ms());
         s.updated_at = app.now_ms();
         sign_up::store_open(app, current, s, extra).await?;
         return Ok(None);
@@ -443,6 +503,8 @@ pub struct Callback {
     /// The client the request itself carries (cookie, development browser), if any: a state
     /// begun on another client is refused.
     pub caller_client_id: Option<String>,
+    /// The binding secret the browser's cookie holds, if any.
+    pub binding: Option<String>,
 }
 
 /// Where the callback sends the browser, and the client's token when it changed.
@@ -576,6 +638,13 @@ pub async fn callback(app: &App, cb: &Callback, origin: &Origin) -> Result<Callb
     {
         return Err(invalid_callback("state begun on another client"));
     }
+    // A web flow completes only in the browser that began it.
+    if let Some(wanted) = &st.binding_hash {
+        let held = cb.binding.as_deref().map(sha256_hex).unwrap_or_default();
+        if !bool::from(held.as_bytes().ct_eq(wanted.as_bytes())) {
+            return Err(invalid_callback("not the browser that began this sign-in"));
+        }
+    }
     // The code is exchanged once, whatever the retries of the store part below.
     let answer = identity(app, cb, &st).await;
     let mut retry = Retry::new();
@@ -680,7 +749,9 @@ async fn resolve(
         .map(|n| ("rotating_token_nonce", n.as_str()))
         .collect();
     let rotated = current.aggregate.client.rotating_token_hash != before;
-    let token = rotated.then(|| current.token.clone());
+    // A native app collects its token with the nonce; the system browser that carried the
+    // callback must not be handed the app's client.
+    let token = (rotated && nonce.is_none()).then(|| current.token.clone());
     Ok(CallbackOutcome {
         // A development browser learns its rotated token from the page it lands on.
         token_in_location: token.is_some() && app.settings.is_development() && nonce.is_none(),
@@ -786,24 +857,42 @@ impl ClientCommand for TransferToSignUp {
     async fn run(&self, app: &App, current: &mut Current, origin: &Origin) -> Result<Self::Output> {
         sign_up::ensure_open_for_sign_up(app)?;
         session::ensure_can_sign_in(app, current)?;
-        let profile = current
-            .aggregate
-            .sign_in
-            .as_ref()
-            .and_then(|s| s.oauth.as_ref())
-            .filter(|v| v.status == OAuthStatus::Transferable)
-            .and_then(|v| v.profile.clone())
-            .ok_or_else(|| {
-                Error::new(Code::BadRequest)
-                    .param("transfer")
-                    .long("There is no sign-in to transfer.")
-            })?;
         let now = app.now_ms();
+        let mut from = current.aggregate.sign_in.clone().ok_or_else(no_transfer)?;
+        let profile = take_transferable(from.oauth.as_mut(), now)?;
+        from.updated_at = now;
         let id = random::object_id(app.random.as_ref(), "sua");
         let mut s = SignUpRecord::new(id, current.client().id.clone(), now);
         sign_up::apply(app, &mut s, &self.fields).await?;
-        sign_up_with(app, current, s, profile, origin, Vec::new()).await
+        // The sign-in gives its provider account up in the same transaction: it transfers once.
+        let consumed = vec![Repo::sign_in_write(&from)?];
+        let created = sign_up_with(app, current, s, profile, origin, consumed).await?;
+        current.aggregate.sign_in = Some(from);
+        Ok(created)
     }
+}
+
+fn no_transfer() -> Error {
+    Error::new(Code::BadRequest)
+        .param("transfer")
+        .long("There is nothing to transfer.")
+}
+
+/// The provider account a transferable verification holds, taken out of it (a transfer
+/// happens once, within the verification's lifetime).
+fn take_transferable(
+    v: Option<&mut OAuthVerificationRecord>,
+    now: crate::clock::UnixMillis,
+) -> Result<ExternalProfile> {
+    let v = v
+        .filter(|v| v.status == OAuthStatus::Transferable)
+        .ok_or_else(no_transfer)?;
+    if now >= v.expire_at {
+        v.status = OAuthStatus::Expired;
+        v.profile = None;
+        return Err(Error::new(Code::VerificationExpired).param("transfer"));
+    }
+    v.profile.take().ok_or_else(no_transfer)
 }
 
 /// `POST /v1/client/sign_ins {transfer: true}`: the client's sign-up whose provider account
@@ -816,34 +905,32 @@ impl ClientCommand for TransferToSignIn {
 
     async fn run(&self, app: &App, current: &mut Current, origin: &Origin) -> Result<Self::Output> {
         session::ensure_can_sign_in(app, current)?;
-        let nothing = || {
-            Error::new(Code::BadRequest)
-                .param("transfer")
-                .long("There is no sign-up to transfer.")
-        };
-        let v = current
-            .aggregate
-            .sign_up
+        let now = app.now_ms();
+        let mut from = current.aggregate.sign_up.clone().ok_or_else(no_transfer)?;
+        let strategy = from
+            .external_account
             .as_ref()
-            .and_then(|s| s.external_account.as_ref())
-            .filter(|v| v.status == OAuthStatus::Transferable)
-            .cloned()
-            .ok_or_else(nothing)?;
-        let profile = v.profile.clone().ok_or_else(nothing)?;
-        let owner = owner_of(app, &profile)
+            .map(|v| v.strategy.clone())
+            .unwrap_or_default();
+        let profile = take_transferable(from.external_account.as_mut(), now)?;
+        from.updated_at = now;
+        let mut owner = owner_of(app, &profile)
             .await?
             .ok_or_else(|| Error::new(Code::ExternalAccountNotFound).param("transfer"))?;
-        let now = app.now_ms();
+        lockout::ensure_unlocked(&mut owner.0, now)?;
         let id = random::object_id(app.random.as_ref(), "sia");
         let mut s = SignInRecord::new(id, current.client().id.clone(), now);
         s.oauth = Some(OAuthVerificationRecord {
+            strategy,
             status: OAuthStatus::Unverified,
-            profile: None,
-            ..v
+            expire_at: now,
+            ..Default::default()
         });
-        let mut user = owner;
-        lockout::ensure_unlocked(&mut user.0, now)?;
-        sign_in_as(app, current, s, user, &profile, origin, Vec::new()).await
+        // The sign-up gives its provider account up in the same transaction.
+        let consumed = vec![Repo::sign_up_write(&from)?];
+        let done = sign_in_as(app, current, s, owner, &profile, origin, consumed).await?;
+        current.aggregate.sign_up = Some(from);
+        Ok(done)
     }
 }
 
@@ -1010,6 +1097,7 @@ pub struct ConnectAccount {
     pub strategy: String,
     pub back: Return,
     pub hints: Hints,
+    pub binding: Binding,
 }
 
 impl UserCommand for ConnectAccount {
@@ -1025,7 +1113,16 @@ impl UserCommand for ConnectAccount {
             external_account_id: id.clone(),
         };
         let client_id = a.current.client().id.clone();
-        let (v, write) = begin(app, &client_id, purpose, provider, targets, &self.hints).await?;
+        let (v, write) = begin(
+            app,
+            &client_id,
+            purpose,
+            provider,
+            targets,
+            &self.hints,
+            &self.binding,
+        )
+        .await?;
         let record = ExternalAccountRecord::pending(id, v, now);
         // Pending connections of the same provider are replaced, not piled up.
         a.user
@@ -1044,6 +1141,7 @@ pub struct Reauthorize {
     pub id: String,
     pub back: Return,
     pub hints: Hints,
+    pub binding: Binding,
 }
 
 impl UserCommand for Reauthorize {
@@ -1064,7 +1162,16 @@ impl UserCommand for Reauthorize {
             external_account_id: self.id.clone(),
         };
         let client_id = a.current.client().id.clone();
-        let (v, write) = begin(app, &client_id, purpose, provider, targets, &self.hints).await?;
+        let (v, write) = begin(
+            app,
+            &client_id,
+            purpose,
+            provider,
+            targets,
+            &self.hints,
+            &self.binding,
+        )
+        .await?;
         let account = a
             .user
             .external_accounts

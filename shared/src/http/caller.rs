@@ -20,6 +20,8 @@ pub const CLIENT_UAT_COOKIE: &str = "__client_uat";
 /// The session token cookie app servers read (`@clerk/backend`).
 pub const SESSION_COOKIE: &str = "__session";
 pub const DEV_BROWSER_PARAM: &str = "__clerk_db_jwt";
+/// Binds a social sign-in to the browser that began it (`flows::social`).
+pub const OAUTH_BINDING_COOKIE: &str = "__clerk_oauth_binding";
 /// The spec's name for the same parameter.
 pub const DEV_SESSION_PARAM: &str = "__dev_session";
 pub const NATIVE_FLAG: &str = "_is_native";
@@ -49,6 +51,8 @@ pub struct Caller {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub trace_id: String,
+    /// The social sign-in binding cookie, if the browser holds one.
+    pub oauth_binding: Option<String>,
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -151,5 +155,6 @@ pub fn identify(parts: &Parts, settings: &Settings, trace_id: &str) -> Result<Ca
         ip,
         user_agent: header(headers, "user-agent").map(str::to_owned),
         trace_id: trace_id.to_owned(),
+        oauth_binding: cookie(headers, OAUTH_BINDING_COOKIE),
     })
 }

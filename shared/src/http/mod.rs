@@ -228,7 +228,7 @@ fn prepare(
     let mutating = !matches!(*req.method(), Method::GET | Method::HEAD);
     // A provider's form post (Sign in with Apple) comes from the provider's origin by design;
     // what protects the callback is its single-use state, bound to the client that began it.
-    let provider_post = req.uri().path().ends_with("/v1/oauth_callback");
+    let provider_post = req.uri().path() == "/v1/oauth_callback";
     if mutating && caller.transport == Transport::Cookie && !provider_post {
         // A cookie is ambient authority: only allowed origins may use it. Without a cookie, a
         // foreign origin could still plant a client of its own (login CSRF), so it is refused too;
@@ -317,6 +317,35 @@ fn apply_outcome(
                 }
             }
         }
+    }
+    response
+}
+
+/// The answer to the start of a web social sign-in, with the cookie that binds the flow to
+/// this browser: HttpOnly, for the flow's lifetime; `SameSite=None; Secure` over https, so a
+/// provider's form post (Sign in with Apple) carries it too, `Lax` on plain-http hosts.
+pub fn with_oauth_binding(
+    settings: &crate::settings::Settings,
+    reply: Reply,
+    secret: Option<String>,
+) -> Response {
+    let mut response = axum::response::IntoResponse::into_response(reply);
+    let Some(secret) = secret else {
+        return response;
+    };
+    let secure = settings.instance.frontend_api_url.starts_with("https://");
+    let mut c = format!(
+        "{}={secret}; Path=/; HttpOnly; Max-Age={}",
+        caller::OAUTH_BINDING_COOKIE,
+        security::OAUTH_STATE_LIFETIME.as_secs()
+    );
+    c.push_str(if secure {
+        "; SameSite=None; Secure"
+    } else {
+        "; SameSite=Lax"
+    });
+    if let Ok(v) = HeaderValue::from_str(&c) {
+        response.headers_mut().append(header::SET_COOKIE, v);
     }
     response
 }

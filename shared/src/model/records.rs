@@ -799,6 +799,11 @@ pub struct OAuthStateRecord {
     pub code_verifier: String,
     pub nonce: String,
     pub expire_at: UnixMillis,
+    /// SHA-256 of the secret the browser that began a web flow holds in a cookie: only that
+    /// browser completes it (login CSRF, an attempt prepared by someone else). None for a
+    /// native app's flow, which its app completes with the rotating-token nonce.
+    #[serde(default)]
+    pub binding_hash: Option<String>,
 }
 
 /// Which attempt a social sign-in's callback completes.

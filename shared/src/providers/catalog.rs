@@ -313,6 +313,17 @@ fn is_http_url(url: &str) -> bool {
     })
 }
 
+/// `https`, or plain `http` to this machine only (a provider started by tests or beside the
+/// local server): keys and tokens fetched in the clear could be swapped on the way.
+pub fn is_provider_url(url: &str) -> bool {
+    crate::urls::scheme_and_authority(url).is_some_and(|(scheme, authority)| {
+        let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
+        !authority.is_empty()
+            && (scheme == "https"
+                || (scheme == "http" && matches!(host, "127.0.0.1" | "localhost" | "[::1]")))
+    })
+}
+
 /// The provider `key` describes, with its client secret; `Err((field, problem))` names what is
 /// wrong.
 pub fn resolve(
@@ -342,8 +353,13 @@ pub fn resolve(
         ("api_url", &s.api_url),
         ("logo_url", &s.logo_url),
     ] {
-        if url.as_deref().is_some_and(|u| !is_http_url(u)) {
-            return bad(field, "must be an http(s) URL");
+        let allowed = if field == "logo_url" {
+            is_http_url
+        } else {
+            is_provider_url
+        };
+        if url.as_deref().is_some_and(|u| !allowed(u)) {
+            return bad(field, "must be an https URL (http only to this machine)");
         }
     }
     let protocol = match built_in {
@@ -423,9 +439,16 @@ pub fn resolve(
         scopes,
         protocol,
         pkce: built_in.is_none_or(|b| b.pkce),
-        link_by_verified_email: s
-            .link_by_verified_email
-            .unwrap_or(built_in.is_none_or(|b| b.verifies_email)),
+        // On by default only for a built-in provider at its own endpoints, which vouches for
+        // the addresses it calls verified; a custom or re-pointed one must opt in (an identity
+        // provider whose users set their own email would otherwise open the account next door).
+        link_by_verified_email: s.link_by_verified_email.unwrap_or(
+            built_in.is_some_and(|b| b.verifies_email)
+                && s.issuer.is_none()
+                && s.authorize_url.is_none()
+                && s.token_url.is_none()
+                && s.api_url.is_none(),
+        ),
     })
 }
 

@@ -159,6 +159,11 @@ pub fn validate(token: &str, keys: &JwkSet, expected: &Expected<'_>) -> Result<I
     let data = jsonwebtoken::decode::<IdClaims>(token, &key, &validation)
         .map_err(|e| format!("signature or audience: {e}"))?;
     let claims = data.claims;
+    // Without an audience the library's check has nothing to compare: such a token (an access
+    // token of the same issuer, say) is not an ID token for this client.
+    if claims.aud.is_none() {
+        return Err("no aud".into());
+    }
     check_issuer(
         claims.iss.as_deref(),
         expected.issuer,
@@ -201,7 +206,9 @@ fn check_issuer(iss: Option<&str>, issuer: &str, tid: Option<&str>) -> Result<()
         Some(tid) if issuer.contains("{tenantid}") => issuer.replace("{tenantid}", tid),
         _ => issuer.to_owned(),
     };
-    if iss != wanted {
+    // Google documents both forms of its issuer, with and without the scheme.
+    let google_short = wanted == "https://accounts.google.com" && iss == "accounts.google.com";
+    if iss != wanted && !google_short {
         return Err(format!("issuer {iss} is not {wanted}"));
     }
     Ok(())

@@ -150,6 +150,10 @@ impl Social {
 
     async fn send(&self, request: ProviderRequest, failure: Code) -> Result<ProviderResponse> {
         let url = request.url.clone();
+        // Endpoints a discovery document names are held to the same rule as the settings.
+        if !catalog::is_provider_url(&url) {
+            return Err(provider_failure(failure, format!("{url}: not https")));
+        }
         let res = self
             .http()?
             .send(request)
