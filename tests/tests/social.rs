@@ -672,6 +672,8 @@ async fn a_connected_account_is_reauthorized_with_the_same_provider_account_only
 
     let r = reauthorize(&mut d, &id).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // Still connected (and still a way in) while the provider is asked again.
+    assert_eq!(r.body["response"]["verification"]["status"], "verified");
     let url = r.body["response"]["verification"]["external_verification_redirect_url"]
         .as_str()
         .unwrap()
@@ -702,6 +704,8 @@ async fn a_connected_account_is_reauthorized_with_the_same_provider_account_only
         account["verification"]["error"]["code"],
         "oauth_account_already_connected"
     );
+    // The failed re-authorization left the connection as it was.
+    assert_eq!(account["verification"]["status"], "verified");
 }
 
 #[tokio::test]
@@ -948,4 +952,28 @@ async fn a_transfer_happens_once() {
     let r = d.post("/v1/client/sign_ups", "transfer=true").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
     assert_eq!(users(&t).await, 1);
+}
+
+#[tokio::test]
+async fn apple_tokens_from_an_ios_app_name_its_bundle_id_as_their_audience() {
+    let clock = std::sync::Arc::new(frontdoor::clock::ManualClock::new(frontdoor_tests::T0));
+    let idp = FakeIdp::start(clock.clone()).await;
+    let apple = idp.built_in_table("apple").replace(
+        "link_by_verified_email",
+        "audiences = [\"com.example.ios\"]\nlink_by_verified_email",
+    );
+    let settings = settings_with(&[("[actions]", &format!("{apple}[actions]"))]);
+    let store = frontdoor_tests::test_store(clock.clone()).await;
+    let t = TestApp::with_store(settings, store, clock).await;
+    let sign_up = |token: String| form(&[("strategy", "oauth_token_apple"), ("token", &token)]);
+    idp.script(|s| s.audience = Some("com.example.ios".into()));
+    let r = Device::new(&t)
+        .post("/v1/client/sign_ups", &sign_up(idp.id_token()))
+        .await;
+    assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
+    idp.script(|s| s.audience = Some("com.someone.else".into()));
+    let r = Device::new(&t)
+        .post("/v1/client/sign_ups", &sign_up(idp.id_token()))
+        .await;
+    assert_eq!(r.error_code(), Some("oauth_callback_invalid"), "{}", r.body);
 }

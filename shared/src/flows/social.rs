@@ -831,6 +831,11 @@ async fn connect_callback(
             a.verification.status = OAuthStatus::Verified;
             a.verification.error = None;
         }
+        // A re-authorization that failed leaves the connection as it was, with the error
+        // for the profile to show ("reconnect").
+        Err(code) if !a.provider_user_id.is_empty() => {
+            a.verification.error = Some(code.as_str().to_owned());
+        }
         Err(code) => failed(&mut a.verification, code),
     }
     a.verification.external_verification_redirect_url = None;
@@ -1178,10 +1183,14 @@ impl UserCommand for Reauthorize {
             .iter_mut()
             .find(|x| x.id == self.id)
             .ok_or_else(Error::not_found)?;
-        account.verification = OAuthVerificationRecord {
-            status: OAuthStatus::Unverified,
-            ..v
+        // A connected account stays connected (and signs in) while the provider is asked
+        // again: only the way to the provider is new.
+        let status = if account.provider_user_id.is_empty() {
+            OAuthStatus::Unverified
+        } else {
+            account.verification.status
         };
+        account.verification = OAuthVerificationRecord { status, ..v };
         let out = account.clone();
         super::me::acting::save(app, a, Vec::new(), "id", vec![write]).await?;
         Ok(out)

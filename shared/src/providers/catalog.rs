@@ -52,6 +52,10 @@ pub struct SocialProviderSettings {
     pub name: Option<String>,
     #[serde(default)]
     pub logo_url: Option<String>,
+    /// Further audiences an ID token may name besides `client_id`: an iOS app's bundle id, which
+    /// Sign in with Apple tokens obtained in the app carry (`oauth_token_apple`).
+    #[serde(default)]
+    pub audiences: Vec<String>,
     /// Whether a provider account whose email the provider verified joins the existing user
     /// with that verified email. Defaults to on for providers that verify email addresses.
     #[serde(default)]
@@ -102,6 +106,8 @@ pub struct Provider {
     pub enabled: bool,
     pub authenticatable: bool,
     pub client_id: String,
+    /// `client_id`, then the further audiences ID tokens may name.
+    pub audiences: Vec<String>,
     pub(crate) client_secret: ClientSecret,
     pub scopes: Vec<String>,
     pub protocol: Protocol,
@@ -435,6 +441,9 @@ pub fn resolve(
         enabled: s.enabled,
         authenticatable: s.authenticatable,
         client_id: s.client_id.clone(),
+        audiences: std::iter::once(s.client_id.clone())
+            .chain(s.audiences.iter().cloned())
+            .collect(),
         client_secret,
         scopes,
         protocol,

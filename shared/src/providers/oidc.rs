@@ -113,7 +113,9 @@ pub struct Expected<'a> {
     /// The issuer; `{tenantid}` in it (Microsoft's multi-tenant issuer) stands for the token's
     /// `tid`.
     pub issuer: &'a str,
-    pub client_id: &'a str,
+    /// The audiences this client answers to: its client id, then any others the settings
+    /// name (an iOS app's bundle id, which Sign in with Apple tokens obtained in the app carry).
+    pub audiences: &'a [String],
     /// The nonce this sign-in sent; `None` where none was sent (One Tap, native Apple tokens
     /// carry the app's own).
     pub nonce: Option<&'a str>,
@@ -155,7 +157,7 @@ pub fn validate(token: &str, keys: &JwkSet, expected: &Expected<'_>) -> Result<I
     validation.validate_exp = false;
     validation.validate_nbf = false;
     validation.required_spec_claims = Default::default();
-    validation.set_audience(&[expected.client_id]);
+    validation.set_audience(expected.audiences);
     let data = jsonwebtoken::decode::<IdClaims>(token, &key, &validation)
         .map_err(|e| format!("signature or audience: {e}"))?;
     let claims = data.claims;
@@ -184,7 +186,12 @@ pub fn validate(token: &str, keys: &JwkSet, expected: &Expected<'_>) -> Result<I
     }
     // Several audiences: the authorized party must be us (Core §3.1.3.7 items 4–5).
     let several = matches!(&claims.aud, Some(serde_json::Value::Array(a)) if a.len() > 1);
-    if (several || claims.azp.is_some()) && claims.azp.as_deref() != Some(expected.client_id) {
+    if (several || claims.azp.is_some())
+        && !claims
+            .azp
+            .as_ref()
+            .is_some_and(|azp| expected.audiences.contains(azp))
+    {
         return Err("azp is not this client".into());
     }
     if let Some(sent) = expected.nonce {
@@ -262,7 +269,7 @@ mod tests {
         let keys = JwkSet { keys: Vec::new() };
         let expected = Expected {
             issuer: "i",
-            client_id: "c",
+            audiences: &["c".to_owned()],
             nonce: None,
             now_secs: 0,
         };

@@ -405,7 +405,7 @@ impl Social {
         let keys = self.keys(&d.jwks_uri, kid.as_deref()).await?;
         let expected = oidc::Expected {
             issuer,
-            client_id: &p.client_id,
+            audiences: &p.audiences,
             nonce,
             now_secs,
         };
