@@ -176,6 +176,8 @@ async fn expired_forged_and_code_attempted_links_are_refused() {
         .await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
 
+    let r = open(&t, "/v1/verify").await;
+    assert_eq!(r.error_code(), Some("form_param_missing"));
     let r = open(&t, "/v1/verify?token=not-a-token").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.error_code(), Some("verification_failed"));

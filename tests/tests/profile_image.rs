@@ -223,3 +223,31 @@ async fn the_s3_store_keeps_images_in_a_bucket() {
     ));
     store_conformance(store.as_ref()).await;
 }
+
+#[tokio::test]
+async fn uploads_without_a_file_or_with_a_broken_body_get_clerk_errors() {
+    let t = TestApp::new().await;
+    let mut d = Device::new(&t);
+    d.sign_up("nofile@example.test", PASSWORD).await;
+    let send = |ct: &str, body: &[u8]| {
+        req(Method::POST, "/v1/me/profile_image?_is_native=1")
+            .header("authorization", d.token.clone().unwrap_or_default())
+            .header("content-type", ct.to_owned())
+            .body(axum::body::Body::from(body.to_vec()))
+            .unwrap()
+    };
+    let boundary = "multipart/form-data; boundary=b";
+    let no_file = b"--b\r\nContent-Disposition: form-data; name=\"other\"\r\n\r\nx\r\n--b--\r\n";
+    let r = t.send(send(boundary, no_file)).await;
+    assert_eq!(r.error_code(), Some("form_param_missing"), "{}", r.body);
+    let r = t.send(send(boundary, b"--b\r\nnot a part")).await;
+    assert_eq!(r.error_code(), Some("request_body_invalid"), "{}", r.body);
+    let r = t.send(send("multipart/form-data", b"x")).await;
+    assert_eq!(r.error_code(), Some("request_body_invalid"), "{}", r.body);
+    let r = t
+        .send(send("application/x-www-form-urlencoded", b"file=x"))
+        .await;
+    assert_eq!(r.error_code(), Some("form_param_missing"), "{}", r.body);
+    let r = d.get("/v1/me").await;
+    assert_eq!(r.body["response"]["has_image"], false);
+}

@@ -977,3 +977,78 @@ async fn apple_tokens_from_an_ios_app_name_its_bundle_id_as_their_audience() {
         .await;
     assert_eq!(r.error_code(), Some("oauth_callback_invalid"), "{}", r.body);
 }
+
+#[tokio::test]
+async fn a_transfer_asks_for_what_the_instance_requires_and_the_provider_did_not_give() {
+    let clock = std::sync::Arc::new(frontdoor::clock::ManualClock::new(frontdoor_tests::T0));
+    let idp = FakeIdp::start(clock.clone()).await;
+    let settings = settings_with(&[
+        ("[actions]", &format!("{}[actions]", idp.settings_table())),
+        (
+            "[attributes.username]\nenabled = true\nrequired = false",
+            "[attributes.username]\nenabled = true\nrequired = true",
+        ),
+    ]);
+    let store = frontdoor_tests::test_store(clock.clone()).await;
+    let t = TestApp::with_store(settings, store, clock).await;
+    let mut d = Device::new(&t);
+    let (_, url) = start(&mut d, "sign_ins", WEB_CALLBACK).await;
+    round_trip(&t, &idp, &url).await;
+    let r = d.post("/v1/client/sign_ups", "transfer=true").await;
+    let s = &r.body["response"];
+    assert_eq!(s["status"], "missing_requirements", "{}", r.body);
+    assert_eq!(s["missing_fields"], serde_json::json!(["username"]));
+    assert_eq!(s["verifications"]["external_account"]["status"], "verified");
+    assert_eq!(users(&t).await, 0);
+    // Given the username, the user is created with the provider account.
+    let id = s["id"].as_str().unwrap().to_owned();
+    let r = d
+        .send(
+            Method::PATCH,
+            &format!("/v1/client/sign_ups/{id}"),
+            "username=ada_l",
+        )
+        .await;
+    assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
+    let user = &r.body["client"]["sessions"][0]["user"];
+    assert_eq!(user["external_accounts"][0]["provider"], STRATEGY);
+    assert_eq!(user["password_enabled"], false);
+}
+
+#[tokio::test]
+async fn bad_input_to_the_social_endpoints_gets_clerk_errors() {
+    let (t, _) = setup().await;
+    let mut d = Device::new(&t);
+    let r = d
+        .post("/v1/client/sign_ins", &form(&[("strategy", STRATEGY)]))
+        .await;
+    assert_eq!(r.error_code(), Some("form_param_missing"), "{}", r.body);
+    d.sign_up("bad@example.test", "correct horse battery").await;
+    for (body, code) in [
+        (
+            "redirect_url=http%3A%2F%2Flocalhost%3A5173%2F",
+            "form_param_missing",
+        ),
+        (
+            "strategy=oauth_nope&redirect_url=http%3A%2F%2Flocalhost%3A5173%2F",
+            "oauth_provider_not_enabled",
+        ),
+    ] {
+        let r = d.post("/v1/me/external_accounts", body).await;
+        assert_eq!(r.error_code(), Some(code), "{body}: {}", r.body);
+    }
+    let r = d
+        .send(
+            Method::PATCH,
+            "/v1/me/external_accounts/eac_missing/reauthorize",
+            "redirect_url=http%3A%2F%2Flocalhost%3A5173%2F",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    let r = d
+        .send(Method::DELETE, "/v1/me/external_accounts/eac_missing", "")
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    let r = callback(&t, "state=&code=").await;
+    assert_eq!(r.error_code(), Some("oauth_callback_invalid"));
+}
