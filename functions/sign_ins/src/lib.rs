@@ -11,7 +11,7 @@ use frontdoor::flows::sign_in::{
 use frontdoor::flows::social::{
     self, Hints, Return, StartSignIn, TokenSignIn, TokenStrategy, TransferToSignIn,
 };
-use frontdoor::http::{Fapi, Params, Reply, Route, TokenUpdate, route_table, with_oauth_binding};
+use frontdoor::http::{Fapi, Params, Reply, Route, route_table, see_other, with_oauth_binding};
 use frontdoor::model::render;
 use frontdoor::vocabulary::{FirstFactor, SecondFactor, parse_strategy};
 use frontdoor::{App, Error};
@@ -177,8 +177,6 @@ async fn attempt_second_factor(Path(id): Path<String>, fapi: Fapi) -> Result<Rep
 /// `GET|POST /v1/oauth_callback`: the provider sends the user back here (Apple with a form
 /// POST). Answers a 303 to the app's page; an unusable callback is a Clerk error.
 async fn oauth_callback(fapi: Fapi) -> Result<axum::response::Response, Error> {
-    use axum::http::{HeaderValue, StatusCode, header};
-    use axum::response::IntoResponse as _;
     let from = |name: &str| {
         fapi.params
             .str(name)
@@ -186,12 +184,7 @@ async fn oauth_callback(fapi: Fapi) -> Result<axum::response::Response, Error> {
             .map(str::to_owned)
     };
     // A request that carries a client of its own must be the client the state was begun on.
-    let caller_client_id =
-        frontdoor::flows::client::resolve(&fapi.app, fapi.caller.token.as_deref())
-            .await
-            .ok()
-            .flatten()
-            .map(|c| c.client().id.clone());
+    let caller_client_id = fapi.caller_client_id().await;
     let cb = social::Callback {
         state: from("state"),
         code: from("code"),
@@ -207,54 +200,20 @@ async fn oauth_callback(fapi: Fapi) -> Result<axum::response::Response, Error> {
         ),
         _ => out.location.clone(),
     };
-    let location = HeaderValue::from_str(&location)
-        .map_err(|_| Error::new(frontdoor::Code::InvalidRedirectUrl).param("redirect_url"))?;
-    let mut response = StatusCode::SEE_OTHER.into_response();
-    response.headers_mut().insert(header::LOCATION, location);
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Some(token) = out.token {
-        response.extensions_mut().insert(TokenUpdate {
-            token: Some(token),
-            client_uat: out.client_uat,
-            session_token: None,
-        });
-    }
-    Ok(response)
+    see_other(&location, out.token, out.client_uat)
 }
 
 /// `GET /v1/verify?token=…`: an email link opened (`flows::email_link`); a 303 back to the
 /// app's page with `__clerk_status`.
 async fn verify_email_link(fapi: Fapi) -> Result<axum::response::Response, Error> {
-    use axum::http::{HeaderValue, StatusCode, header};
-    use axum::response::IntoResponse as _;
     let token = fapi
         .query
         .str("token")
         .ok_or_else(|| Error::missing("token"))?
         .to_owned();
-    let opened_by = frontdoor::flows::client::resolve(&fapi.app, fapi.caller.token.as_deref())
-        .await
-        .ok()
-        .flatten()
-        .map(|c| c.client().id.clone());
+    let opened_by = fapi.caller_client_id().await;
     let out =
         frontdoor::flows::email_link::open(&fapi.app, &token, opened_by.as_deref(), &fapi.origin())
             .await?;
-    let location = HeaderValue::from_str(&out.location)
-        .map_err(|_| Error::new(frontdoor::Code::InvalidRedirectUrl).param("redirect_url"))?;
-    let mut response = StatusCode::SEE_OTHER.into_response();
-    response.headers_mut().insert(header::LOCATION, location);
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Some(token) = out.token {
-        response.extensions_mut().insert(TokenUpdate {
-            token: Some(token),
-            client_uat: out.client_uat,
-            session_token: None,
-        });
-    }
-    Ok(response)
+    see_other(&out.location, out.token, out.client_uat)
 }

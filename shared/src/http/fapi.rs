@@ -127,6 +127,16 @@ impl Fapi {
         }
     }
 
+    /// The id of the client the request itself carries, if its token reaches one (no error
+    /// either way: for requests a browser makes on its own, a provider's callback or a link).
+    pub async fn caller_client_id(&self) -> Option<String> {
+        crate::flows::client::resolve(&self.app, self.caller.token.as_deref())
+            .await
+            .ok()
+            .flatten()
+            .map(|c| c.client().id.clone())
+    }
+
     /// The caller's client, or a new one (not yet stored: the flow's transaction stores it).
     pub async fn current_or_new_client(&self) -> Result<crate::flows::client::Current, Error> {
         match self.current_client().await? {

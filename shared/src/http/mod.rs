@@ -36,7 +36,7 @@ pub use caller::{Caller, ClientIp, Transport};
 pub use fapi::Fapi;
 pub use operation::{AbusePolicy, Operation, Route, route_table};
 pub use params::{Field, Params};
-pub use reply::{Reply, TokenUpdate};
+pub use reply::{Reply, TokenUpdate, see_other};
 
 use crate::app::App;
 use crate::error::{Code, Error};

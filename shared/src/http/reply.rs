@@ -130,3 +130,28 @@ pub async fn method_not_allowed(headers: http::HeaderMap) -> Error {
         Error::new(Code::MethodNotAllowed)
     }
 }
+
+/// A browser sent back to an app page after leaving it (a provider's callback, an email link):
+/// a 303, never cached, with the client's token when it changed (the outer layer hands it over
+/// by the caller's transport, as for any answer).
+pub fn see_other(
+    location: &str,
+    token: Option<String>,
+    client_uat: i64,
+) -> Result<Response, Error> {
+    let location = HeaderValue::from_str(location)
+        .map_err(|_| Error::new(Code::InvalidRedirectUrl).param("redirect_url"))?;
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    response.headers_mut().insert(header::LOCATION, location);
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(token) = token {
+        response.extensions_mut().insert(TokenUpdate {
+            token: Some(token),
+            client_uat,
+            session_token: None,
+        });
+    }
+    Ok(response)
+}
