@@ -37,6 +37,8 @@ pub struct AppInner {
     pub social: crate::social::Social,
     /// Where profile images are kept; none in a process that serves no profile images.
     pub images: Option<Arc<dyn crate::images::ImageStore>>,
+    /// The WebAuthn relying party; none while passkeys are off.
+    pub passkeys: Option<crate::passkeys::RelyingParty>,
     pub client_tokens: ClientTokens,
     pub codes: CodeHasher,
     pub passwords: Passwords,
@@ -205,7 +207,10 @@ impl AppBuilder {
         let pending = keys.is_none();
         let ring = keys.map(|k| KeyRing::new(k, grace)).transpose()?;
         let (keys_ready_tx, keys_ready) = tokio::sync::watch::channel(!pending);
+        let passkeys = crate::passkeys::RelyingParty::from_settings(&self.settings)
+            .map_err(|e| Error::internal(format!("passkey settings: {e}")))?;
         let app = App(Arc::new(AppInner {
+            passkeys,
             webhooks,
             social,
             images: self.images,

@@ -113,6 +113,10 @@ impl Capabilities {
                 }
             }
         }
+        // Passkeys on are a way to sign in, whatever else their attribute lists.
+        if settings.passkeys_enabled() && !first_factors.contains(&FirstFactor::Passkey) {
+            first_factors.push(FirstFactor::Passkey);
+        }
         // A forgotten password is reset through a code to an identifier that signs in.
         if first_factors.contains(&FirstFactor::Password) {
             if signs_in(&a.email_address) {

@@ -95,6 +95,12 @@ pub enum Code {
     OauthAccountAlreadyConnected,
     MisconfiguredOauthProvider,
     ImageTooLarge,
+    NoPasskeysFoundForUser,
+    PasskeyAuthenticationFailure,
+    PasskeyInvalidPublicKeyCredential,
+    PasskeyInvalidVerification,
+    PasskeyNotRegistered,
+    PasskeyQuotaExceeded,
     ImageNotFound,
 }
 
@@ -148,6 +154,12 @@ impl Code {
             Code::OauthAccountAlreadyConnected => "oauth_account_already_connected",
             Code::MisconfiguredOauthProvider => "misconfigured_oauth_provider",
             Code::ImageTooLarge => "image_too_large",
+            Code::NoPasskeysFoundForUser => "no_passkeys_found_for_user",
+            Code::PasskeyAuthenticationFailure => "passkey_authentication_failure",
+            Code::PasskeyInvalidPublicKeyCredential => "passkey_invalid_public_key_credential",
+            Code::PasskeyInvalidVerification => "passkey_invalid_verification",
+            Code::PasskeyNotRegistered => "passkey_not_registered",
+            Code::PasskeyQuotaExceeded => "passkey_quota_exceeded",
             Code::ImageNotFound => "image_not_found",
             Code::SessionExists => "session_exists",
             Code::SignedOut => "signed_out",
@@ -232,6 +244,12 @@ impl Code {
             Code::OauthAccountAlreadyConnected => 400,
             Code::MisconfiguredOauthProvider => 400,
             Code::ImageTooLarge => 413,
+            Code::NoPasskeysFoundForUser => 400,
+            Code::PasskeyAuthenticationFailure => 400,
+            Code::PasskeyInvalidPublicKeyCredential => 422,
+            Code::PasskeyInvalidVerification => 400,
+            Code::PasskeyNotRegistered => 404,
+            Code::PasskeyQuotaExceeded => 403,
             Code::ImageNotFound => 404,
             Code::SessionReverificationMissing => 400,
 
@@ -309,6 +327,12 @@ impl Code {
             Code::OauthAccountAlreadyConnected => "Account already connected",
             Code::MisconfiguredOauthProvider => "Provider misconfigured",
             Code::ImageTooLarge => "Image too large",
+            Code::NoPasskeysFoundForUser => "No passkeys found",
+            Code::PasskeyAuthenticationFailure => "Passkey verification failed",
+            Code::PasskeyInvalidPublicKeyCredential => "Invalid passkey response",
+            Code::PasskeyInvalidVerification => "Passkey verification expired",
+            Code::PasskeyNotRegistered => "Passkey not registered",
+            Code::PasskeyQuotaExceeded => "Too many passkeys",
             Code::ImageNotFound => "Image not found",
             Code::SessionExists => "Session already exists",
             Code::SignedOut => "Signed out",
@@ -412,6 +436,18 @@ impl Code {
                 "The provider's configuration could not be used; check its issuer and endpoints."
             }
             Code::ImageTooLarge => "The image is larger than allowed.",
+            Code::NoPasskeysFoundForUser => "This account has no passkey to sign in with.",
+            Code::PasskeyAuthenticationFailure => "The passkey could not be verified; try again.",
+            Code::PasskeyInvalidPublicKeyCredential => {
+                "The passkey response is invalid for this application."
+            }
+            Code::PasskeyInvalidVerification => {
+                "This passkey verification expired or was already used; start again."
+            }
+            Code::PasskeyNotRegistered => "This passkey is not registered with this application.",
+            Code::PasskeyQuotaExceeded => {
+                "This account has as many passkeys as allowed; remove one first."
+            }
             Code::ImageNotFound => "There is no image here.",
             Code::ClerkKeyInvalid => {
                 "The provided secret key is invalid. Make sure that your secret key is correct."
@@ -678,6 +714,12 @@ pub const ALL_CODES: &[Code] = &[
     Code::OauthAccountAlreadyConnected,
     Code::MisconfiguredOauthProvider,
     Code::ImageTooLarge,
+    Code::NoPasskeysFoundForUser,
+    Code::PasskeyAuthenticationFailure,
+    Code::PasskeyInvalidPublicKeyCredential,
+    Code::PasskeyInvalidVerification,
+    Code::PasskeyNotRegistered,
+    Code::PasskeyQuotaExceeded,
     Code::ImageNotFound,
     Code::SessionExists,
     Code::SignedOut,

@@ -46,6 +46,7 @@ pub mod keys;
 pub mod lambda;
 pub mod metadata;
 pub mod model;
+pub mod passkeys;
 pub mod password;
 pub mod private_files;
 pub mod providers;

@@ -183,3 +183,13 @@ pub const PROVIDER_RESPONSE_MAX_BYTES: usize = 256 * 1024;
 /// link replaces a 6-digit code and its three tries). OWASP Forgot Password Cheat Sheet ("URL
 /// tokens": long, random, single use, expiring).
 pub const EMAIL_LINK_TOKEN_BYTES: usize = 32;
+
+/// How long a passkey ceremony (registration or sign-in) may take between its options and the
+/// browser's answer; its challenge is refused after. W3C WebAuthn Level 3 §15.1 (recommended
+/// timeout 300 000–600 000 ms when user verification is required), Clerk (the passkey
+/// verification's `expire_at`).
+pub const PASSKEY_CEREMONY_LIFETIME: Duration = Duration::from_secs(5 * 60);
+/// Passkeys one user may register. Clerk (`passkey_quota_exceeded` past 10 per user).
+pub const PASSKEYS_PER_USER_MAX: usize = 10;
+/// Longest passkey name accepted (a rename). Clerk's UserProfile form limit.
+pub const PASSKEY_NAME_MAX_CHARS: usize = 100;

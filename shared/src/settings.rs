@@ -65,6 +65,102 @@ pub struct Settings {
     /// `discord`, or `custom_<name>` for any OpenID Connect provider (strategy `oauth_<key>`).
     #[serde(default)]
     pub social: BTreeMap<String, crate::providers::catalog::SocialProviderSettings>,
+    /// Passkeys (WebAuthn): the relying party and what the prebuilt components offer. In use
+    /// when `attributes.passkey.enabled`.
+    #[serde(default)]
+    pub passkeys: PasskeySettings,
+}
+
+/// The WebAuthn relying party and Clerk's `passkey_settings`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasskeySettings {
+    /// The relying party id: the app's registrable domain (passkeys are made on the app's pages,
+    /// not on the Frontend API's host). Default: `instance.cookie_domain` (the app's registrable
+    /// domain), else the host of `instance.home_url`, else of the Frontend API. An IP address
+    /// cannot be one (browsers refuse it): use `localhost` there.
+    pub rp_id: Option<String>,
+    /// The name authenticators show. Default: `instance.application_name`.
+    pub rp_name: Option<String>,
+    /// The page origins a ceremony may come from. Default: the instance's allowed origins,
+    /// `home_url` and the Frontend API, those on `rp_id` or below it.
+    pub origins: Vec<String>,
+    /// `<SignIn/>` offers saved passkeys in the identifier field (conditional UI).
+    pub allow_autofill: bool,
+    /// `<SignIn/>` shows "Use passkey instead".
+    pub show_sign_in_button: bool,
+    /// A sign-in with a passkey skips the second factor: the authenticator verified its user
+    /// (user verification is required), so the passkey is two factors already.
+    pub satisfies_second_factor: bool,
+}
+
+impl Default for PasskeySettings {
+    fn default() -> Self {
+        Self {
+            rp_id: None,
+            rp_name: None,
+            origins: Vec::new(),
+            allow_autofill: true,
+            show_sign_in_button: true,
+            satisfies_second_factor: true,
+        }
+    }
+}
+
+impl Settings {
+    /// Whether passkeys are on.
+    pub fn passkeys_enabled(&self) -> bool {
+        self.attributes.passkey.enabled
+    }
+
+    /// The relying party id passkeys are made for.
+    pub fn passkey_rp_id(&self) -> Option<String> {
+        if let Some(id) = &self.passkeys.rp_id {
+            return Some(id.to_ascii_lowercase());
+        }
+        if let Some(domain) = &self.instance.cookie_domain {
+            return Some(domain.trim_start_matches('.').to_ascii_lowercase());
+        }
+        let page = self
+            .instance
+            .home_url
+            .as_deref()
+            .unwrap_or(&self.instance.frontend_api_url);
+        crate::urls::host_of(page).map(|h| h.to_ascii_lowercase())
+    }
+
+    /// The page origins passkey ceremonies may come from.
+    pub fn passkey_origins(&self) -> Vec<String> {
+        if !self.passkeys.origins.is_empty() {
+            return self.passkeys.origins.clone();
+        }
+        let Some(rp_id) = self.passkey_rp_id() else {
+            return Vec::new();
+        };
+        let mut out: Vec<String> = Vec::new();
+        let candidates = self
+            .instance
+            .allowed_origins
+            .iter()
+            .cloned()
+            .chain(
+                self.instance
+                    .home_url
+                    .as_deref()
+                    .and_then(crate::urls::origin_of),
+            )
+            .chain(crate::urls::origin_of(&self.instance.frontend_api_url));
+        for origin in candidates {
+            let on_rp = crate::urls::host_of(&origin).is_some_and(|h| {
+                let h = h.to_ascii_lowercase();
+                h == rp_id || h.ends_with(&format!(".{rp_id}"))
+            });
+            if on_rp && !out.iter().any(|o| o.eq_ignore_ascii_case(&origin)) {
+                out.push(origin);
+            }
+        }
+        out
+    }
 }
 
 /// Where the instance's events go (`crate::webhooks`), Clerk's webhooks: each endpoint with its
@@ -353,6 +449,7 @@ const ALLOWED_FIRST_FACTORS: &[(&str, &[FirstFactor])] = &[
     ("phone_number", &[FirstFactor::PhoneCode]),
     ("username", &[]),
     ("password", &[FirstFactor::Password]),
+    ("passkey", &[FirstFactor::Passkey]),
 ];
 const ALLOWED_VERIFICATIONS: &[(&str, &[VerificationStrategy])] = &[
     (
@@ -447,7 +544,7 @@ fn is_loopback_origin(origin: &str) -> bool {
 }
 
 /// Attributes this server does not implement; they must stay off.
-const UNSUPPORTED: &[&str] = &["web3_wallet", "ticket", "passkey"];
+const UNSUPPORTED: &[&str] = &["web3_wallet", "ticket"];
 
 impl Settings {
     /// Parses and validates a settings document.
@@ -598,7 +695,51 @@ impl Settings {
         "passkey",
     ];
 
+    /// The relying party id and the page origins, when passkeys are on: a domain (browsers
+    /// refuse an IP address), and origins on it.
+    fn validate_passkeys(&self) -> Result<(), SettingsError> {
+        if !self.passkeys_enabled() {
+            return Ok(());
+        }
+        let rp_id = self
+            .passkey_rp_id()
+            .ok_or_else(|| bad("passkeys.rp_id", "cannot be derived from the URLs; set it"))?;
+        let domain = !rp_id.is_empty()
+            && rp_id.parse::<std::net::IpAddr>().is_err()
+            && rp_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+        if !domain {
+            return Err(bad(
+                "passkeys.rp_id",
+                format!(
+                    "`{rp_id}` is not a domain: browsers refuse IP addresses as a relying party id (use `localhost`, or the app's domain)"
+                ),
+            ));
+        }
+        let origins = self.passkey_origins();
+        if origins.is_empty() {
+            return Err(bad(
+                "passkeys.origins",
+                format!("no page origin is on `{rp_id}`: list the app's origins"),
+            ));
+        }
+        for origin in &origins {
+            let host = crate::urls::host_of(origin).map(str::to_ascii_lowercase);
+            let on_rp = host.is_some_and(|h| h == rp_id || h.ends_with(&format!(".{rp_id}")));
+            let scheme = origin.starts_with("https://") || origin.starts_with("http://");
+            if !on_rp || !scheme || crate::urls::origin_of(origin).as_deref() != Some(origin) {
+                return Err(bad(
+                    "passkeys.origins",
+                    format!("`{origin}` is not a page origin on the relying party id `{rp_id}`"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     fn validate(&self) -> Result<(), SettingsError> {
+        self.validate_passkeys()?;
         let i = &self.instance;
         if i.application_name.trim().is_empty() {
             return Err(bad("instance.application_name", "must not be empty"));

@@ -92,7 +92,7 @@ wire_enum! {
     /// A way to prove the first factor of a sign-in (or to reset a forgotten password).
     FirstFactor {
         Password = "password", EmailCode = "email_code", PhoneCode = "phone_code",
-        EmailLink = "email_link",
+        EmailLink = "email_link", Passkey = "passkey",
         ResetPasswordEmailCode = "reset_password_email_code", ResetPasswordPhoneCode = "reset_password_phone_code",
     }
     /// A way to prove the second factor of a sign-in.
@@ -102,7 +102,7 @@ wire_enum! {
     /// Any strategy: what a stored verification says it is for.
     Strategy {
         Password = "password", EmailCode = "email_code", PhoneCode = "phone_code", Totp = "totp",
-        EmailLink = "email_link",
+        EmailLink = "email_link", Passkey = "passkey",
         ResetPasswordEmailCode = "reset_password_email_code", ResetPasswordPhoneCode = "reset_password_phone_code",
         BackupCode = "backup_code",
         /// Verified by an operator (an identifier the Backend API created), as Clerk names it.
@@ -155,7 +155,7 @@ impl FirstFactor {
             FirstFactor::PhoneCode | FirstFactor::ResetPasswordPhoneCode => {
                 Some(IdentificationKind::PhoneNumber)
             }
-            FirstFactor::Password => None,
+            FirstFactor::Password | FirstFactor::Passkey => None,
         }
     }
 
@@ -180,7 +180,7 @@ macro_rules! strategy_subset {
     };
 }
 
-strategy_subset!(FirstFactor: Password, EmailCode, PhoneCode, EmailLink, ResetPasswordEmailCode, ResetPasswordPhoneCode);
+strategy_subset!(FirstFactor: Password, EmailCode, PhoneCode, EmailLink, Passkey, ResetPasswordEmailCode, ResetPasswordPhoneCode);
 strategy_subset!(SecondFactor: PhoneCode, Totp, BackupCode);
 strategy_subset!(VerificationStrategy: EmailCode, PhoneCode, EmailLink);
 

@@ -237,11 +237,12 @@ export async function rawNativeSignIn(server, identifier, password) {
 }
 
 // Debian's Chromium, driven by playwright-core (never a downloaded browser).
-export async function launchBrowser() {
+export async function launchBrowser({ args = [] } = {}) {
   const { chromium } = await import('playwright-core');
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     args: [
+      ...args,
       '--no-sandbox',
       '--disable-gpu',
       '--disable-quic',

@@ -28,6 +28,7 @@ use tower::ServiceExt as _;
 /// 2026-01-01T00:00:00Z, a fixed start for every test clock.
 pub const T0: i64 = 1_767_225_600_000;
 
+pub mod authenticator;
 pub mod idp;
 
 pub struct TestApp {

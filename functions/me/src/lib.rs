@@ -1,11 +1,12 @@
 //! The me group: `/v1/me/**` except sessions — profile, metadata, email addresses, phone
-//! numbers, password, TOTP, backup codes, account deletion. A route table; each handler parses
+//! numbers, password, TOTP, backup codes, passkeys, profile image, account deletion. A route table; each handler parses
 //! its typed command and runs it (`frontdoor::flows::me`) as one unit of work for the acting
 //! user.
 
 use axum::Router;
 use axum::extract::Path;
 use frontdoor::flows::command::UserCommand;
+use frontdoor::flows::me::passkeys::{CreatePasskey, DeletePasskey, RenamePasskey, VerifyPasskey};
 use frontdoor::flows::me::profile_image::{RemoveProfileImage, SetProfileImage};
 use frontdoor::flows::me::{
     self, Acting, AddIdentification, AttemptIdentification, ChangePassword, DeleteAccount,
@@ -37,6 +38,8 @@ pub fn table() -> Vec<Route> {
         DeleteExternalAccount => disconnect_account,
         UploadProfileImage => upload_profile_image, DeleteProfileImage => remove_profile_image,
         GetImage => serve_image,
+        CreatePasskey => create_passkey, AttemptPasskeyVerification => verify_passkey,
+        UpdatePasskey => rename_passkey, DeletePasskey => delete_passkey,
     ];
     for kind in IdentificationKind::ALL.iter().copied() {
         table.extend(frontdoor::routes![
@@ -288,6 +291,36 @@ async fn reauthorize_account(Path(id): Id, fapi: Fapi) -> Result<axum::response:
 async fn disconnect_account(Path(id): Id, fapi: Fapi) -> Result<Reply, Error> {
     let gone = deleted("external_account", &id);
     let (a, ()) = fapi.run_as_user(&Disconnect { id }).await?;
+    answer(&fapi, &a, &gone).await
+}
+
+/// `POST /v1/me/passkeys`: `{response: passkey, client}`, its creation options in
+/// `verification.nonce`.
+async fn create_passkey(fapi: Fapi) -> Result<Reply, Error> {
+    let user_agent = fapi.caller.user_agent.clone();
+    let (a, passkey) = fapi.run_as_user(&CreatePasskey { user_agent }).await?;
+    answer(&fapi, &a, &render::passkey(&passkey)).await
+}
+
+async fn verify_passkey(Path(id): Id, fapi: Fapi) -> Result<Reply, Error> {
+    let public_key_credential = fapi.params.required("public_key_credential")?.to_owned();
+    let cmd = VerifyPasskey {
+        id,
+        public_key_credential,
+    };
+    let (a, passkey) = fapi.run_as_user(&cmd).await?;
+    answer(&fapi, &a, &render::passkey(&passkey)).await
+}
+
+async fn rename_passkey(Path(id): Id, fapi: Fapi) -> Result<Reply, Error> {
+    let name = fapi.params.required("name")?.to_owned();
+    let (a, passkey) = fapi.run_as_user(&RenamePasskey { id, name }).await?;
+    answer(&fapi, &a, &render::passkey(&passkey)).await
+}
+
+async fn delete_passkey(Path(id): Id, fapi: Fapi) -> Result<Reply, Error> {
+    let gone = deleted("passkey", &id);
+    let (a, ()) = fapi.run_as_user(&DeletePasskey { id }).await?;
     answer(&fapi, &a, &gone).await
 }
 

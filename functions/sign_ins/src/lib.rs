@@ -130,6 +130,9 @@ async fn attempt_first_factor(Path(id): Path<String>, fapi: Fapi) -> Result<Repl
     let p = &fapi.params;
     let proof = match first_factor(p)? {
         FirstFactor::Password => FirstFactorProof::Password(p.required("password")?.to_owned()),
+        FirstFactor::Passkey => {
+            FirstFactorProof::Passkey(p.required("public_key_credential")?.to_owned())
+        }
         code => FirstFactorProof::Code(code, p.required("code")?.to_owned()),
     };
     let checked = Default::default();

@@ -323,12 +323,13 @@ impl ClientCommand for StartVerification {
             .into_iter()
             .filter(|f| {
                 // A session proves itself again in place: no reset codes, no links that
-                // would finish the proof in another browser.
+                // would finish the proof in another browser. Passkeys do not reverify yet.
                 !matches!(
                     f.strategy,
                     Strategy::ResetPasswordEmailCode
                         | Strategy::ResetPasswordPhoneCode
                         | Strategy::EmailLink
+                        | Strategy::Passkey
                 )
             })
             .collect();
@@ -370,6 +371,9 @@ impl ClientCommand for AttemptVerificationFirstFactor {
         let step = ReverificationStatus::NeedsFirstFactor;
         let (mut session, user, mut r) = at_step(app, current, &self.id, step).await?;
         match &self.proof {
+            FirstFactorProof::Passkey(_) => {
+                return Err(Error::new(Code::VerificationStrategyInvalid).param("strategy"));
+            }
             FirstFactorProof::Password(password) => {
                 if !r
                     .supported_first_factors

@@ -71,6 +71,7 @@ operations! {
     StartTotp, VerifyTotp, DeleteTotp, RegenerateBackupCodes,
     ConnectExternalAccount, ReauthorizeExternalAccount, DeleteExternalAccount,
     UploadProfileImage, DeleteProfileImage, GetImage,
+    CreatePasskey, AttemptPasskeyVerification, UpdatePasskey, DeletePasskey,
     // Backend API (app servers, with a secret key)
     BackendGetUser, BackendCreateSessionToken, BackendCreateTemplateToken,
     BackendUpdateUserMetadata, BackendBanUser, BackendUnbanUser, BackendLockUser,
@@ -146,17 +147,18 @@ impl Operation {
         match self {
             CreateClient | PutClient | CreateDevBrowser | CreateSignIn | CreateSignUp
             | UpdateSignUp | UpdateMe | StartSessionVerification
-            | ReauthorizeExternalAccount | UploadProfileImage | DeleteProfileImage => CREATE,
+            | ReauthorizeExternalAccount | UploadProfileImage | DeleteProfileImage
+            | UpdatePasskey => CREATE,
             PrepareFirstFactor | PrepareSecondFactor | PrepareSignUpVerification
             | PrepareIdentification(_) | PrepareSessionVerificationFirstFactor
             | PrepareSessionVerificationSecondFactor => PREPARE,
             AttemptFirstFactor | AttemptSecondFactor | ResetPassword | AttemptSignUpVerification
             | AttemptIdentification(_) | VerifyTotp | AttemptSessionVerificationFirstFactor
             | AttemptSessionVerificationSecondFactor | OAuthCallback | OAuthCallbackPost
-            | VerifyEmailLink => ATTEMPT,
+            | VerifyEmailLink | AttemptPasskeyVerification => ATTEMPT,
             AddIdentification(_) | DeleteIdentification(_) | UpdatePhoneNumber | StartTotp
             | DeleteTotp | RegenerateBackupCodes | DeleteMe | ConnectExternalAccount
-            | DeleteExternalAccount => SENSITIVE,
+            | DeleteExternalAccount | CreatePasskey | DeletePasskey => SENSITIVE,
             ChangePassword | RemovePassword => SENSITIVE_ATTEMPT,
             BackendGetUser | BackendCreateSessionToken | BackendCreateTemplateToken
             | BackendUpdateUserMetadata | BackendBanUser | BackendUnbanUser | BackendLockUser
@@ -243,6 +245,10 @@ impl Operation {
             UploadProfileImage => (Method::POST, "/v1/me/profile_image"),
             DeleteProfileImage => (Method::DELETE, "/v1/me/profile_image"),
             GetImage => (Method::GET, "/v1/images/{owner}/{file}"),
+            CreatePasskey => (Method::POST, "/v1/me/passkeys"),
+            AttemptPasskeyVerification => (Method::POST, "/v1/me/passkeys/{id}/attempt_verification"),
+            UpdatePasskey => (Method::PATCH, "/v1/me/passkeys/{id}"),
+            DeletePasskey => (Method::DELETE, "/v1/me/passkeys/{id}"),
             BackendGetUser => (Method::GET, "/v1/users/{id}"),
             BackendCreateSessionToken => (Method::POST, "/v1/sessions/{id}/tokens"),
             BackendCreateTemplateToken => (Method::POST, "/v1/sessions/{id}/tokens/{template}"),

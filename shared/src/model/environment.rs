@@ -197,9 +197,9 @@ pub fn environment(settings: &Settings, caps: &Capabilities) -> Value {
                 "enumeration_protection": { "enabled": false },
             },
             "passkey_settings": {
-                "allow_autofill": false,
-                "show_sign_in_button": false,
-                "satisfies_second_factor": false,
+                "allow_autofill": settings.passkeys.allow_autofill,
+                "show_sign_in_button": settings.passkeys.show_sign_in_button,
+                "satisfies_second_factor": settings.passkeys.satisfies_second_factor,
             },
         },
         "organization_settings": {

@@ -247,6 +247,10 @@ pub struct UserRecord {
     /// The profile image, by its key in the image store (`crate::images`).
     #[serde(default)]
     pub image: Option<ProfileImage>,
+    /// Passkeys: registered ones (each claimed by a guard item on its credential id) and at
+    /// most one whose registration is under way.
+    #[serde(default)]
+    pub passkeys: Vec<PasskeyRecord>,
     pub created_at: UnixMillis,
     pub updated_at: UnixMillis,
     #[serde(skip)]
@@ -377,6 +381,10 @@ pub struct SignInRecord {
     /// `first_factor`.
     #[serde(default)]
     pub oauth: Option<OAuthVerificationRecord>,
+    /// A passkey sign-in under way: the options the browser was given and the challenge it
+    /// must sign, in place of `first_factor` until it is answered.
+    #[serde(default)]
+    pub passkey: Option<PasskeyCeremony>,
     pub created_session_id: Option<String>,
     pub abandon_at: UnixMillis,
     pub created_at: UnixMillis,
@@ -458,6 +466,7 @@ impl UserRecord {
             legal_accepted_at: None,
             external_accounts: Vec::new(),
             image: None,
+            passkeys: Vec::new(),
             created_at: now,
             updated_at: now,
             version: 0,
@@ -711,6 +720,51 @@ pub struct OAuthVerificationRecord {
     pub action_complete_redirect_url: Option<String>,
     /// SHA-256 of the nonce a native app collects its rotated client token with.
     pub rotating_token_nonce_hash: Option<String>,
+}
+
+/// A WebAuthn ceremony under way (a passkey's registration, or a sign-in with one): the
+/// options handed to the browser, which it gets as the verification's `nonce`, and the relying
+/// party's state for them (the challenge), kept here rather than with the browser. Used once.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PasskeyCeremony {
+    /// The JSON the browser passes to `navigator.credentials.create` / `.get`.
+    pub options: String,
+    /// webauthn-rs's state for these options (`crate::passkeys`); never rendered.
+    pub state: Value,
+    pub expire_at: UnixMillis,
+}
+
+/// A passkey on a user (`passkey`).
+///
+/// ```text
+///   POST /me/passkeys ──► registering (ceremony) ──attempt ok──► registered (guard on the
+///        credential id) ──sign-ins: counter advances──► … ──DELETE──► gone (guard released)
+///                              └──attempt fails / expires──► dropped at the next registration
+/// ```
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PasskeyRecord {
+    pub id: String,
+    pub name: String,
+    pub status: VerificationStatus,
+    /// While registering: the creation options and the challenge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ceremony: Option<PasskeyCeremony>,
+    /// Once registered: the credential id (base64url), which its guard item is keyed by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_id: Option<String>,
+    /// Once registered: the public key, the signature counter and the authenticator's flags
+    /// (webauthn-rs's `Passkey`, as it serialises itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<Value>,
+    pub last_used_at: Option<UnixMillis>,
+    pub created_at: UnixMillis,
+    pub updated_at: UnixMillis,
+}
+
+impl PasskeyRecord {
+    pub fn is_registered(&self) -> bool {
+        self.status == VerificationStatus::Verified && self.credential.is_some()
+    }
 }
 
 /// A provider account connected to a user (`external_account`).

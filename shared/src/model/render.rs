@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use super::records::{
     ClientRecord, ExternalAccountRecord, IdentificationRecord, OAuthVerificationRecord,
-    SessionRecord, SignInRecord, SignInStatus, SignUpRecord, SignUpStatus, UserRecord,
-    VerificationRecord, VerificationStatus,
+    PasskeyCeremony, PasskeyRecord, SessionRecord, SignInRecord, SignInStatus, SignUpRecord,
+    SignUpStatus, UserRecord, VerificationRecord, VerificationStatus,
 };
 use serde_json::Value;
 
@@ -40,6 +40,7 @@ pub fn verification(v: &VerificationRecord) -> wire::Verification {
             Strategy::Admin => "verification_admin",
             Strategy::FromOauth => "verification_from_oauth",
             Strategy::EmailLink => "verification_email_link",
+            Strategy::Passkey => "verification_passkey",
             Strategy::EmailCode
             | Strategy::PhoneCode
             | Strategy::ResetPasswordEmailCode
@@ -54,6 +55,41 @@ pub fn verification(v: &VerificationRecord) -> wire::Verification {
         expire_at: v.expire_at,
         verified_at_client: v.verified_at_client.clone(),
     }
+}
+
+/// A passkey ceremony's verification (`verification_passkey`): while it waits, its `nonce` is
+/// the options for the browser (JSON), which clerk-js hands to WebAuthn; once answered it has
+/// none (clerk-js parses every nonce it sees). `expire_at` is when the ceremony ends (ended).
+pub fn passkey_verification(
+    status: VerificationStatus,
+    c: Option<&PasskeyCeremony>,
+    expire_at: UnixMillis,
+) -> Value {
+    let mut out = serde_json::json!({
+        "object": "verification_passkey",
+        "status": status.as_str(),
+        "strategy": Strategy::Passkey.as_str(),
+        "attempts": null,
+        "expire_at": c.map_or(expire_at, |c| c.expire_at),
+    });
+    if let (Some(c), Some(o)) = (c, out.as_object_mut()) {
+        o.insert("nonce".into(), Value::String(c.options.clone()));
+    }
+    out
+}
+
+/// A passkey (`passkey`).
+pub fn passkey(p: &PasskeyRecord) -> Value {
+    let ends = p.created_at + crate::clock::duration_ms(crate::security::PASSKEY_CEREMONY_LIFETIME);
+    serde_json::json!({
+        "object": "passkey",
+        "id": p.id,
+        "name": p.name,
+        "verification": passkey_verification(p.status, p.ceremony.as_ref(), ends),
+        "last_used_at": p.last_used_at,
+        "created_at": p.created_at,
+        "updated_at": p.updated_at,
+    })
 }
 
 /// A provider's verification (`verification_oauth`), its error as Clerk's error object.
@@ -182,7 +218,12 @@ pub fn user(u: &UserRecord, settings: &Settings, now: UnixMillis) -> wire::User 
         email_addresses: u.email_addresses.iter().map(email_address).collect(),
         phone_numbers: u.phone_numbers.iter().map(phone_number).collect(),
         web3_wallets: Vec::new(),
-        passkeys: Vec::new(),
+        passkeys: u
+            .passkeys
+            .iter()
+            .filter(|p| p.is_registered())
+            .map(passkey)
+            .collect(),
         organization_memberships: Vec::new(),
         external_accounts: u
             .external_accounts
@@ -388,6 +429,18 @@ pub fn sign_in(s: &SignInRecord, caps: &Capabilities) -> wire::SignIn {
         supported_second_factors: second_factors_shown.then(|| s.supported_second_factors.clone()),
         first_factor_verification: match (&s.oauth, &s.first_factor) {
             (Some(v), _) => Some(oauth_verification(v)),
+            (None, _) if s.passkey.is_some() => Some(passkey_verification(
+                VerificationStatus::Unverified,
+                s.passkey.as_ref(),
+                s.updated_at,
+            )),
+            (None, Some(f)) if f.verification.strategy == Strategy::Passkey => {
+                Some(passkey_verification(
+                    f.verification.status,
+                    None,
+                    f.verification.expire_at.unwrap_or(s.updated_at),
+                ))
+            }
             (None, Some(f)) => serde_json::to_value(verification(&f.verification)).ok(),
             (None, None) => None,
         },

@@ -404,6 +404,30 @@ impl Repo {
         ))
     }
 
+    /// Claims a passkey's credential id for a user: fails if anyone holds it.
+    pub fn claim_passkey_write(credential_id: &str, user_id: &str) -> Result<Write> {
+        let owner = IdentifierOwner {
+            user_id: user_id.to_owned(),
+        };
+        Ok(Write::put(
+            Item::new(keys::passkey(credential_id), to_doc(&owner)?),
+            Condition::NotExists,
+        ))
+    }
+
+    /// Frees a passkey's credential id.
+    pub fn release_passkey_write(credential_id: &str) -> Write {
+        Write::delete(keys::passkey(credential_id), Condition::None)
+    }
+
+    /// Who registered the passkey with this credential id (one GetItem on its guard).
+    pub async fn passkey_owner(&self, credential_id: &str) -> Result<Option<String>> {
+        match self.store.get(&keys::passkey(credential_id)).await? {
+            Some(item) => Ok(Some(from_doc::<IdentifierOwner>(&item)?.user_id)),
+            None => Ok(None),
+        }
+    }
+
     /// Frees a provider account.
     pub fn release_external_account_write(strategy: &str, provider_user_id: &str) -> Write {
         Write::delete(

@@ -14,6 +14,7 @@
 //! | external-id guard     | `IDENT#external_id#<value>` | `IDENT`          |               |                 |                            |
 //! | identification locator| `IDN#<identification_id>`   | `IDN`            |               |                 |                            |
 //! | external-account guard| `IDENT#oauth_<p>#<provider user id>` | `IDENT` |              |                 |                            |
+//! | passkey guard         | `IDENT#passkey#<credential id, base64url>` | `IDENT` |          |                 |                            |
 //! | social sign-in state  | `OAUTH#<sha256(state)>`     | `OAUTH`          |               |                 | 10 minutes after it began  |
 //! | email link            | `LINK#<sha256(token)>`      | `LINK`           |               |                 | a day past the link's expiry |
 //! | webhook message       | `MSG#<message_id>`          | `MSG`            | `WEBHOOKS#PENDING` / `WEBHOOKS#FAILED` | `<due or failed at>#<id>` | delivered + 7 d |
@@ -38,6 +39,7 @@
 //! | search users (`query`), another order       | Query every `USERS#shard` whole (reads every user once) | 1 (8 in parallel) |
 //! | find an email address / phone number by id  | GetItem locator → GetItem user               | 2           |
 //! | find the user a provider account is connected to | GetItem guard → GetItem user            | 2           |
+//! | a passkey sign-in: whose credential it is   | GetItem guard → GetItem user                 | 2           |
 //! | a social sign-in's callback: its state, used once | GetItem state; deleted (`attribute_exists`) with the attempt's writes | 1 + 1 |
 //! | open an email link: what it verifies, once  | GetItem link; marked used (version-checked) before the attempt's writes | 1 + 1 |
 //! | webhook messages due for delivery           | Query `GSI1PK = WEBHOOKS#PENDING`, oldest due first, `Limit` | 1 |
@@ -137,6 +139,13 @@ pub fn external_id(value: &str) -> Key {
 /// identifier kind's tag).
 pub fn external_account(strategy: &str, provider_user_id: &str) -> Key {
     Key::new(format!("IDENT#{strategy}#{provider_user_id}"), IDENT_SK)
+}
+
+/// The guard that keeps a passkey's credential id to one user, and finds the user a
+/// discoverable sign-in's credential belongs to (`passkey` never begins an identifier kind's
+/// tag).
+pub fn passkey(credential_id: &str) -> Key {
+    Key::new(format!("IDENT#passkey#{credential_id}"), IDENT_SK)
 }
 
 /// A social sign-in's state, by the SHA-256 (hex) of the `state` parameter: the item never

@@ -89,6 +89,7 @@ pub async fn deletion_writes(app: &App, u: &UserRecord) -> Result<(Vec<Write>, V
         releases.push(Repo::release_external_id_write(external_id));
     }
     releases.extend(crate::flows::social::release_all(u));
+    releases.extend(super::passkeys::release_all(u));
     let (deletion, locators) = Repo::user_deletion_writes(u, app.now_ms());
     releases.extend(locators);
     // The deletion's event becomes a message per webhook endpoint in the same transaction.

@@ -6,6 +6,7 @@
 //!   identification: add ──prepare──► code sent ──attempt ok──► verified (guard claimed) ──► may be primary
 //!                    └──────────────── delete (guard released; never the last sign-in identifier)
 //!   TOTP:        POST /totp ──► pending secret ──attempt ok──► enabled (+ backup codes) ──DELETE──► off
+//!   passkey:     POST /passkeys ──► options (nonce) ──attempt ok──► registered (guard claimed) ──DELETE──► gone
 //!   password:    change (current required, optionally sign out elsewhere) / remove (another factor must remain)
 //! ```
 //!
@@ -14,6 +15,7 @@
 //! - [`profile_image`] — the profile image, checked, stripped and stored;
 //! - [`identifications`] — email addresses and phone numbers, one code path for both kinds;
 //! - [`password`] — change and remove;
+//! - [`passkeys`] — register, rename and remove passkeys;
 //! - [`second_factors`] — SMS second factor, TOTP, backup codes;
 //! - [`account`] — deletion of the account.
 //!
@@ -25,6 +27,7 @@
 pub mod account;
 pub mod acting;
 pub mod identifications;
+pub mod passkeys;
 pub mod password;
 pub mod profile;
 pub mod profile_image;

@@ -44,6 +44,8 @@ pub enum FirstFactorProof {
     Password(String),
     /// A code for a code strategy (sign-in or reset).
     Code(FirstFactor, String),
+    /// A passkey's assertion (`public_key_credential`, JSON).
+    Passkey(String),
 }
 
 /// `POST …/attempt_first_factor`.
@@ -61,6 +63,7 @@ impl AttemptFirstFactor {
         match &self.proof {
             FirstFactorProof::Password(_) => FirstFactor::Password,
             FirstFactorProof::Code(strategy, _) => *strategy,
+            FirstFactorProof::Passkey(_) => FirstFactor::Passkey,
         }
     }
 }
@@ -176,6 +179,12 @@ impl ClientCommand for CreateSignIn {
                 .long("Passwords are not enabled for this application."));
         }
         let Some(raw) = self.identifier.as_deref() else {
+            if password.is_none() && *strategy == Some(FirstFactor::Passkey) {
+                // A discoverable passkey names its user itself.
+                super::passkey::begin(app, &mut s, None)?;
+                state::store(app, current, s, None, Vec::new()).await?;
+                return Ok(None);
+            }
             if password.is_some() || strategy.is_some() {
                 return Err(Error::missing("identifier"));
             }
@@ -215,8 +224,10 @@ impl ClientCommand for CreateSignIn {
             let proof = (pw, checked);
             return check_password(app, current, s, user, proof, origin, "password").await;
         }
-        if let Some(strategy) = *strategy {
-            prepare_code(app, &mut s, &user, strategy, (target, sent)).await?;
+        match *strategy {
+            Some(FirstFactor::Passkey) => super::passkey::begin(app, &mut s, Some(&user))?,
+            Some(strategy) => prepare_code(app, &mut s, &user, strategy, (target, sent)).await?,
+            None => {}
         }
         state::store(app, current, s, None, Vec::new()).await?;
         Ok(None)
@@ -231,14 +242,18 @@ impl ClientCommand for PrepareFirstFactor {
         let id = self.id.as_str();
         let mut s = state::at_step(current, id, SignInStatus::NeedsFirstFactor)?;
         ensure_enabled(app, self.strategy)?;
-        if self.strategy.code_destination().is_none() {
+        if self.strategy == FirstFactor::Password {
             return Ok(()); // Passwords need no preparation.
         }
         let mut user = state::load_user(app, &s).await?;
         lockout::ensure_unlocked(&mut user, app.now_ms())?;
         state::snapshot(app, &mut s, &user);
-        let sending = (&self.target, &self.sent);
-        prepare_code(app, &mut s, &user, self.strategy, sending).await?;
+        if self.strategy == FirstFactor::Passkey {
+            super::passkey::begin(app, &mut s, Some(&user))?;
+        } else {
+            let sending = (&self.target, &self.sent);
+            prepare_code(app, &mut s, &user, self.strategy, sending).await?;
+        }
         s.updated_at = app.now_ms();
         state::store(app, current, s, None, Vec::new()).await
     }
@@ -250,8 +265,18 @@ impl ClientCommand for AttemptFirstFactor {
 
     async fn run(&self, app: &App, current: &mut Current, origin: &Origin) -> Result<Self::Output> {
         let id = self.id.as_str();
-        let mut s = state::at_step(current, id, SignInStatus::NeedsFirstFactor)?;
         let strategy = self.strategy();
+        if let FirstFactorProof::Passkey(answer) = &self.proof {
+            ensure_enabled(app, strategy)?;
+            let s = state::get(current, id)?.clone();
+            if !super::passkey::waits_for_passkey(&s) {
+                return Err(Error::new(Code::VerificationMissing)
+                    .param("strategy")
+                    .long("Prepare this strategy before attempting it."));
+            }
+            return super::passkey::attempt(app, current, s, answer, origin).await;
+        }
+        let mut s = state::at_step(current, id, SignInStatus::NeedsFirstFactor)?;
         ensure_enabled(app, strategy)?;
         let mut user = state::load_user(app, &s).await?;
         let now = app.now_ms();
@@ -263,6 +288,7 @@ impl ClientCommand for AttemptFirstFactor {
                 return check_password(app, current, s, user, proof, origin, "strategy").await;
             }
             FirstFactorProof::Code(_, code) => code,
+            FirstFactorProof::Passkey(_) => return Err(Error::internal("passkey handled above")),
         };
         let factor = s
             .first_factor

@@ -5,7 +5,8 @@
 //!   create ──(no identifier)──► needs_identifier
 //!     │ identifier
 //!     ▼
-//!   needs_first_factor ──password / code ok──┬──(user has 2FA)──► needs_second_factor ──ok──► complete
+//!   (strategy: passkey, no identifier) needs_identifier ──passkey ok──► complete
+//!   needs_first_factor ──password / code / passkey ok──┬──(user has 2FA)──► needs_second_factor ──ok──► complete
 //!     │  (prepare: email_code, phone_code,    └──(no 2FA)────────────────────────────────────► complete
 //!     │   reset_password_*_code)
 //!     └─ reset code ok ──► needs_new_password ──reset_password──► (2FA? needs_second_factor : complete)
@@ -14,6 +15,7 @@
 //! - [`state`] — the attempt as stored, what the user may use (the factor lists), and the
 //!   transitions every step shares (store, fail, complete);
 //! - [`first_factor`] — create, prepare and attempt the first factor;
+//! - [`passkey`] — the passkey first factor (discoverable, autofill, or after an identifier);
 //! - [`second_factor`] — prepare and attempt the second factor;
 //! - [`reset`] — set a new password after a reset code.
 //!
@@ -22,6 +24,7 @@
 //! Strategies and identifiers the instance has switched off are refused (the capability policy).
 
 pub mod first_factor;
+pub mod passkey;
 pub mod reset;
 pub mod second_factor;
 pub mod state;

@@ -60,6 +60,9 @@ pub fn first_factors(app: &App, user: &UserRecord) -> Vec<SignInFactor> {
     if has_password {
         out.push(SignInFactor::of(FirstFactor::Password));
     }
+    if caps.first_factor(FirstFactor::Passkey) && user.passkeys.iter().any(|p| p.is_registered()) {
+        out.push(SignInFactor::of(FirstFactor::Passkey));
+    }
     for (kind, code, reset) in [
         (
             IdentificationKind::EmailAddress,

@@ -1,0 +1,305 @@
+//! Passkeys on the profile: register one, name it, remove it.
+//!
+//! ```text
+//!   POST /me/passkeys ──► registering: creation options (the verification's nonce), 5 min
+//!     └─ attempt_verification (the browser's attestation) ──ok──► registered: credential id
+//!          claimed (guard), public key and counter kept   ──refused──► failed, nonce gone
+//!   PATCH /me/passkeys/{id} (name)        DELETE /me/passkeys/{id} ──► guard released
+//!                                          (never the account's last way in)
+//! ```
+//!
+//! A user has at most one registration under way (a new one replaces it) and at most
+//! [`crate::security::PASSKEYS_PER_USER_MAX`] passkeys. The challenge is used once: a refused
+//! answer ends the registration.
+
+use crate::app::App;
+use crate::error::{Code, Error, Result};
+use crate::model::records::{PasskeyRecord, UserRecord, VerificationStatus};
+use crate::model::render;
+use crate::passkeys::RelyingParty;
+use crate::random;
+use crate::repo::Repo;
+use crate::security;
+use crate::store::Write;
+use crate::vocabulary::Strategy;
+
+use super::acting::{Acting, save, save_user};
+use crate::flows::command::UserCommand;
+use crate::flows::sign_in::state::first_factors;
+
+/// `POST /v1/me/passkeys`.
+#[derive(Debug, Clone, Default)]
+pub struct CreatePasskey {
+    /// The browser's `User-Agent`, to name the passkey after the device ("Chrome on macOS").
+    pub user_agent: Option<String>,
+}
+
+/// `POST /v1/me/passkeys/{id}/attempt_verification`.
+#[derive(Debug, Clone)]
+pub struct VerifyPasskey {
+    pub id: String,
+    /// The browser's answer, as clerk-js serialises it (JSON).
+    pub public_key_credential: String,
+}
+
+/// `PATCH /v1/me/passkeys/{id}`.
+#[derive(Debug, Clone)]
+pub struct RenamePasskey {
+    pub id: String,
+    pub name: String,
+}
+
+/// `DELETE /v1/me/passkeys/{id}`.
+#[derive(Debug, Clone)]
+pub struct DeletePasskey {
+    pub id: String,
+}
+
+/// The relying party, when passkeys are on.
+pub(crate) fn relying_party(app: &App) -> Result<&RelyingParty> {
+    app.passkeys.as_ref().ok_or_else(|| {
+        Error::new(Code::FormParamValueInvalid)
+            .long("Passkeys are not enabled for this application.")
+    })
+}
+
+/// A name for a passkey made in the browser `user_agent` names: "<browser> on <system>".
+pub fn device_name(user_agent: Option<&str>) -> String {
+    let ua = user_agent.unwrap_or_default();
+    let browser = [
+        ("Edg/", "Edge"),
+        ("OPR/", "Opera"),
+        ("Firefox/", "Firefox"),
+        ("Chrome/", "Chrome"),
+        ("Safari/", "Safari"),
+    ]
+    .iter()
+    .find(|(marker, _)| ua.contains(marker))
+    .map(|(_, name)| *name);
+    let system = [
+        ("Android", "Android"),
+        ("iPhone", "iOS"),
+        ("iPad", "iPadOS"),
+        ("Mac OS X", "macOS"),
+        ("Windows", "Windows"),
+        ("CrOS", "ChromeOS"),
+        ("Linux", "Linux"),
+    ]
+    .iter()
+    .find(|(marker, _)| ua.contains(marker))
+    .map(|(_, name)| *name);
+    match (browser, system) {
+        (Some(b), Some(s)) => format!("{b} on {s}"),
+        (Some(b), None) => b.to_owned(),
+        (None, Some(s)) => format!("Passkey on {s}"),
+        (None, None) => "Passkey".to_owned(),
+    }
+}
+
+/// The credential ids of the user's registered passkeys.
+pub(crate) fn registered_ids(u: &UserRecord) -> Vec<String> {
+    u.passkeys
+        .iter()
+        .filter(|p| p.is_registered())
+        .filter_map(|p| p.credential_id.clone())
+        .collect()
+}
+
+/// `POST /v1/me/passkeys`: creation options for a new passkey.
+impl UserCommand for CreatePasskey {
+    type Output = PasskeyRecord;
+
+    async fn run(&self, app: &App, a: &mut Acting) -> Result<Self::Output> {
+        let rp = relying_party(app)?;
+        // A registration left unanswered (or refused) makes room for this one.
+        a.user.passkeys.retain(PasskeyRecord::is_registered);
+        if a.user.passkeys.len() >= security::PASSKEYS_PER_USER_MAX {
+            return Err(Error::new(Code::PasskeyQuotaExceeded));
+        }
+        let now = app.now_ms();
+        let name = render::display_identifier(&a.user);
+        let display = match (&a.user.first_name, &a.user.last_name) {
+            (Some(f), Some(l)) => format!("{f} {l}"),
+            (Some(n), None) | (None, Some(n)) => n.clone(),
+            (None, None) => name.clone(),
+        };
+        let expire_at = now + crate::clock::duration_ms(security::PASSKEY_CEREMONY_LIFETIME);
+        let ceremony = rp.begin_registration(
+            &a.user.id,
+            (&name, &display),
+            &registered_ids(&a.user),
+            expire_at,
+        )?;
+        let passkey = PasskeyRecord {
+            id: random::object_id(app.random.as_ref(), "pk"),
+            name: device_name(self.user_agent.as_deref()),
+            status: VerificationStatus::Unverified,
+            ceremony: Some(ceremony),
+            credential_id: None,
+            credential: None,
+            last_used_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        a.user.passkeys.push(passkey.clone());
+        save_user(app, a).await?;
+        Ok(passkey)
+    }
+}
+
+/// `POST /v1/me/passkeys/{id}/attempt_verification`: checks the browser's attestation, and
+/// registers the passkey.
+impl UserCommand for VerifyPasskey {
+    type Output = PasskeyRecord;
+
+    async fn run(&self, app: &App, a: &mut Acting) -> Result<Self::Output> {
+        let rp = relying_party(app)?;
+        let now = app.now_ms();
+        let p = a
+            .user
+            .passkeys
+            .iter_mut()
+            .find(|p| p.id == self.id)
+            .ok_or_else(Error::not_found)?;
+        if p.is_registered() {
+            return Err(Error::new(Code::VerificationAlreadyVerified));
+        }
+        let Some(ceremony) = p.ceremony.take().filter(|c| c.expire_at > now) else {
+            // Spent (refused before) or expired: the challenge can never be answered again.
+            p.status = VerificationStatus::Expired;
+            let err = Error::new(Code::PasskeyInvalidVerification);
+            save_user(app, a).await?;
+            return Err(err);
+        };
+        p.updated_at = now;
+        let registered = match rp.finish_registration(&ceremony, &self.public_key_credential) {
+            Ok(r) => r,
+            Err(e) => {
+                p.status = VerificationStatus::Failed;
+                save_user(app, a).await?;
+                return Err(e);
+            }
+        };
+        if registered_ids(&a.user).contains(&registered.credential_id) {
+            return Err(Error::new(Code::PasskeyInvalidPublicKeyCredential)
+                .param("public_key_credential")
+                .long("This passkey is already registered."));
+        }
+        let claim = Repo::claim_passkey_write(&registered.credential_id, &a.user.id)?;
+        let Some(p) = a.user.passkeys.iter_mut().find(|p| p.id == self.id) else {
+            return Err(Error::not_found());
+        };
+        p.status = VerificationStatus::Verified;
+        p.credential_id = Some(registered.credential_id);
+        p.credential = Some(registered.credential);
+        let out = p.clone();
+        save(app, a, vec![claim], "public_key_credential", Vec::new())
+            .await
+            .map_err(|e| {
+                if e.code == Code::FormIdentifierExists {
+                    Error::new(Code::PasskeyInvalidPublicKeyCredential)
+                        .param("public_key_credential")
+                        .long("This passkey is already registered to an account.")
+                } else {
+                    e
+                }
+            })?;
+        Ok(out)
+    }
+}
+
+/// `PATCH /v1/me/passkeys/{id}`: renames a passkey.
+impl UserCommand for RenamePasskey {
+    type Output = PasskeyRecord;
+
+    async fn run(&self, app: &App, a: &mut Acting) -> Result<Self::Output> {
+        let name = self.name.trim();
+        if name.is_empty() {
+            return Err(Error::missing("name"));
+        }
+        if name.chars().count() > security::PASSKEY_NAME_MAX_CHARS {
+            return Err(Error::new(Code::FormParamMaxLengthExceeded).param("name"));
+        }
+        let p = a
+            .user
+            .passkeys
+            .iter_mut()
+            .find(|p| p.id == self.id && p.is_registered())
+            .ok_or_else(Error::not_found)?;
+        p.name = name.to_owned();
+        p.updated_at = app.now_ms();
+        let out = p.clone();
+        save_user(app, a).await?;
+        Ok(out)
+    }
+}
+
+/// Whether `u` can still sign in some way without passkey `except`.
+fn other_way_in(app: &App, u: &UserRecord, except: &str) -> bool {
+    let passkeys = u
+        .passkeys
+        .iter()
+        .any(|p| p.id != except && p.is_registered());
+    let factors = first_factors(app, u)
+        .iter()
+        .any(|f| f.strategy != Strategy::Passkey);
+    let accounts = u.external_accounts.iter().any(|a| {
+        a.is_verified()
+            && app
+                .social
+                .provider(&a.provider)
+                .is_ok_and(|p| p.authenticatable)
+    });
+    passkeys || factors || accounts
+}
+
+/// `DELETE /v1/me/passkeys/{id}`: refused when it is the account's last way in.
+impl UserCommand for DeletePasskey {
+    type Output = ();
+
+    async fn run(&self, app: &App, a: &mut Acting) -> Result<Self::Output> {
+        let p = a
+            .user
+            .passkeys
+            .iter()
+            .find(|p| p.id == self.id)
+            .cloned()
+            .ok_or_else(Error::not_found)?;
+        if p.is_registered() && !other_way_in(app, &a.user, &p.id) {
+            return Err(
+                Error::new(Code::LastRequiredIdentificationDeletionFailed).long(
+                    "This is the last way to sign in to this account, so it cannot be removed.",
+                ),
+            );
+        }
+        a.user.passkeys.retain(|x| x.id != self.id);
+        let releases: Vec<Write> = p
+            .credential_id
+            .iter()
+            .map(|id| Repo::release_passkey_write(id))
+            .collect();
+        save(app, a, releases, "id", Vec::new()).await
+    }
+}
+
+/// The guard releases of a deleted user's passkeys.
+pub fn release_all(u: &UserRecord) -> Vec<Write> {
+    registered_ids(u)
+        .iter()
+        .map(|id| Repo::release_passkey_write(id))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passkeys_are_named_after_the_device() {
+        let mac = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+        assert_eq!(device_name(Some(mac)), "Chrome on macOS");
+        let edge = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36 Edg/131.0";
+        assert_eq!(device_name(Some(edge)), "Edge on Windows");
+        assert_eq!(device_name(None), "Passkey");
+    }
+}

@@ -1,0 +1,607 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+//! Passkeys through the HTTP surface, answered by a software authenticator written from the
+//! WebAuthn specification (`frontdoor_tests::authenticator`): registration in the profile,
+//! sign-in without an identifier and after one, renaming and removal, and every answer the
+//! relying party must refuse — another site's, another page's, a cloned authenticator's, a
+//! replayed or expired challenge, a credential another user holds.
+
+use frontdoor_tests::authenticator::SoftPasskey;
+use frontdoor_tests::{Device, TestApp, TestResponse, form, settings_with};
+use http::{Method, StatusCode};
+use serde_json::Value;
+
+const PASSWORD: &str = "correct horse battery";
+/// The app's page (an allowed origin of the development settings, on the relying party id).
+const PAGE: &str = "http://localhost:5173";
+
+fn passkey_settings() -> frontdoor::settings::Settings {
+    settings_with(&[
+        (
+            "[password_settings]",
+            "[attributes.passkey]\nenabled = true\nused_for_first_factor = true\nfirst_factors = [\"passkey\"]\n\n[passkeys]\nrp_id = \"localhost\"\n\n[password_settings]",
+        ),
+        ("creates = 5 ", "creates = 1000 "),
+        ("attempts = 3 ", "attempts = 1000 "),
+        ("prepares = 3 ", "prepares = 1000 "),
+    ])
+}
+
+async fn setup() -> TestApp {
+    TestApp::with_settings(passkey_settings()).await
+}
+
+fn nonce(verification: &Value) -> String {
+    verification["nonce"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a nonce: {verification}"))
+        .to_owned()
+}
+
+/// Begins a registration on `d`'s session: the passkey object.
+async fn begin_registration(d: &mut Device<'_>) -> Value {
+    let r = d.post("/v1/me/passkeys", "").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    r.body["response"].clone()
+}
+
+async fn attempt_registration(d: &mut Device<'_>, id: &str, answer: &str) -> TestResponse {
+    d.post(
+        &format!("/v1/me/passkeys/{id}/attempt_verification"),
+        &form(&[("strategy", "passkey"), ("public_key_credential", answer)]),
+    )
+    .await
+}
+
+/// Signs a user up and registers a passkey from the page; returns the user id, the device and
+/// the authenticator's credential.
+async fn user_with_passkey<'a>(t: &'a TestApp, email: &str) -> (String, Device<'a>, SoftPasskey) {
+    let mut d = Device::new(t);
+    let user_id = d.sign_up(email, PASSWORD).await;
+    let pk = begin_registration(&mut d).await;
+    assert_eq!(pk["object"], "passkey");
+    assert_eq!(pk["verification"]["status"], "unverified");
+    let (key, answer) = SoftPasskey::register(&nonce(&pk["verification"]), PAGE);
+    let r = attempt_registration(&mut d, pk["id"].as_str().unwrap(), &answer).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["response"]["verification"]["status"], "verified");
+    (user_id, d, key)
+}
+
+/// Starts a discoverable sign-in on a new device: the device, the attempt's id, the options.
+async fn discoverable_sign_in(t: &TestApp) -> (Device<'_>, String, String) {
+    let mut d = Device::new(t);
+    let r = d.post("/v1/client/sign_ins", "strategy=passkey").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let s = &r.body["response"];
+    (
+        d,
+        s["id"].as_str().unwrap().to_owned(),
+        nonce(&s["first_factor_verification"]),
+    )
+}
+
+/// The error's long message.
+fn why(r: &TestResponse) -> String {
+    r.body["errors"][0]["long_message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+async fn attempt_sign_in(d: &mut Device<'_>, id: &str, answer: &str) -> TestResponse {
+    d.post(
+        &format!("/v1/client/sign_ins/{id}/attempt_first_factor"),
+        &form(&[("strategy", "passkey"), ("public_key_credential", answer)]),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_passkey_registered_in_the_profile_signs_in_without_an_identifier() {
+    let t = setup().await;
+    let (user_id, mut d, mut key) = user_with_passkey(&t, "ada@example.com").await;
+
+    // The creation options asked for a discoverable credential, verified user, this site.
+    let me = d.get("/v1/me").await;
+    let passkeys = me.body["response"]["passkeys"].as_array().unwrap().clone();
+    assert_eq!(passkeys.len(), 1, "{}", me.body);
+    assert_eq!(passkeys[0]["verification"]["status"], "verified");
+    assert!(passkeys[0]["verification"]["nonce"].is_null());
+    assert!(passkeys[0]["last_used_at"].is_null());
+
+    let (mut other, id, options) = discoverable_sign_in(&t).await;
+    let o: Value = serde_json::from_str(&options).unwrap();
+    assert_eq!(o["rpId"], "localhost");
+    assert_eq!(o["userVerification"], "required");
+    assert_eq!(o["allowCredentials"], serde_json::json!([]));
+    let r = attempt_sign_in(&mut other, &id, &key.assert(&options, PAGE)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let s = &r.body["response"];
+    assert_eq!(s["status"], "complete", "{}", r.body);
+    assert_eq!(s["first_factor_verification"]["status"], "verified");
+    assert_eq!(s["first_factor_verification"]["strategy"], "passkey");
+    let session = s["created_session_id"].as_str().unwrap();
+    let sessions = r.body["client"]["sessions"].as_array().unwrap();
+    let signed_in = sessions.iter().find(|x| x["id"] == session).unwrap();
+    assert_eq!(signed_in["user"]["id"], user_id.as_str());
+    assert!(signed_in["user"]["passkeys"][0]["last_used_at"].is_i64());
+    // The counter the authenticator signed is kept.
+    let stored = t.user(&user_id).await;
+    assert_eq!(
+        stored.passkeys[0].credential.as_ref().unwrap()["cred"]["counter"],
+        2
+    );
+}
+
+#[tokio::test]
+async fn the_creation_options_are_what_a_browser_needs_for_a_discoverable_passkey() {
+    let t = setup().await;
+    let mut d = Device::new(&t);
+    d.sign_up("bea@example.com", PASSWORD).await;
+    let pk = begin_registration(&mut d).await;
+    let o: Value = serde_json::from_str(&nonce(&pk["verification"])).unwrap();
+    assert_eq!(o["rp"]["id"], "localhost");
+    assert_eq!(o["rp"]["name"], "Frontdoor");
+    assert_eq!(o["user"]["name"], "bea@example.com");
+    assert!(o["user"]["id"].is_string() && o["challenge"].is_string());
+    assert_eq!(o["authenticatorSelection"]["residentKey"], "required");
+    assert_eq!(o["authenticatorSelection"]["userVerification"], "required");
+    assert!(
+        o["pubKeyCredParams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["alg"] == -7)
+    );
+    assert!(pk["verification"]["expire_at"].is_i64());
+    // Unfinished registrations are not the user's passkeys.
+    let me = d.get("/v1/me").await;
+    assert_eq!(me.body["response"]["passkeys"], serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn after_an_identifier_the_options_name_the_users_passkeys_and_only_they_answer() {
+    let t = setup().await;
+    let (_, _, mut key) = user_with_passkey(&t, "cleo@example.com").await;
+    let (_, _, mut stranger) = user_with_passkey(&t, "dan@example.com").await;
+
+    let mut d = Device::new(&t);
+    let r = d
+        .post(
+            "/v1/client/sign_ins",
+            &form(&[("identifier", "cleo@example.com")]),
+        )
+        .await;
+    let s = &r.body["response"];
+    let id = s["id"].as_str().unwrap().to_owned();
+    let strategies: Vec<&str> = s["supported_first_factors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["strategy"].as_str())
+        .collect();
+    assert!(strategies.contains(&"passkey"), "{strategies:?}");
+    let prepare = format!("/v1/client/sign_ins/{id}/prepare_first_factor");
+    let r = d.post(&prepare, "strategy=passkey").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let options = nonce(&r.body["response"]["first_factor_verification"]);
+    let o: Value = serde_json::from_str(&options).unwrap();
+    use base64::Engine as _;
+    let listed = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&key.credential_id);
+    assert_eq!(o["allowCredentials"][0]["id"], listed.as_str());
+
+    // Another account's passkey does not sign this one in, even signing this challenge.
+    let r = attempt_sign_in(&mut d, &id, &stranger.assert(&options, PAGE)).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    assert_eq!(r.error_code(), Some("passkey_not_registered"));
+
+    let r = d.post(&prepare, "strategy=passkey").await;
+    let options = nonce(&r.body["response"]["first_factor_verification"]);
+    let r = attempt_sign_in(&mut d, &id, &key.assert(&options, PAGE)).await;
+    assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
+}
+
+#[tokio::test]
+async fn a_cloned_authenticator_whose_counter_lags_is_refused() {
+    let t = setup().await;
+    let (_, _, mut key) = user_with_passkey(&t, "eve@example.com").await;
+    let (mut d, id, options) = discoverable_sign_in(&t).await;
+    let r = attempt_sign_in(&mut d, &id, &key.assert(&options, PAGE)).await;
+    assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
+
+    // A copy taken before that sign-in: same key, same id, a counter that went backwards.
+    let mut clone = key.cloned_at(0);
+    let (mut thief, id, options) = discoverable_sign_in(&t).await;
+    let r = attempt_sign_in(&mut thief, &id, &clone.assert(&options, PAGE)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.error_code(), Some("passkey_authentication_failure"));
+    assert!(why(&r).contains("counter"), "{}", r.body);
+    assert!(
+        r.body["client"]["sessions"]
+            .as_array()
+            .is_none_or(Vec::is_empty)
+    );
+    // So does a copy at the same count (nothing moved forward).
+    let mut same = key.cloned_at(key.counter - 1);
+    let (mut thief, id, options) = discoverable_sign_in(&t).await;
+    let r = attempt_sign_in(&mut thief, &id, &same.assert(&options, PAGE)).await;
+    assert_eq!(
+        r.error_code(),
+        Some("passkey_authentication_failure"),
+        "{}",
+        r.body
+    );
+
+    // The genuine authenticator still signs in.
+    let (mut d, id, options) = discoverable_sign_in(&t).await;
+    let r = attempt_sign_in(&mut d, &id, &key.assert(&options, PAGE)).await;
+    assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
+}
+
+#[tokio::test]
+async fn answers_for_another_site_or_page_are_refused() {
+    let t = setup().await;
+    let (_, _, mut key) = user_with_passkey(&t, "fay@example.com").await;
+
+    // The credential, copied to another relying party, signs our challenge there: refused on
+    // its relying party (its authenticator data) even when the page claims to be ours.
+    let (mut d, id, options) = discoverable_sign_in(&t).await;
+    let other_rp = key.assert_as(&options, PAGE, "other.localhost");
+    let r = attempt_sign_in(&mut d, &id, &other_rp).await;
+    assert_eq!(
+        r.error_code(),
+        Some("passkey_authentication_failure"),
+        "{}",
+        r.body
+    );
+    assert!(why(&r).contains("another website"), "{}", r.body);
+    let (mut d, id, options) = discoverable_sign_in(&t).await;
+    let other_site = key.assert_as(&options, "http://other.localhost:5173", "other.localhost");
+    let r = attempt_sign_in(&mut d, &id, &other_site).await;
+    assert_eq!(
+        r.error_code(),
+        Some("passkey_authentication_failure"),
+        "{}",
+        r.body
+    );
+
+    // Our relying party, but a page the instance does not serve (a phishing origin).
+    let (mut d, id, options) = discoverable_sign_in(&t).await;
+    let phished = key.assert_as(&options, "https://localhost.evil.test", "localhost");
+    let r = attempt_sign_in(&mut d, &id, &phished).await;
+    assert_eq!(
+        r.error_code(),
+        Some("passkey_authentication_failure"),
+        "{}",
+        r.body
+    );
+    assert!(why(&r).contains("page"), "{}", r.body);
+
+    // Registration from another page is refused too, and spends the registration.
+    let mut d = Device::new(&t);
+    d.sign_up("gus@example.com", PASSWORD).await;
+    let pk = begin_registration(&mut d).await;
+    let pk_id = pk["id"].as_str().unwrap();
+    let (_, answer) = SoftPasskey::register(&nonce(&pk["verification"]), "https://evil.test");
+    let r = attempt_registration(&mut d, pk_id, &answer).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(
+        r.error_code(),
+        Some("passkey_invalid_public_key_credential")
+    );
+    let (_, answer) = SoftPasskey::register(&nonce(&pk["verification"]), PAGE);
+    let r = attempt_registration(&mut d, pk_id, &answer).await;
+    assert_eq!(
+        r.error_code(),
+        Some("passkey_invalid_verification"),
+        "{}",
+        r.body
+    );
+    let me = d.get("/v1/me").await;
+    assert_eq!(me.body["response"]["passkeys"], serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn a_challenge_is_answered_once_and_not_after_it_expires() {
+    let t = setup().await;
+    let (_, _, mut key) = user_with_passkey(&t, "hal@example.com").await;
+
+    // A refused answer spends the options: the right answer afterwards is refused too.
+    let (mut d, id, options) = discoverable_sign_in(&t).await;
+    let wrong = key.sign(b"another challenge entirely", PAGE, "localhost");
+    let r = attempt_sign_in(&mut d, &id, &wrong).await;
+    assert_eq!(
+        r.error_code(),
+        Some("passkey_authentication_failure"),
+        "{}",
+        r.body
+    );
+    let r = attempt_sign_in(&mut d, &id, &key.assert(&options, PAGE)).await;
+    assert_eq!(
+        r.error_code(),
+        Some("passkey_invalid_verification"),
+        "{}",
+        r.body
+    );
+
+    // An answer captured from one sign-in does not complete another.
+    let (mut d, id, options) = discoverable_sign_in(&t).await;
+    let captured = key.assert(&options, PAGE);
+    let r = attempt_sign_in(&mut d, &id, &captured).await;
+    assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
+    let (mut replayer, id, _) = discoverable_sign_in(&t).await;
+    let r = attempt_sign_in(&mut replayer, &id, &captured).await;
+    assert_eq!(
+        r.error_code(),
+        Some("passkey_authentication_failure"),
+        "{}",
+        r.body
+    );
+
+    // Options older than their lifetime are refused, under the injected clock.
+    let (mut d, id, options) = discoverable_sign_in(&t).await;
+    t.clock.advance(
+        frontdoor::security::PASSKEY_CEREMONY_LIFETIME + std::time::Duration::from_secs(1),
+    );
+    let r = attempt_sign_in(&mut d, &id, &key.assert(&options, PAGE)).await;
+    assert_eq!(
+        r.error_code(),
+        Some("passkey_invalid_verification"),
+        "{}",
+        r.body
+    );
+}
+
+#[tokio::test]
+async fn unknown_forged_and_mislabelled_credentials_are_refused() {
+    let t = setup().await;
+    let (_, _, key) = user_with_passkey(&t, "ida@example.com").await;
+
+    // A credential nobody registered.
+    let (mut d, id, options) = discoverable_sign_in(&t).await;
+    let mut d2 = Device::new(&t);
+    d2.sign_up("jon@example.com", PASSWORD).await;
+    let pk = begin_registration(&mut d2).await;
+    let (mut unregistered, _) = SoftPasskey::register(&nonce(&pk["verification"]), PAGE);
+    let r = attempt_sign_in(&mut d, &id, &unregistered.assert(&options, PAGE)).await;
+    assert_eq!(r.error_code(), Some("passkey_not_registered"), "{}", r.body);
+
+    // A registered credential id with another user's handle.
+    let mut mislabelled = key.cloned_at(50);
+    mislabelled.user_handle = vec![7; 16];
+    let (mut d, id, options) = discoverable_sign_in(&t).await;
+    let r = attempt_sign_in(&mut d, &id, &mislabelled.assert(&options, PAGE)).await;
+    assert_eq!(
+        r.error_code(),
+        Some("passkey_authentication_failure"),
+        "{}",
+        r.body
+    );
+
+    // Not a credential at all.
+    let (mut d, id, _) = discoverable_sign_in(&t).await;
+    let r = attempt_sign_in(&mut d, &id, "{\"id\":1}").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(
+        r.error_code(),
+        Some("passkey_invalid_public_key_credential")
+    );
+    // No answer.
+    let (mut d, id, _) = discoverable_sign_in(&t).await;
+    let r = d
+        .post(
+            &format!("/v1/client/sign_ins/{id}/attempt_first_factor"),
+            "strategy=passkey",
+        )
+        .await;
+    assert_eq!(r.error_code(), Some("form_param_missing"), "{}", r.body);
+}
+
+#[tokio::test]
+async fn passkeys_are_renamed_and_removed_and_removal_frees_the_credential() {
+    let t = setup().await;
+    let (user_id, mut d, mut key) = user_with_passkey(&t, "kim@example.com").await;
+    let me = d.get("/v1/me").await;
+    let id = me.body["response"]["passkeys"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let r = d
+        .send(
+            Method::PATCH,
+            &format!("/v1/me/passkeys/{id}"),
+            "name=Work%20laptop",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["response"]["name"], "Work laptop");
+    let user = &r.body["client"]["sessions"][0]["user"];
+    assert_eq!(user["passkeys"][0]["name"], "Work laptop");
+    let r = d
+        .send(Method::PATCH, &format!("/v1/me/passkeys/{id}"), "name=%20")
+        .await;
+    assert_eq!(r.error_code(), Some("form_param_missing"), "{}", r.body);
+    let long = "x".repeat(frontdoor::security::PASSKEY_NAME_MAX_CHARS + 1);
+    let r = d
+        .send(
+            Method::PATCH,
+            &format!("/v1/me/passkeys/{id}"),
+            &form(&[("name", &long)]),
+        )
+        .await;
+    assert_eq!(
+        r.error_code(),
+        Some("form_param_max_length_exceeded"),
+        "{}",
+        r.body
+    );
+
+    let r = d
+        .send(Method::DELETE, &format!("/v1/me/passkeys/{id}"), "")
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["response"]["deleted"], true);
+    assert_eq!(r.body["response"]["object"], "passkey");
+    assert_eq!(t.user(&user_id).await.passkeys, vec![]);
+    let r = d
+        .send(Method::DELETE, &format!("/v1/me/passkeys/{id}"), "")
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+
+    // The removed passkey no longer signs in; the user's factors no longer offer one.
+    let (mut other, sid, options) = discoverable_sign_in(&t).await;
+    let r = attempt_sign_in(&mut other, &sid, &key.assert(&options, PAGE)).await;
+    assert_eq!(r.error_code(), Some("passkey_not_registered"), "{}", r.body);
+    let mut d3 = Device::new(&t);
+    let r = d3
+        .post(
+            "/v1/client/sign_ins",
+            &form(&[("identifier", "kim@example.com")]),
+        )
+        .await;
+    let sid = r.body["response"]["id"].as_str().unwrap().to_owned();
+    let r = d3
+        .post(
+            &format!("/v1/client/sign_ins/{sid}/prepare_first_factor"),
+            "strategy=passkey",
+        )
+        .await;
+    assert_eq!(
+        r.error_code(),
+        Some("no_passkeys_found_for_user"),
+        "{}",
+        r.body
+    );
+}
+
+#[tokio::test]
+async fn a_credential_belongs_to_one_account_and_a_deleted_account_frees_it() {
+    let t = setup().await;
+    let (_, mut owner, key) = user_with_passkey(&t, "lea@example.com").await;
+
+    // Another account presents the same credential at its own registration.
+    let mut d = Device::new(&t);
+    d.sign_up("max@example.com", PASSWORD).await;
+    let pk = begin_registration(&mut d).await;
+    let mut copy = key.cloned_at(10);
+    let answer = copy.attest_again(&nonce(&pk["verification"]), PAGE);
+    let r = attempt_registration(&mut d, pk["id"].as_str().unwrap(), &answer).await;
+    assert_eq!(
+        r.error_code(),
+        Some("passkey_invalid_public_key_credential"),
+        "{}",
+        r.body
+    );
+
+    // Once the owner deletes the account, the credential is free and signs no one in.
+    let r = owner.send(Method::DELETE, "/v1/me", "").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let mut replay = key.cloned_at(20);
+    let (mut d2, id, options) = discoverable_sign_in(&t).await;
+    let r = attempt_sign_in(&mut d2, &id, &replay.assert(&options, PAGE)).await;
+    assert_eq!(r.error_code(), Some("passkey_not_registered"), "{}", r.body);
+    let pk = begin_registration(&mut d).await;
+    let answer = copy.attest_again(&nonce(&pk["verification"]), PAGE);
+    let r = attempt_registration(&mut d, pk["id"].as_str().unwrap(), &answer).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
+
+#[tokio::test]
+async fn a_user_has_at_most_the_quota_of_passkeys() {
+    let t = setup().await;
+    let mut d = Device::new(&t);
+    d.sign_up("ned@example.com", PASSWORD).await;
+    for _ in 0..frontdoor::security::PASSKEYS_PER_USER_MAX {
+        let pk = begin_registration(&mut d).await;
+        let (_, answer) = SoftPasskey::register(&nonce(&pk["verification"]), PAGE);
+        let r = attempt_registration(&mut d, pk["id"].as_str().unwrap(), &answer).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+    let r = d.post("/v1/me/passkeys", "").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert_eq!(r.error_code(), Some("passkey_quota_exceeded"));
+    // The options exclude the credentials the user has (checked on a fresh registration).
+    let me = d.get("/v1/me").await;
+    assert_eq!(
+        me.body["response"]["passkeys"].as_array().unwrap().len(),
+        frontdoor::security::PASSKEYS_PER_USER_MAX
+    );
+}
+
+#[tokio::test]
+async fn the_environment_offers_passkeys_and_an_instance_without_them_refuses_them() {
+    let t = setup().await;
+    let env = t.get("/v1/environment").await;
+    let us = &env.body["user_settings"];
+    assert_eq!(us["attributes"]["passkey"]["enabled"], true);
+    assert_eq!(us["passkey_settings"]["show_sign_in_button"], true);
+    assert_eq!(us["passkey_settings"]["allow_autofill"], true);
+    assert!(
+        env.body["auth_config"]["first_factors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "passkey")
+    );
+
+    let off = TestApp::new().await;
+    let env = off.get("/v1/environment").await;
+    assert_eq!(
+        env.body["user_settings"]["attributes"]["passkey"]["enabled"],
+        false
+    );
+    let mut d = Device::new(&off);
+    let r = d.post("/v1/client/sign_ins", "strategy=passkey").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    d.sign_up("oli@example.com", PASSWORD).await;
+    let r = d.post("/v1/me/passkeys", "").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+}
+
+#[test]
+fn settings_refuse_a_relying_party_a_browser_would_refuse() {
+    let with = |passkeys: &str| {
+        let text = frontdoor::settings::DEVELOPMENT_SETTINGS.replacen(
+            "[password_settings]",
+            &format!("[attributes.passkey]\nenabled = true\n\n[passkeys]\n{passkeys}\n\n[password_settings]"),
+            1,
+        );
+        frontdoor::settings::Settings::parse(&text)
+            .err()
+            .map(|e| e.key)
+    };
+    // Derived from the development URLs (127.0.0.1): an IP address is no relying party id.
+    assert_eq!(with("").as_deref(), Some("passkeys.rp_id"));
+    assert_eq!(
+        with("rp_id = \"127.0.0.1\"").as_deref(),
+        Some("passkeys.rp_id")
+    );
+    assert_eq!(
+        with("rp_id = \"localhost\"\norigins = [\"https://elsewhere.test\"]").as_deref(),
+        Some("passkeys.origins")
+    );
+    assert_eq!(
+        with("rp_id = \"example.test\"").as_deref(),
+        Some("passkeys.origins")
+    );
+    assert_eq!(with("rp_id = \"localhost\"").as_deref(), None);
+}
+
+#[test]
+fn the_production_example_makes_passkeys_for_the_apps_domain() {
+    let text = include_str!("../../settings/production.example.toml");
+    let s = frontdoor::settings::Settings::parse(text).expect("the example parses");
+    assert!(s.passkeys_enabled());
+    // The app's registrable domain, not the Frontend API's host (clerk.example.com).
+    assert_eq!(s.passkey_rp_id().as_deref(), Some("example.com"));
+    // The app's pages, and the Frontend API's own (pages it serves itself).
+    assert_eq!(
+        s.passkey_origins(),
+        vec![
+            "https://example.com".to_owned(),
+            "https://clerk.example.com".to_owned()
+        ]
+    );
+}
