@@ -69,6 +69,18 @@ pub struct Settings {
     /// when `attributes.passkey.enabled`.
     #[serde(default)]
     pub passkeys: PasskeySettings,
+    #[serde(default)]
+    pub email_links: EmailLinkSettings,
+}
+
+/// Email links (Clerk's `attack_protection.email_link`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmailLinkSettings {
+    /// A link completes only in the browser that asked for it; opened anywhere else it answers
+    /// `__clerk_status=client_mismatch` and stays usable. Off by default, as at Clerk: a link
+    /// opened on another device signs in the device that asked.
+    pub require_same_client: bool,
 }
 
 /// The WebAuthn relying party and Clerk's `passkey_settings`.

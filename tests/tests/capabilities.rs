@@ -8,7 +8,9 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use frontdoor::flows::sign_in;
-use frontdoor::model::records::{IdentificationRecord, UserRecord};
+use frontdoor::model::records::{
+    IdentificationRecord, PasskeyRecord, UserRecord, VerificationStatus,
+};
 use frontdoor::settings::Settings;
 use frontdoor::vocabulary::{FirstFactor, IdentificationKind, IdentifierKind, Strategy};
 use frontdoor_tests::{Device, TestApp, form};
@@ -67,6 +69,17 @@ fn everything(t: &TestApp) -> UserRecord {
         "idn_e",
         "all@example.com",
     ));
+    u.passkeys.push(PasskeyRecord {
+        id: "pk_all".into(),
+        name: "Passkey".into(),
+        status: VerificationStatus::Verified,
+        ceremony: None,
+        credential_id: Some("Y3JlZGVudGlhbA".into()),
+        credential: Some(serde_json::json!({})),
+        last_used_at: None,
+        created_at: now,
+        updated_at: now,
+    });
     u.phone_numbers.push(verified(
         IdentificationKind::PhoneNumber,
         Strategy::PhoneCode,
@@ -93,7 +106,12 @@ async fn advertised_strategies_are_exactly_the_accepted_ones() {
                 .post("/v1/client/sign_ins", &form(&[("strategy", f.as_str())]))
                 .await;
             let param = r.body["errors"][0]["meta"]["param_name"].clone();
-            if advertised_first.contains(f.as_str()) {
+            if advertised_first.contains(f.as_str()) && *f == FirstFactor::Passkey {
+                // A discoverable passkey names its user itself: the options come at once.
+                assert_eq!(r.status, http::StatusCode::OK, "{path:?} {f}: {}", r.body);
+                let v = &r.body["response"]["first_factor_verification"];
+                assert!(v["nonce"].is_string(), "{path:?} {f}: {}", r.body);
+            } else if advertised_first.contains(f.as_str()) {
                 assert_eq!(r.error_code(), Some("form_param_missing"), "{path:?} {f}");
                 assert_eq!(param, "identifier", "{path:?} {f}");
             } else {

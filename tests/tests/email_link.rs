@@ -12,8 +12,8 @@ use serde_json::Value;
 const PASSWORD: &str = "correct horse battery";
 const BACK: &str = "http://localhost:5173/verify";
 
-async fn setup() -> TestApp {
-    let settings = settings_with(&[
+fn link_settings() -> frontdoor::settings::Settings {
+    settings_with(&[
         (
             "first_factors = [\"email_code\"]",
             "first_factors = [\"email_code\", \"email_link\"]",
@@ -25,8 +25,11 @@ async fn setup() -> TestApp {
         ("creates = 5 ", "creates = 1000 "),
         ("attempts = 3 ", "attempts = 1000 "),
         ("prepares = 3 ", "prepares = 1000 "),
-    ]);
-    TestApp::with_settings(settings).await
+    ])
+}
+
+async fn setup() -> TestApp {
+    TestApp::with_settings(link_settings()).await
 }
 
 /// The link mailed to `to`, as a path on this server, and its token.
@@ -291,4 +294,41 @@ async fn an_address_added_in_the_profile_is_verified_by_link() {
         )
         .await;
     assert_eq!(r.error_code(), Some("form_identifier_exists"));
+}
+
+/// `attack_protection.email_link.require_same_client`: a link opened in another browser (a mail
+/// scanner, someone who read the mail) answers `client_mismatch` and completes nothing; the
+/// browser that asked can still open it.
+#[tokio::test]
+async fn with_the_same_client_required_another_browser_gets_client_mismatch() {
+    let mut settings = link_settings();
+    settings.email_links.require_same_client = true;
+    let t = TestApp::with_settings(settings).await;
+    let env = t.get("/v1/environment").await;
+    assert_eq!(
+        env.body["user_settings"]["attack_protection"]["email_link"]["require_same_client"],
+        true
+    );
+    let email = "strict@example.test";
+    let (mut d, id) = link_sign_in(&t, email).await;
+    let link = mailed_link(&t, email);
+
+    let (status, session) = status_of(&open(&t, &link).await);
+    assert_eq!((status.as_str(), session), ("client_mismatch", None));
+    let r = d.get(&format!("/v1/client/sign_ins/{id}")).await;
+    assert_eq!(
+        r.body["response"]["status"], "needs_first_factor",
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body["client"]["sessions"]
+            .as_array()
+            .is_none_or(Vec::is_empty)
+    );
+
+    // The asking browser opens the same link: it works (the mismatch did not spend it).
+    let (status, session) = status_of(&d.get(&link).await);
+    assert_eq!(status, "verified");
+    assert!(session.is_some());
 }

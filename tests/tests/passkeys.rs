@@ -605,3 +605,30 @@ fn the_production_example_makes_passkeys_for_the_apps_domain() {
         ]
     );
 }
+
+/// The answer of a passkey sign-in, counted in store round trips (DESIGN.md's budgets): the
+/// client, the rate-limit counter, the credential's guard, its user, the user's live sessions
+/// (the session cap), one transaction — whatever the number of users.
+#[tokio::test]
+async fn a_passkey_sign_in_answer_takes_at_most_six_round_trips_whatever_the_number_of_users() {
+    let t = setup().await;
+    let mut counts = Vec::new();
+    for (round, population) in [1usize, 8].into_iter().enumerate() {
+        let mut keys = Vec::new();
+        for n in 0..population {
+            let (_, _, key) = user_with_passkey(&t, &format!("p{round}x{n}@example.com")).await;
+            keys.push(key);
+        }
+        let (mut d, id, options) = discoverable_sign_in(&t).await;
+        let answer = keys[0].assert(&options, PAGE);
+        t.counts.reset();
+        let r = attempt_sign_in(&mut d, &id, &answer).await;
+        assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
+        counts.push(t.counts.reads() + t.counts.writes());
+    }
+    assert!(counts[0] <= 6, "the answer took {} round trips", counts[0]);
+    assert_eq!(
+        counts[0], counts[1],
+        "the cost does not grow with the users"
+    );
+}

@@ -8,6 +8,8 @@
 //!     unknown token ─────────────────────────────► 400
 //!     opened before / not this attempt's link ───► redirect … __clerk_status=failed
 //!     past expiry ───────────────────────────────► redirect … __clerk_status=expired
+//!     another browser, same client required ─────► redirect … __clerk_status=client_mismatch
+//!                                                   (the link stays usable where it was asked for)
 //!     ok: marked used (once), then
 //!       sign-in  → first factor passed on the client that asked (2FA? needs_second_factor : session)
 //!       sign-up  → the address verified; the user is created when nothing else is missing
@@ -75,6 +77,16 @@ pub async fn open(
             client_uat: 0,
         });
     }
+    let same_client = opened_by == Some(link.client_id.as_str());
+    if app.settings.email_links.require_same_client && !same_client {
+        // Not spent: the browser that asked can still open it (a mail scanner or someone who
+        // read the mail cannot).
+        return Ok(LinkOutcome {
+            location: back(Opened::ClientMismatch, None),
+            token: None,
+            client_uat: 0,
+        });
+    }
     // Used once: whichever request marks it first goes on; any other is told it failed.
     link.used = true;
     let mark = Write::put(
@@ -93,7 +105,6 @@ pub async fn open(
             client_uat: 0,
         });
     }
-    let same_client = opened_by == Some(link.client_id.as_str());
     let mut retry = Retry::new();
     let (opened, session, current) = loop {
         match complete(app, &link, token, opened_by, same_client, origin).await {

@@ -347,6 +347,8 @@ pub enum Opened {
     Expired,
     /// Not this verification's link, or the verification is no longer waiting for one.
     Failed,
+    /// Opened in another browser than the one that asked, where the instance requires the same.
+    ClientMismatch,
 }
 
 impl Opened {
@@ -356,6 +358,7 @@ impl Opened {
             Opened::Verified => "verified",
             Opened::Expired => "expired",
             Opened::Failed => "failed",
+            Opened::ClientMismatch => "client_mismatch",
         }
     }
 }

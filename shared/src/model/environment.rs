@@ -193,7 +193,9 @@ pub fn environment(settings: &Settings, caps: &Capabilities) -> Value {
                     "duration_in_minutes": crate::security::LOCKOUT_DURATION.as_secs() / 60,
                 },
                 "pii": { "enabled": false },
-                "email_link": { "require_same_client": false },
+                "email_link": {
+                    "require_same_client": settings.email_links.require_same_client,
+                },
                 "enumeration_protection": { "enabled": false },
             },
             "passkey_settings": {
