@@ -176,9 +176,17 @@ impl RelyingParty {
                 tracing::info!(error = %e, "passkey registration refused");
                 invalid_credential().long(refusal(&e))
             })?;
+        let credential = serde_json::to_value(&passkey).map_err(|e| internal("credential", e))?;
+        // What is kept of a credential is the authenticator's to choose (an attestation's
+        // certificate chain, its transports): bounded, so the user's record stays small.
+        if credential.to_string().len() > crate::security::PASSKEY_CREDENTIAL_MAX_BYTES
+            || passkey.cred_id().len() > crate::security::PASSKEY_CREDENTIAL_ID_MAX_BYTES
+        {
+            return Err(invalid_credential().long("This passkey's data is larger than allowed."));
+        }
         Ok(Registered {
             credential_id: URL_SAFE_NO_PAD.encode(passkey.cred_id()),
-            credential: serde_json::to_value(&passkey).map_err(|e| internal("credential", e))?,
+            credential,
         })
     }
 
@@ -213,7 +221,11 @@ impl RelyingParty {
     pub fn presented(answer: &str) -> Result<Presented> {
         let credential: PublicKeyCredential =
             serde_json::from_str(answer).map_err(|_| invalid_credential())?;
-        let credential_id = URL_SAFE_NO_PAD.encode(credential.get_credential_id());
+        let raw_id = credential.get_credential_id();
+        if raw_id.is_empty() || raw_id.len() > crate::security::PASSKEY_CREDENTIAL_ID_MAX_BYTES {
+            return Err(invalid_credential());
+        }
+        let credential_id = URL_SAFE_NO_PAD.encode(raw_id);
         let user_handle = credential.get_user_unique_id().map(<[u8]>::to_vec);
         Ok(Presented {
             credential,

@@ -191,5 +191,14 @@ pub const EMAIL_LINK_TOKEN_BYTES: usize = 32;
 pub const PASSKEY_CEREMONY_LIFETIME: Duration = Duration::from_secs(5 * 60);
 /// Passkeys one user may register. Clerk (`passkey_quota_exceeded` past 10 per user).
 pub const PASSKEYS_PER_USER_MAX: usize = 10;
+/// Longest credential id accepted. W3C WebAuthn Level 3 §4 ("Credential ID": at most 1023
+/// bytes).
+pub const PASSKEY_CREDENTIAL_ID_MAX_BYTES: usize = 1023;
+/// Largest stored credential (public key, counter, flags, attestation) accepted, as JSON: an
+/// ES256 or RS256 key with the longest credential id takes about 4 KiB; attestation
+/// certificate chains, which an authenticator may add though "none" is asked for, are
+/// otherwise unbounded. Keeps [`PASSKEYS_PER_USER_MAX`] passkeys far inside DynamoDB's 400 KB
+/// item.
+pub const PASSKEY_CREDENTIAL_MAX_BYTES: usize = 8 * 1024;
 /// Longest passkey name accepted (a rename). Clerk's UserProfile form limit.
 pub const PASSKEY_NAME_MAX_CHARS: usize = 100;

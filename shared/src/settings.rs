@@ -540,6 +540,14 @@ impl Settings {
     }
 }
 
+/// Whether `origin`'s host is `localhost` or below it (a secure context over http too).
+fn host_is_localhost(origin: &str) -> bool {
+    crate::urls::host_of(origin).is_some_and(|h| {
+        let h = h.to_ascii_lowercase();
+        h == "localhost" || h.ends_with(".localhost")
+    })
+}
+
 fn is_loopback_origin(origin: &str) -> bool {
     let Some((scheme, host)) = origin.split_once("://") else {
         return false;
@@ -739,7 +747,9 @@ impl Settings {
         for origin in &origins {
             let host = crate::urls::host_of(origin).map(str::to_ascii_lowercase);
             let on_rp = host.is_some_and(|h| h == rp_id || h.ends_with(&format!(".{rp_id}")));
-            let scheme = origin.starts_with("https://") || origin.starts_with("http://");
+            // Browsers allow WebAuthn over http only on localhost.
+            let local = host_is_localhost(origin);
+            let scheme = origin.starts_with("https://") || (origin.starts_with("http://") && local);
             if !on_rp || !scheme || crate::urls::origin_of(origin).as_deref() != Some(origin) {
                 return Err(bad(
                     "passkeys.origins",

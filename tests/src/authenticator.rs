@@ -116,6 +116,85 @@ impl SoftPasskey {
     }
 
     fn attest(&mut self, o: &Value, origin: &str, rp_id: &str) -> String {
+        self.attest_as(o, origin, rp_id, None)
+    }
+
+    /// Answers creation options with a "fido-u2f" attestation (WebAuthn §8.6) whose certificate
+    /// carries `padding` bytes in an extension: what an authenticator may send though "none"
+    /// is asked for, and what would otherwise be kept with the credential.
+    pub fn register_with_bloated_attestation(
+        options: &str,
+        origin: &str,
+        padding: usize,
+    ) -> String {
+        let (mut key, _) = Self::register(options, origin);
+        key.counter = 0;
+        let o: Value = serde_json::from_str(options).expect("creation options are JSON");
+        let rp_id = o["rp"]["id"].as_str().expect("rp.id").to_owned();
+        key.attest_as(&o, origin, &rp_id, Some(padding))
+    }
+
+    /// A self-made X.509 certificate (DER) for this key, with an extension of `padding` bytes.
+    fn certificate(&self, padding: usize) -> Vec<u8> {
+        fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+            let mut out = vec![tag];
+            match content.len() {
+                n @ 0..=127 => out.push(n as u8),
+                n @ 128..=255 => out.extend([0x81, n as u8]),
+                n => {
+                    out.push(0x82);
+                    out.extend((n as u16).to_be_bytes());
+                }
+            }
+            out.extend(content);
+            out
+        }
+        let seq = |parts: &[Vec<u8>]| tlv(0x30, &parts.concat());
+        let ecdsa_sha256 = seq(&[tlv(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02])]);
+        let name = seq(&[tlv(
+            0x31,
+            &seq(&[
+                tlv(0x06, &[0x55, 0x04, 0x03]),
+                tlv(0x0c, b"Soft authenticator"),
+            ]),
+        )]);
+        let point = self.pair().public_key().as_ref().to_vec();
+        let spki = seq(&[
+            seq(&[
+                tlv(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01]),
+                tlv(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07]),
+            ]),
+            tlv(0x03, &[&[0u8][..], &point].concat()),
+        ]);
+        let extension = seq(&[
+            tlv(
+                0x06,
+                &[0x2b, 0x06, 0x01, 0x04, 0x01, 0x86, 0x8d, 0x1f, 0x01],
+            ),
+            tlv(0x04, &vec![0x41; padding]),
+        ]);
+        let tbs = seq(&[
+            tlv(0xa0, &tlv(0x02, &[2])),
+            tlv(0x02, &[1]),
+            ecdsa_sha256.clone(),
+            name.clone(),
+            seq(&[tlv(0x17, b"250101000000Z"), tlv(0x17, b"350101000000Z")]),
+            name,
+            spki,
+            tlv(0xa3, &seq(&[extension])),
+        ]);
+        let sig = self
+            .pair()
+            .sign(&SystemRandom::new(), &tbs)
+            .expect("a signature");
+        seq(&[
+            tbs,
+            ecdsa_sha256,
+            tlv(0x03, &[&[0u8][..], sig.as_ref()].concat()),
+        ])
+    }
+
+    fn attest_as(&mut self, o: &Value, origin: &str, rp_id: &str, u2f: Option<usize>) -> String {
         self.counter += 1;
         let point = self.pair().public_key().as_ref().to_vec(); // 0x04 ‖ x ‖ y
         let (x, y) = (&point[1..33], &point[33..65]);
@@ -135,15 +214,39 @@ impl SoftPasskey {
         auth_data.extend((self.credential_id.len() as u16).to_be_bytes());
         auth_data.extend(&self.credential_id);
         auth_data.extend(cose);
+        let challenge = b64_field(o, &["challenge"]);
+        let client_data = Self::client_data("webauthn.create", &challenge, origin);
         let mut attestation = Vec::new();
         cbor_head(5, 3, &mut attestation);
         cbor_text("fmt", &mut attestation);
-        cbor_text("none", &mut attestation);
-        cbor_text("attStmt", &mut attestation);
-        cbor_head(5, 0, &mut attestation);
+        match u2f {
+            None => {
+                cbor_text("none", &mut attestation);
+                cbor_text("attStmt", &mut attestation);
+                cbor_head(5, 0, &mut attestation);
+            }
+            Some(padding) => {
+                cbor_text("fido-u2f", &mut attestation);
+                cbor_text("attStmt", &mut attestation);
+                let mut signed = vec![0u8];
+                signed.extend(Sha256::digest(rp_id.as_bytes()));
+                signed.extend(Sha256::digest(&client_data));
+                signed.extend(&self.credential_id);
+                signed.extend(&point);
+                let sig = self
+                    .pair()
+                    .sign(&SystemRandom::new(), &signed)
+                    .expect("a signature");
+                cbor_head(5, 2, &mut attestation);
+                cbor_text("sig", &mut attestation);
+                cbor_bytes(sig.as_ref(), &mut attestation);
+                cbor_text("x5c", &mut attestation);
+                cbor_head(4, 1, &mut attestation);
+                cbor_bytes(&self.certificate(padding), &mut attestation);
+            }
+        }
         cbor_text("authData", &mut attestation);
         cbor_bytes(&auth_data, &mut attestation);
-        let challenge = b64_field(o, &["challenge"]);
         let id = B64.encode(&self.credential_id);
         json!({
             "type": "public-key",
@@ -151,7 +254,7 @@ impl SoftPasskey {
             "rawId": id,
             "authenticatorAttachment": "platform",
             "response": {
-                "clientDataJSON": B64.encode(Self::client_data("webauthn.create", &challenge, origin)),
+                "clientDataJSON": B64.encode(client_data),
                 "attestationObject": B64.encode(attestation),
                 "transports": ["internal"],
             },

@@ -586,6 +586,15 @@ fn settings_refuse_a_relying_party_a_browser_would_refuse() {
         with("rp_id = \"example.test\"").as_deref(),
         Some("passkeys.origins")
     );
+    // Browsers refuse WebAuthn over plain http but on localhost.
+    assert_eq!(
+        with("rp_id = \"example.test\"\norigins = [\"http://app.example.test\"]").as_deref(),
+        Some("passkeys.origins")
+    );
+    assert_eq!(
+        with("rp_id = \"example.test\"\norigins = [\"https://app.example.test\"]").as_deref(),
+        None
+    );
     assert_eq!(with("rp_id = \"localhost\"").as_deref(), None);
 }
 
@@ -631,4 +640,241 @@ async fn a_passkey_sign_in_answer_takes_at_most_six_round_trips_whatever_the_num
         counts[0], counts[1],
         "the cost does not grow with the users"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The security review's findings, each as an attack that must fail.
+// ---------------------------------------------------------------------------------------------
+
+/// An authenticator may send an attestation though "none" is asked for, and its certificate
+/// may be as large as the request allows: kept, it would swell the user's record toward the
+/// store's item limit, and every later read and write of the user with it.
+#[tokio::test]
+async fn an_attestation_too_large_to_keep_is_refused() {
+    let t = setup().await;
+    let mut d = Device::new(&t);
+    let user_id = d.sign_up("ola@example.com", PASSWORD).await;
+    let pk = begin_registration(&mut d).await;
+    let answer =
+        SoftPasskey::register_with_bloated_attestation(&nonce(&pk["verification"]), PAGE, 30_000);
+    let r = attempt_registration(&mut d, pk["id"].as_str().unwrap(), &answer).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(
+        r.error_code(),
+        Some("passkey_invalid_public_key_credential")
+    );
+    assert!(
+        t.user(&user_id)
+            .await
+            .passkeys
+            .iter()
+            .all(|p| !p.is_registered())
+    );
+
+    // The same kind of attestation at an ordinary size is accepted (only the size refused it).
+    let pk = begin_registration(&mut d).await;
+    let answer =
+        SoftPasskey::register_with_bloated_attestation(&nonce(&pk["verification"]), PAGE, 64);
+    let r = attempt_registration(&mut d, pk["id"].as_str().unwrap(), &answer).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
+
+/// A credential id longer than WebAuthn allows would become a store key no store takes: a
+/// Clerk error, not a 500.
+#[tokio::test]
+async fn an_oversized_credential_id_is_refused_with_a_clerk_error() {
+    let t = setup().await;
+    let (_, _, key) = user_with_passkey(&t, "pia@example.com").await;
+    let mut long = key.cloned_at(40);
+    long.credential_id = vec![9; 2000];
+    let (mut d, id, options) = discoverable_sign_in(&t).await;
+    let r = attempt_sign_in(&mut d, &id, &long.assert(&options, PAGE)).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(
+        r.error_code(),
+        Some("passkey_invalid_public_key_credential")
+    );
+}
+
+/// An answer refused at the last step (a locked account) spends the options too: unlocked a
+/// minute later, the captured answer does not sign in.
+#[tokio::test]
+async fn an_answer_refused_for_a_locked_account_is_spent() {
+    let t = setup().await;
+    let (user_id, _, mut key) = user_with_passkey(&t, "quin@example.com").await;
+    let mut user = t.user(&user_id).await;
+    user.locked_until = Some(t.app.now_ms() + 60_000);
+    t.save_user(&user).await;
+    let (mut d, id, options) = discoverable_sign_in(&t).await;
+    let answer = key.assert(&options, PAGE);
+    let r = attempt_sign_in(&mut d, &id, &answer).await;
+    assert_eq!(r.error_code(), Some("user_locked"), "{}", r.body);
+
+    t.clock.advance(std::time::Duration::from_secs(61));
+    let r = attempt_sign_in(&mut d, &id, &answer).await;
+    assert_eq!(
+        r.error_code(),
+        Some("passkey_invalid_verification"),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body["client"]["sessions"]
+            .as_array()
+            .is_none_or(Vec::is_empty)
+    );
+}
+
+/// A registration refused because the credential is another account's is over: its challenge
+/// cannot be answered again.
+#[tokio::test]
+async fn a_registration_refused_for_a_taken_credential_is_spent() {
+    let t = setup().await;
+    let (_, _, key) = user_with_passkey(&t, "rae@example.com").await;
+    let mut d = Device::new(&t);
+    d.sign_up("sam@example.com", PASSWORD).await;
+    let pk = begin_registration(&mut d).await;
+    let options = nonce(&pk["verification"]);
+    let id = pk["id"].as_str().unwrap();
+    let r = attempt_registration(&mut d, id, &key.cloned_at(5).attest_again(&options, PAGE)).await;
+    assert_eq!(
+        r.error_code(),
+        Some("passkey_invalid_public_key_credential"),
+        "{}",
+        r.body
+    );
+    let (_, fresh) = SoftPasskey::register(&options, PAGE);
+    let r = attempt_registration(&mut d, id, &fresh).await;
+    assert_eq!(
+        r.error_code(),
+        Some("passkey_invalid_verification"),
+        "{}",
+        r.body
+    );
+}
+
+/// A passkey sign-in of a user with a second factor proves both (the authenticator verified
+/// its user): the session may change the account at once, as after a full sign-in.
+#[tokio::test]
+async fn a_passkey_sign_in_proves_the_second_factor_too() {
+    let t = setup().await;
+    let (user_id, _, mut key) = user_with_passkey(&t, "tia@example.com").await;
+    let mut user = t.user(&user_id).await;
+    user.totp_secret = Some("JBSWY3DPEHPK3PXP".into());
+    t.save_user(&user).await;
+    let (mut d, id, options) = discoverable_sign_in(&t).await;
+    let r = attempt_sign_in(&mut d, &id, &key.assert(&options, PAGE)).await;
+    assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
+    let r = d.post("/v1/me/passkeys", "").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
+
+/// Preparing another factor withdraws the passkey options: the attempt shows the code's
+/// verification, and the passkey's answer no longer fits.
+#[tokio::test]
+async fn preparing_another_factor_withdraws_the_passkey_options() {
+    let t = setup().await;
+    let (_, _, mut key) = user_with_passkey(&t, "uma@example.com").await;
+    t.clock.advance(std::time::Duration::from_secs(31)); // past the sign-up code's cooldown
+    let mut d = Device::new(&t);
+    let r = d
+        .post(
+            "/v1/client/sign_ins",
+            &form(&[("identifier", "uma@example.com"), ("strategy", "passkey")]),
+        )
+        .await;
+    let id = r.body["response"]["id"].as_str().unwrap().to_owned();
+    let options = nonce(&r.body["response"]["first_factor_verification"]);
+    let r = d
+        .post(
+            &format!("/v1/client/sign_ins/{id}/prepare_first_factor"),
+            "strategy=email_code",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let v = &r.body["response"]["first_factor_verification"];
+    assert_eq!(v["strategy"], "email_code", "{}", r.body);
+    let r = attempt_sign_in(&mut d, &id, &key.assert(&options, PAGE)).await;
+    assert_eq!(r.error_code(), Some("verification_missing"), "{}", r.body);
+}
+
+/// Authenticators show the user's name and display name; a blank first name does not make
+/// the options unusable.
+#[tokio::test]
+async fn a_blank_name_still_gets_creation_options() {
+    let t = setup().await;
+    let mut d = Device::new(&t);
+    let user_id = d.sign_up("val@example.com", PASSWORD).await;
+    let mut user = t.user(&user_id).await;
+    user.first_name = Some(String::new());
+    t.save_user(&user).await;
+    let pk = begin_registration(&mut d).await;
+    let o: Value = serde_json::from_str(&nonce(&pk["verification"])).unwrap();
+    assert_eq!(o["user"]["displayName"], "val@example.com");
+}
+
+/// Reverification with a passkey: a session whose verification is too old proves itself again
+/// with the passkey (options listing the user's own), and a cloned authenticator cannot.
+#[tokio::test]
+async fn a_passkey_reverifies_a_session() {
+    let t = setup().await;
+    let (_, mut d, mut key) = user_with_passkey(&t, "wes@example.com").await;
+    let me = d.get("/v1/me").await;
+    let session = me.body["client"]["sessions"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    t.clock.advance(std::time::Duration::from_secs(60 * 60));
+    let r = d.post("/v1/me/passkeys", "").await;
+    assert_eq!(
+        r.error_code(),
+        Some("session_reverification_required"),
+        "{}",
+        r.body
+    );
+
+    let verify = format!("/v1/client/sessions/{session}/verify");
+    let r = d.post(&verify, "level=first_factor").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let offered: Vec<&str> = r.body["response"]["supported_first_factors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["strategy"].as_str())
+        .collect();
+    assert!(offered.contains(&"passkey"), "{offered:?}");
+    let prepare = format!("{verify}/prepare_first_factor");
+    let attempt = format!("{verify}/attempt_first_factor");
+    let answer = |a: &str| form(&[("strategy", "passkey"), ("public_key_credential", a)]);
+
+    // A copy with a lagging counter is refused, and spends the options.
+    let r = d.post(&prepare, "strategy=passkey").await;
+    let options = nonce(&r.body["response"]["first_factor_verification"]);
+    let r = d
+        .post(&attempt, &answer(&key.cloned_at(0).assert(&options, PAGE)))
+        .await;
+    assert_eq!(
+        r.error_code(),
+        Some("passkey_authentication_failure"),
+        "{}",
+        r.body
+    );
+    let r = d.post(&attempt, &answer(&key.assert(&options, PAGE))).await;
+    assert_eq!(
+        r.error_code(),
+        Some("passkey_invalid_verification"),
+        "{}",
+        r.body
+    );
+
+    let r = d.post(&prepare, "strategy=passkey").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let options = nonce(&r.body["response"]["first_factor_verification"]);
+    let o: Value = serde_json::from_str(&options).unwrap();
+    assert_eq!(o["allowCredentials"].as_array().unwrap().len(), 1);
+    let r = d.post(&attempt, &answer(&key.assert(&options, PAGE))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
+    let r = d.post("/v1/me/passkeys", "").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 }

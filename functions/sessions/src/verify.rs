@@ -64,6 +64,9 @@ pub async fn attempt_first_factor(Path(id): Path<String>, fapi: Fapi) -> Result<
     let p = &fapi.params;
     let proof = match parse_strategy("strategy", p.required("strategy")?)? {
         FirstFactor::Password => FirstFactorProof::Password(p.required("password")?.to_owned()),
+        FirstFactor::Passkey => {
+            FirstFactorProof::Passkey(p.required("public_key_credential")?.to_owned())
+        }
         code => FirstFactorProof::Code(code, p.required("code")?.to_owned()),
     };
     answer(fapi, AttemptVerificationFirstFactor { id, proof }).await

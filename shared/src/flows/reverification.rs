@@ -4,7 +4,7 @@
 //!
 //! ```text
 //!   sensitive action, verification too old ──► 403 session_reverification_required
-//!   POST sessions/{id}/verify ──► needs_first_factor ──(password / code)──┬─(user has 2FA)─► needs_second_factor ──(totp / sms / backup)──► complete
+//!   POST sessions/{id}/verify ──► needs_first_factor ──(password / code / passkey)──┬─(user has 2FA)─► needs_second_factor ──(totp / sms / backup)──► complete
 //!                                                                      └─(no 2FA)────────────────────────────────────────────► complete
 //!   complete: the session's verification times (`fva`) are now, the action can be retried
 //!   (`level=first_factor` stops after the first factor; it does not satisfy the check for a
@@ -34,8 +34,9 @@ use super::command::{ClientCommand, Origin};
 use super::lockout;
 use super::session::signed_out;
 use super::sign_in::state as sign_in_state;
-use super::sign_in::{FactorTarget, FirstFactorProof};
+use super::sign_in::{FactorTarget, FirstFactorProof, passkey};
 use super::verification::{self, Purpose, Sender, SentOnce};
+use crate::passkeys::RelyingParty;
 
 fn within(verified_at: Option<UnixMillis>, now: UnixMillis, max_age_ms: i64) -> bool {
     verified_at.is_some_and(|t| now - t < max_age_ms)
@@ -323,13 +324,12 @@ impl ClientCommand for StartVerification {
             .into_iter()
             .filter(|f| {
                 // A session proves itself again in place: no reset codes, no links that
-                // would finish the proof in another browser. Passkeys do not reverify yet.
+                // would finish the proof in another browser.
                 !matches!(
                     f.strategy,
                     Strategy::ResetPasswordEmailCode
                         | Strategy::ResetPasswordPhoneCode
                         | Strategy::EmailLink
-                        | Strategy::Passkey
                 )
             })
             .collect();
@@ -342,6 +342,7 @@ impl ClientCommand for StartVerification {
             second_factor: None,
             supported_first_factors: first_factors,
             supported_second_factors: sign_in_state::second_factors(app, &user),
+            passkey: None,
             created_at: app.now_ms(),
         });
         store(app, current, session, None).await
@@ -353,7 +354,19 @@ impl ClientCommand for PrepareVerificationFirstFactor {
 
     async fn run(&self, app: &App, current: &mut Current, _: &Origin) -> Result<Self::Output> {
         let step = ReverificationStatus::NeedsFirstFactor;
-        let (session, user, r) = at_step(app, current, &self.id, step).await?;
+        let (session, user, mut r) = at_step(app, current, &self.id, step).await?;
+        if self.strategy == FirstFactor::Passkey {
+            if !r
+                .supported_first_factors
+                .iter()
+                .any(|f| f.strategy == Strategy::Passkey)
+            {
+                return Err(Error::new(Code::NoPasskeysFoundForUser).param("strategy"));
+            }
+            r.passkey = Some(passkey::options_for(app, Some(&user))?);
+            r.first_factor = None;
+            return keep(app, current, session, r).await;
+        }
         if self.strategy.code_destination().is_none() || self.strategy.is_reset() {
             return Err(Error::new(Code::VerificationStrategyInvalid).param("strategy"));
         }
@@ -371,8 +384,32 @@ impl ClientCommand for AttemptVerificationFirstFactor {
         let step = ReverificationStatus::NeedsFirstFactor;
         let (mut session, user, mut r) = at_step(app, current, &self.id, step).await?;
         match &self.proof {
-            FirstFactorProof::Passkey(_) => {
-                return Err(Error::new(Code::VerificationStrategyInvalid).param("strategy"));
+            FirstFactorProof::Passkey(answer) => {
+                let now = app.now_ms();
+                let Some(ceremony) = r.passkey.take().filter(|c| c.expire_at > now) else {
+                    let spent = r
+                        .first_factor
+                        .as_ref()
+                        .is_some_and(|f| f.verification.strategy == Strategy::Passkey);
+                    if !spent {
+                        return Err(Error::new(Code::VerificationMissing).param("strategy"));
+                    }
+                    keep(app, current, session, r).await?;
+                    return Err(Error::new(Code::PasskeyInvalidVerification));
+                };
+                let mut user = user;
+                let checked = RelyingParty::presented(answer)
+                    .and_then(|p| passkey::verify_for(app, &ceremony, &p, &mut user));
+                if let Err(e) = checked {
+                    // The options are spent: a refused answer cannot be followed by another.
+                    r.first_factor = Some(passkey::failed());
+                    keep(app, current, session, r).await?;
+                    return Err(e);
+                }
+                r.first_factor = Some(passkey::verified());
+                // A passkey verified its user: both factors, when passkeys satisfy the second.
+                let both = app.settings.passkeys.satisfies_second_factor;
+                return passed(app, current, session, r, &user, both).await;
             }
             FirstFactorProof::Password(password) => {
                 if !r
@@ -481,8 +518,19 @@ pub fn render(session: &SessionRecord) -> Result<Value> {
         .reverification
         .as_ref()
         .ok_or_else(|| Error::new(Code::SessionReverificationMissing))?;
-    let verification =
-        |f: &Option<FactorVerification>| f.as_ref().map(|f| render::verification(&f.verification));
+    let at = session.updated_at;
+    let verification = |f: &Option<FactorVerification>| {
+        f.as_ref()
+            .map(|f| render::factor_verification(&f.verification, at))
+    };
+    let first = match &r.passkey {
+        Some(c) => Some(render::passkey_verification(
+            crate::model::records::VerificationStatus::Unverified,
+            Some(c),
+            c.expire_at,
+        )),
+        None => verification(&r.first_factor),
+    };
     Ok(json!({
         "object": "session_reverification",
         "id": r.id,
@@ -500,7 +548,7 @@ pub fn render(session: &SessionRecord) -> Result<Value> {
         },
         "supported_first_factors": r.supported_first_factors,
         "supported_second_factors": (!r.supported_second_factors.is_empty()).then_some(&r.supported_second_factors),
-        "first_factor_verification": verification(&r.first_factor),
+        "first_factor_verification": first,
         "second_factor_verification": verification(&r.second_factor),
     }))
 }

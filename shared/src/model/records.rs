@@ -342,6 +342,9 @@ pub struct ReverificationRecord {
     pub second_factor: Option<FactorVerification>,
     pub supported_first_factors: Vec<crate::model::wire::SignInFactor>,
     pub supported_second_factors: Vec<crate::model::wire::SignInFactor>,
+    /// A passkey's options out for the first factor, in place of `first_factor` until answered.
+    #[serde(default)]
+    pub passkey: Option<PasskeyCeremony>,
     pub created_at: UnixMillis,
 }
 

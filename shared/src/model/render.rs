@@ -78,6 +78,15 @@ pub fn passkey_verification(
     out
 }
 
+/// A factor's verification as its own wire object: a passkey's (`expire_at` falling back to
+/// `at`), or any other kind's.
+pub fn factor_verification(v: &VerificationRecord, at: UnixMillis) -> Value {
+    if v.strategy == Strategy::Passkey {
+        return passkey_verification(v.status, None, v.expire_at.unwrap_or(at));
+    }
+    serde_json::to_value(verification(v)).unwrap_or(Value::Null)
+}
+
 /// A passkey (`passkey`).
 pub fn passkey(p: &PasskeyRecord) -> Value {
     let ends = p.created_at + crate::clock::duration_ms(crate::security::PASSKEY_CEREMONY_LIFETIME);
@@ -435,11 +444,7 @@ pub fn sign_in(s: &SignInRecord, caps: &Capabilities) -> wire::SignIn {
                 s.updated_at,
             )),
             (None, Some(f)) if f.verification.strategy == Strategy::Passkey => {
-                Some(passkey_verification(
-                    f.verification.status,
-                    None,
-                    f.verification.expire_at.unwrap_or(s.updated_at),
-                ))
+                Some(factor_verification(&f.verification, s.updated_at))
             }
             (None, Some(f)) => serde_json::to_value(verification(&f.verification)).ok(),
             (None, None) => None,

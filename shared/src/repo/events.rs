@@ -100,6 +100,14 @@ pub fn user_fingerprint(u: &UserRecord) -> u64 {
         if let Some(hash) = map.get_mut("password_hash") {
             *hash = Value::Bool(!hash.is_null());
         }
+        // What an app sees of passkeys: the registered ones, by id and name. Their counters,
+        // last use and registrations under way are bookkeeping.
+        if let Some(Value::Array(passkeys)) = map.get_mut("passkeys") {
+            passkeys.retain(|p| p["status"] == "verified");
+            for p in passkeys.iter_mut() {
+                *p = serde_json::json!({ "id": p["id"], "name": p["name"] });
+            }
+        }
     }
     let mut h = std::collections::hash_map::DefaultHasher::new();
     doc.to_string().hash(&mut h);
@@ -461,4 +469,42 @@ pub fn message_from(item: &Item) -> Result<MessageRecord> {
     let mut m: MessageRecord = from_doc(item)?;
     m.version = item.version;
     Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::records::{PasskeyRecord, VerificationStatus};
+
+    fn passkey(id: &str, status: VerificationStatus) -> PasskeyRecord {
+        PasskeyRecord {
+            id: id.into(),
+            name: "Laptop".into(),
+            status,
+            ceremony: None,
+            credential_id: Some("Y3JlZA".into()),
+            credential: Some(json!({ "cred": { "counter": 1 } })),
+            last_used_at: None,
+            created_at: 1,
+            updated_at: 1,
+        }
+    }
+
+    #[test]
+    fn passkey_bookkeeping_is_no_user_update_but_a_new_name_is() {
+        let mut u = UserRecord::new("user_1".into(), 1);
+        u.passkeys
+            .push(passkey("pk_1", VerificationStatus::Verified));
+        let before = user_fingerprint(&u);
+        // A sign-in with it: counter, last use.
+        u.passkeys[0].credential = Some(json!({ "cred": { "counter": 7 } }));
+        u.passkeys[0].last_used_at = Some(99);
+        u.passkeys[0].updated_at = 99;
+        // A registration under way.
+        u.passkeys
+            .push(passkey("pk_2", VerificationStatus::Unverified));
+        assert_eq!(user_fingerprint(&u), before);
+        u.passkeys[0].name = "Work laptop".into();
+        assert_ne!(user_fingerprint(&u), before);
+    }
 }

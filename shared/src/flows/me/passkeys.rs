@@ -117,12 +117,16 @@ impl UserCommand for CreatePasskey {
             return Err(Error::new(Code::PasskeyQuotaExceeded));
         }
         let now = app.now_ms();
-        let name = render::display_identifier(&a.user);
-        let display = match (&a.user.first_name, &a.user.last_name) {
-            (Some(f), Some(l)) => format!("{f} {l}"),
-            (Some(n), None) | (None, Some(n)) => n.clone(),
-            (None, None) => name.clone(),
-        };
+        // Authenticators show these; webauthn-rs refuses empty ones.
+        let name = Some(render::display_identifier(&a.user))
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| a.user.id.clone());
+        let full = [&a.user.first_name, &a.user.last_name]
+            .iter()
+            .filter_map(|n| n.as_deref().map(str::trim).filter(|n| !n.is_empty()))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let display = if full.is_empty() { name.clone() } else { full };
         let expire_at = now + crate::clock::duration_ms(security::PASSKEY_CEREMONY_LIFETIME);
         let ceremony = rp.begin_registration(
             &a.user.id,
@@ -180,10 +184,13 @@ impl UserCommand for VerifyPasskey {
                 return Err(e);
             }
         };
-        if registered_ids(&a.user).contains(&registered.credential_id) {
-            return Err(Error::new(Code::PasskeyInvalidPublicKeyCredential)
+        let already = || {
+            Error::new(Code::PasskeyInvalidPublicKeyCredential)
                 .param("public_key_credential")
-                .long("This passkey is already registered."));
+                .long("This passkey is already registered.")
+        };
+        if registered_ids(&a.user).contains(&registered.credential_id) {
+            return spend(app, a, &self.id, already()).await;
         }
         let claim = Repo::claim_passkey_write(&registered.credential_id, &a.user.id)?;
         let Some(p) = a.user.passkeys.iter_mut().find(|p| p.id == self.id) else {
@@ -193,19 +200,30 @@ impl UserCommand for VerifyPasskey {
         p.credential_id = Some(registered.credential_id);
         p.credential = Some(registered.credential);
         let out = p.clone();
-        save(app, a, vec![claim], "public_key_credential", Vec::new())
-            .await
-            .map_err(|e| {
-                if e.code == Code::FormIdentifierExists {
-                    Error::new(Code::PasskeyInvalidPublicKeyCredential)
-                        .param("public_key_credential")
-                        .long("This passkey is already registered to an account.")
-                } else {
-                    e
-                }
-            })?;
-        Ok(out)
+        match save(app, a, vec![claim], "public_key_credential", Vec::new()).await {
+            Ok(()) => Ok(out),
+            // Another account holds the credential: this registration is over.
+            Err(e) if e.code == Code::FormIdentifierExists => {
+                let fresh = app.repo.load_user(&a.user.id).await?;
+                a.user = fresh.ok_or_else(Error::not_found)?;
+                spend(app, a, &self.id, already()).await
+            }
+            Err(e) => Err(e),
+        }
     }
+}
+
+/// Ends registration `id` refused (its challenge spent), and answers `error`.
+async fn spend<T>(app: &App, a: &mut Acting, id: &str, error: Error) -> Result<T> {
+    if let Some(p) = a.user.passkeys.iter_mut().find(|p| p.id == id) {
+        p.status = VerificationStatus::Failed;
+        p.ceremony = None;
+        p.credential = None;
+        p.credential_id = None;
+        p.updated_at = app.now_ms();
+    }
+    save_user(app, a).await?;
+    Err(error)
 }
 
 /// `PATCH /v1/me/passkeys/{id}`: renames a passkey.

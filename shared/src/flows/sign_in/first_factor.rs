@@ -251,6 +251,8 @@ impl ClientCommand for PrepareFirstFactor {
         if self.strategy == FirstFactor::Passkey {
             super::passkey::begin(app, &mut s, Some(&user))?;
         } else {
+            // Another factor instead: the passkey options are withdrawn.
+            s.passkey = None;
             let sending = (&self.target, &self.sent);
             prepare_code(app, &mut s, &user, self.strategy, sending).await?;
         }
@@ -278,6 +280,8 @@ impl ClientCommand for AttemptFirstFactor {
         }
         let mut s = state::at_step(current, id, SignInStatus::NeedsFirstFactor)?;
         ensure_enabled(app, strategy)?;
+        // Proven another way: passkey options still out are withdrawn.
+        s.passkey = None;
         let mut user = state::load_user(app, &s).await?;
         let now = app.now_ms();
         lockout::ensure_unlocked(&mut user, now)?;

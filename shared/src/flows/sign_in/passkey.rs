@@ -18,10 +18,10 @@
 use crate::app::App;
 use crate::error::{Code, Error, Result};
 use crate::model::records::{
-    FactorVerification, SignInRecord, SignInStatus, UserRecord, VerificationRecord,
-    VerificationStatus,
+    FactorVerification, PasskeyCeremony, SignInRecord, SignInStatus, UserRecord,
+    VerificationRecord, VerificationStatus,
 };
-use crate::passkeys::{RelyingParty, user_handle};
+use crate::passkeys::{Presented, RelyingParty, user_handle};
 use crate::security;
 use crate::vocabulary::{FirstFactor, Strategy};
 
@@ -32,18 +32,14 @@ use crate::flows::lockout;
 use crate::flows::me::passkeys::{registered_ids, relying_party};
 use crate::flows::verification;
 
-/// Hands `s` fresh sign-in options: any passkey of this relying party (no `user`), or only
-/// `user`'s, who must have one.
-pub fn begin(app: &App, s: &mut SignInRecord, user: Option<&UserRecord>) -> Result<()> {
+/// Sign-in options: for any passkey of this relying party (no `user`), or only `user`'s, who
+/// must have one.
+pub fn options_for(app: &App, user: Option<&UserRecord>) -> Result<PasskeyCeremony> {
     let rp = relying_party(app)?;
     let allow = match user {
         Some(u) => {
             let ids = registered_ids(u);
-            let offered = s
-                .supported_first_factors
-                .iter()
-                .any(|f| f.strategy == Strategy::Passkey);
-            if ids.is_empty() || !offered {
+            if ids.is_empty() {
                 return Err(Error::new(Code::NoPasskeysFoundForUser).param("strategy"));
             }
             ids
@@ -51,18 +47,75 @@ pub fn begin(app: &App, s: &mut SignInRecord, user: Option<&UserRecord>) -> Resu
         None => Vec::new(),
     };
     let expire_at = app.now_ms() + crate::clock::duration_ms(security::PASSKEY_CEREMONY_LIFETIME);
-    s.passkey = Some(rp.begin_sign_in(&allow, expire_at)?);
+    rp.begin_sign_in(&allow, expire_at)
+}
+
+/// Hands `s` fresh sign-in options: any passkey of this relying party (no `user`), or only
+/// `user`'s, who must have one the attempt offers.
+pub fn begin(app: &App, s: &mut SignInRecord, user: Option<&UserRecord>) -> Result<()> {
+    let offered = s
+        .supported_first_factors
+        .iter()
+        .any(|f| f.strategy == Strategy::Passkey);
+    if user.is_some() && !offered {
+        return Err(Error::new(Code::NoPasskeysFoundForUser).param("strategy"));
+    }
+    s.passkey = Some(options_for(app, user)?);
     s.first_factor = None;
     Ok(())
 }
 
-fn failed() -> FactorVerification {
+/// Checks `presented` against `ceremony` and the passkey of `user` it names: the user handle,
+/// then (webauthn-rs) challenge, origin, relying party, signature, user verification and a
+/// counter that moved forward. On success the passkey's counter and last use are updated.
+pub fn verify_for(
+    app: &App,
+    ceremony: &PasskeyCeremony,
+    presented: &Presented,
+    user: &mut UserRecord,
+) -> Result<()> {
+    let rp = relying_party(app)?;
+    let Some(index) = user.passkeys.iter().position(|p| {
+        p.is_registered() && p.credential_id.as_deref() == Some(presented.credential_id.as_str())
+    }) else {
+        return Err(Error::new(Code::PasskeyNotRegistered));
+    };
+    let handle = user_handle(&user.id);
+    if presented
+        .user_handle
+        .as_deref()
+        .is_some_and(|h| h != handle.as_bytes())
+    {
+        return Err(Error::new(Code::PasskeyAuthenticationFailure)
+            .long("The passkey names another user than the one it is registered to."));
+    }
+    let stored = user.passkeys[index].credential.clone().unwrap_or_default();
+    let advanced = rp.finish_sign_in(ceremony, presented, &stored)?;
+    let now = app.now_ms();
+    let p = &mut user.passkeys[index];
+    p.credential = Some(advanced);
+    p.last_used_at = Some(now);
+    p.updated_at = now;
+    Ok(())
+}
+
+/// A passkey verification refused (its options spent).
+pub fn failed() -> FactorVerification {
     FactorVerification {
         verification: VerificationRecord {
             status: VerificationStatus::Failed,
             attempts: 1,
             ..verification::verified(Strategy::Passkey)
         },
+        email_address_id: None,
+        phone_number_id: None,
+    }
+}
+
+/// A passkey verification passed.
+pub fn verified() -> FactorVerification {
+    FactorVerification {
+        verification: verification::verified(Strategy::Passkey),
         email_address_id: None,
         phone_number_id: None,
     }
@@ -103,7 +156,6 @@ pub async fn attempt(
     answer: &str,
     origin: &Origin,
 ) -> Result<Option<SignedIn>> {
-    let rp = relying_party(app)?;
     let now = app.now_ms();
     s.updated_at = now;
     let Some(ceremony) = s.passkey.take().filter(|c| c.expire_at > now) else {
@@ -119,7 +171,6 @@ pub async fn attempt(
         Ok(p) => p,
         Err(e) => return refuse(app, current, s, e).await,
     };
-    let not_registered = || Error::new(Code::PasskeyNotRegistered);
     let owner = app.repo.passkey_owner(&presented.credential_id).await?;
     // After an identifier, only that account's passkeys answer.
     let owner = owner.filter(|o| s.user_id.as_ref().is_none_or(|u| u == o));
@@ -128,48 +179,34 @@ pub async fn attempt(
         None => None,
     };
     let Some(mut user) = user else {
-        return refuse(app, current, s, not_registered()).await;
+        return refuse(app, current, s, Error::new(Code::PasskeyNotRegistered)).await;
     };
-    let Some(index) = user.passkeys.iter().position(|p| {
-        p.is_registered() && p.credential_id.as_deref() == Some(presented.credential_id.as_str())
-    }) else {
-        return refuse(app, current, s, not_registered()).await;
-    };
-    let handle = user_handle(&user.id);
-    if presented
-        .user_handle
-        .as_deref()
-        .is_some_and(|h| h != handle.as_bytes())
-    {
-        let err = Error::new(Code::PasskeyAuthenticationFailure)
-            .long("The passkey names another user than the one it is registered to.");
-        return refuse(app, current, s, err).await;
+    if let Err(e) = verify_for(app, &ceremony, &presented, &mut user) {
+        return refuse(app, current, s, e).await;
     }
-    let stored = user.passkeys[index].credential.clone().unwrap_or_default();
-    let advanced = match rp.finish_sign_in(&ceremony, &presented, &stored) {
-        Ok(c) => c,
-        Err(e) => return refuse(app, current, s, e).await,
-    };
-    lockout::ensure_unlocked(&mut user, now)?;
-    let p = &mut user.passkeys[index];
-    p.credential = Some(advanced);
-    p.last_used_at = Some(now);
-    p.updated_at = now;
+    if let Err(e) = lockout::ensure_unlocked(&mut user, now) {
+        return refuse(app, current, s, e).await;
+    }
+    let spent = s.clone();
     s.status = SignInStatus::NeedsFirstFactor;
     state::snapshot(app, &mut s, &user);
-    s.first_factor = Some(FactorVerification {
-        verification: verification::verified(Strategy::Passkey),
-        email_address_id: None,
-        phone_number_id: None,
-    });
+    s.first_factor = Some(verified());
     s.first_factor_verified_at = Some(now);
-    if !app.settings.passkeys.satisfies_second_factor && state::needs_second_factor(app, &user) {
-        s.status = SignInStatus::NeedsSecondFactor;
-        state::store(app, current, s, Some(&user), Vec::new()).await?;
-        return Ok(None);
+    if state::needs_second_factor(app, &user) {
+        if !app.settings.passkeys.satisfies_second_factor {
+            s.status = SignInStatus::NeedsSecondFactor;
+            state::store(app, current, s, Some(&user), Vec::new()).await?;
+            return Ok(None);
+        }
+        // The authenticator verified its user: the session's second factor is proven too.
+        s.second_factor_verified_at = Some(now);
     }
     let strategy = FirstFactor::Passkey.as_str();
-    state::complete(app, current, s, user, strategy, Vec::new(), origin, true)
-        .await
-        .map(Some)
+    match state::complete(app, current, s, user, strategy, Vec::new(), origin, true).await {
+        Ok(done) => Ok(Some(done)),
+        // A lost race is tried again on fresh state, where the options are still out.
+        Err(e) if e.conflict => Err(e),
+        // Refused at the last step (a ban, one session per client): the answer is spent too.
+        Err(e) => refuse(app, current, spent, e).await,
+    }
 }
