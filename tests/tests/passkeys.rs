@@ -866,6 +866,18 @@ async fn a_passkey_reverifies_a_session() {
         "{}",
         r.body
     );
+    // Options past their lifetime are refused too.
+    let r = d.post(&prepare, "strategy=passkey").await;
+    let options = nonce(&r.body["response"]["first_factor_verification"]);
+    let late = frontdoor::security::PASSKEY_CEREMONY_LIFETIME + std::time::Duration::from_secs(1);
+    t.clock.advance(late);
+    let r = d.post(&attempt, &answer(&key.assert(&options, PAGE))).await;
+    assert_eq!(
+        r.error_code(),
+        Some("passkey_invalid_verification"),
+        "{}",
+        r.body
+    );
 
     let r = d.post(&prepare, "strategy=passkey").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);

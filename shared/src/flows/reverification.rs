@@ -386,14 +386,17 @@ impl ClientCommand for AttemptVerificationFirstFactor {
         match &self.proof {
             FirstFactorProof::Passkey(answer) => {
                 let now = app.now_ms();
-                let Some(ceremony) = r.passkey.take().filter(|c| c.expire_at > now) else {
+                let out = r.passkey.take();
+                let Some(ceremony) = out.clone().filter(|c| c.expire_at > now) else {
                     let spent = r
                         .first_factor
                         .as_ref()
                         .is_some_and(|f| f.verification.strategy == Strategy::Passkey);
-                    if !spent {
+                    if out.is_none() && !spent {
                         return Err(Error::new(Code::VerificationMissing).param("strategy"));
                     }
+                    // Expired, or spent by an answer refused before.
+                    r.first_factor = Some(passkey::failed());
                     keep(app, current, session, r).await?;
                     return Err(Error::new(Code::PasskeyInvalidVerification));
                 };
@@ -444,6 +447,8 @@ impl ClientCommand for AttemptVerificationFirstFactor {
                     unless_verified(app, current, (session, r), user.clone(), outcome).await?;
             }
         }
+        // Proven another way: passkey options still out are withdrawn.
+        r.passkey = None;
         passed(app, current, session, r, &user, false).await
     }
 }
