@@ -890,3 +890,36 @@ async fn a_passkey_reverifies_a_session() {
     let r = d.post("/v1/me/passkeys", "").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 }
+
+/// A passkey that is the account's last way in is not removed; with another one beside it, it
+/// is.
+#[tokio::test]
+async fn the_last_way_in_is_not_removed() {
+    let t = setup().await;
+    let (user_id, mut d, _) = user_with_passkey(&t, "xia@example.com").await;
+    // An account left with its passkey alone (as an imported or provider-made one can be).
+    let mut user = t.user(&user_id).await;
+    user.password_hash = None;
+    user.email_addresses.clear();
+    user.primary_email_address_id = None;
+    t.save_user(&user).await;
+    let id = user.passkeys[0].id.clone();
+    let r = d
+        .send(Method::DELETE, &format!("/v1/me/passkeys/{id}"), "")
+        .await;
+    assert_eq!(
+        r.error_code(),
+        Some("last_required_identification_deletion_failed"),
+        "{}",
+        r.body
+    );
+
+    let pk = begin_registration(&mut d).await;
+    let (_, answer) = SoftPasskey::register(&nonce(&pk["verification"]), PAGE);
+    let r = attempt_registration(&mut d, pk["id"].as_str().unwrap(), &answer).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = d
+        .send(Method::DELETE, &format!("/v1/me/passkeys/{id}"), "")
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}

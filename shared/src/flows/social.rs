@@ -1203,25 +1203,6 @@ pub struct Disconnect {
     pub id: String,
 }
 
-/// Whether `u` can still sign in some way without the external account `except`.
-fn other_way_in(app: &App, u: &UserRecord, except: &str) -> bool {
-    use crate::vocabulary::FirstFactor;
-    let caps = &app.capabilities;
-    let password = u.password_hash.is_some() && caps.first_factor(FirstFactor::Password);
-    let codes = state::first_factors(app, u)
-        .iter()
-        .any(|f| f.strategy != crate::vocabulary::Strategy::Password);
-    let accounts = u.external_accounts.iter().any(|a| {
-        a.id != except
-            && a.is_verified()
-            && app
-                .social
-                .provider(&a.provider)
-                .is_ok_and(|p| p.authenticatable)
-    });
-    password || codes || accounts
-}
-
 impl UserCommand for Disconnect {
     type Output = ();
 
@@ -1233,7 +1214,8 @@ impl UserCommand for Disconnect {
             .find(|x| x.id == self.id)
             .cloned()
             .ok_or_else(Error::not_found)?;
-        if account.is_verified() && !other_way_in(app, &a.user, &account.id) {
+        let removed = state::WayIn::ExternalAccount(&account.id);
+        if account.is_verified() && !state::signs_in_without(app, &a.user, removed) {
             return Err(Error::new(Code::LastRequiredIdentificationDeletionFailed)
                 .long("This is the last way to sign in to this account, so it cannot be disconnected."));
         }

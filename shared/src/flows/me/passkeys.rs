@@ -21,11 +21,10 @@ use crate::random;
 use crate::repo::Repo;
 use crate::security;
 use crate::store::Write;
-use crate::vocabulary::Strategy;
 
 use super::acting::{Acting, save, save_user};
 use crate::flows::command::UserCommand;
-use crate::flows::sign_in::state::first_factors;
+use crate::flows::sign_in::state::{WayIn, signs_in_without};
 
 /// `POST /v1/me/passkeys`.
 #[derive(Debug, Clone, Default)]
@@ -252,25 +251,6 @@ impl UserCommand for RenamePasskey {
     }
 }
 
-/// Whether `u` can still sign in some way without passkey `except`.
-fn other_way_in(app: &App, u: &UserRecord, except: &str) -> bool {
-    let passkeys = u
-        .passkeys
-        .iter()
-        .any(|p| p.id != except && p.is_registered());
-    let factors = first_factors(app, u)
-        .iter()
-        .any(|f| f.strategy != Strategy::Passkey);
-    let accounts = u.external_accounts.iter().any(|a| {
-        a.is_verified()
-            && app
-                .social
-                .provider(&a.provider)
-                .is_ok_and(|p| p.authenticatable)
-    });
-    passkeys || factors || accounts
-}
-
 /// `DELETE /v1/me/passkeys/{id}`: refused when it is the account's last way in.
 impl UserCommand for DeletePasskey {
     type Output = ();
@@ -283,7 +263,7 @@ impl UserCommand for DeletePasskey {
             .find(|p| p.id == self.id)
             .cloned()
             .ok_or_else(Error::not_found)?;
-        if p.is_registered() && !other_way_in(app, &a.user, &p.id) {
+        if p.is_registered() && !signs_in_without(app, &a.user, WayIn::Passkey(&p.id)) {
             return Err(
                 Error::new(Code::LastRequiredIdentificationDeletionFailed).long(
                     "This is the last way to sign in to this account, so it cannot be removed.",

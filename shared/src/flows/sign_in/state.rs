@@ -119,6 +119,38 @@ pub fn second_factors(app: &App, user: &UserRecord) -> Vec<SignInFactor> {
     out
 }
 
+/// A way into an account that is being removed.
+#[derive(Debug, Clone, Copy)]
+pub enum WayIn<'a> {
+    ExternalAccount(&'a str),
+    Passkey(&'a str),
+}
+
+/// Whether `u` can still sign in without `removed`: a password or a code to a verified
+/// identifier, another passkey, or another connected account whose provider signs in.
+pub fn signs_in_without(app: &App, u: &UserRecord, removed: WayIn<'_>) -> bool {
+    let (account, passkey) = match removed {
+        WayIn::ExternalAccount(id) => (Some(id), None),
+        WayIn::Passkey(id) => (None, Some(id)),
+    };
+    let factors = first_factors(app, u)
+        .iter()
+        .any(|f| f.strategy != Strategy::Passkey);
+    let passkeys = u
+        .passkeys
+        .iter()
+        .any(|p| Some(p.id.as_str()) != passkey && p.is_registered());
+    let accounts = u.external_accounts.iter().any(|a| {
+        Some(a.id.as_str()) != account
+            && a.is_verified()
+            && app
+                .social
+                .provider(&a.provider)
+                .is_ok_and(|p| p.authenticatable)
+    });
+    factors || passkeys || accounts
+}
+
 /// Whether the user must pass a second factor (backup codes alone do not make 2FA).
 pub fn needs_second_factor(app: &App, user: &UserRecord) -> bool {
     second_factors(app, user)
