@@ -88,8 +88,11 @@ impl RelyingParty {
         let rp_id = settings
             .passkey_rp_id()
             .ok_or_else(|| bad("passkeys.rp_id", "cannot be derived; set it"))?;
-        let parsed = settings
-            .passkey_origins()
+        // A web origin first: the builder checks it against the relying party id (an Android
+        // app's origin has no host to check).
+        let mut origins = settings.passkey_origins();
+        origins.sort_by_key(|o| o.starts_with(crate::settings::ANDROID_APP_ORIGIN));
+        let parsed = origins
             .iter()
             .map(|o| Url::parse(o).map_err(|e| bad("passkeys.origins", format!("`{o}`: {e}"))))
             .collect::<std::result::Result<Vec<_>, _>>()?;

@@ -95,7 +95,8 @@ pub struct PasskeySettings {
     /// The name authenticators show. Default: `instance.application_name`.
     pub rp_name: Option<String>,
     /// The page origins a ceremony may come from. Default: the instance's allowed origins,
-    /// `home_url` and the Frontend API, those on `rp_id` or below it.
+    /// `home_url` and the Frontend API, those on `rp_id` or below it. Android apps are listed
+    /// as `android:apk-key-hash:<hash>`.
     pub origins: Vec<String>,
     /// `<SignIn/>` offers saved passkeys in the identifier field (conditional UI).
     pub allow_autofill: bool,
@@ -540,6 +541,10 @@ impl Settings {
     }
 }
 
+/// How an Android app's origin begins (`android:apk-key-hash:<base64url SHA-256 of the app's
+/// signing certificate>`), as Android's Credential Manager reports it to the relying party.
+pub const ANDROID_APP_ORIGIN: &str = "android:apk-key-hash:";
+
 /// Whether `origin`'s host is `localhost` or below it (a secure context over http too).
 fn host_is_localhost(origin: &str) -> bool {
     crate::urls::host_of(origin).is_some_and(|h| {
@@ -738,13 +743,27 @@ impl Settings {
             ));
         }
         let origins = self.passkey_origins();
-        if origins.is_empty() {
+        if !origins.iter().any(|o| !o.starts_with(ANDROID_APP_ORIGIN)) {
             return Err(bad(
                 "passkeys.origins",
                 format!("no page origin is on `{rp_id}`: list the app's origins"),
             ));
         }
         for origin in &origins {
+            // An Android app's passkeys answer with the hash of its signing key as their
+            // origin; the app's Digital Asset Links tie it to the relying party id.
+            if let Some(hash) = origin.strip_prefix(ANDROID_APP_ORIGIN) {
+                let b64url = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+                if hash.is_empty() || !hash.chars().all(b64url) {
+                    return Err(bad(
+                        "passkeys.origins",
+                        format!(
+                            "`{origin}`: an Android app's origin is `{ANDROID_APP_ORIGIN}<base64url of its signing certificate's SHA-256>`"
+                        ),
+                    ));
+                }
+                continue;
+            }
             let host = crate::urls::host_of(origin).map(str::to_ascii_lowercase);
             let on_rp = host.is_some_and(|h| h == rp_id || h.ends_with(&format!(".{rp_id}")));
             // Browsers allow WebAuthn over http only on localhost.

@@ -923,3 +923,62 @@ async fn the_last_way_in_is_not_removed() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 }
+
+/// An Android app's passkeys answer with the app's signing-key hash as their origin: accepted
+/// when the settings list that app, refused for any other app.
+#[tokio::test]
+async fn an_android_app_listed_in_the_settings_signs_in_and_another_app_does_not() {
+    const APP: &str = "android:apk-key-hash:Xm9vYmFyLWFwcC1zaWduaW5nLWtleQ";
+    let settings = settings_with(&[
+        (
+            "[password_settings]",
+            &format!(
+                "[attributes.passkey]\nenabled = true\nused_for_first_factor = true\nfirst_factors = [\"passkey\"]\n\n[passkeys]\nrp_id = \"localhost\"\norigins = [\"{APP}\", \"{PAGE}\"]\n\n[password_settings]"
+            ),
+        ),
+        ("creates = 5 ", "creates = 1000 "),
+        ("attempts = 3 ", "attempts = 1000 "),
+        ("prepares = 3 ", "prepares = 1000 "),
+    ]);
+    let t = TestApp::with_settings(settings).await;
+    let (_, _, mut key) = user_with_passkey(&t, "yan@example.com").await;
+    let (mut d, id, options) = discoverable_sign_in(&t).await;
+    let r = attempt_sign_in(&mut d, &id, &key.assert(&options, APP)).await;
+    assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
+
+    let (mut d, id, options) = discoverable_sign_in(&t).await;
+    let other = "android:apk-key-hash:YW5vdGhlci1hcHA";
+    let r = attempt_sign_in(&mut d, &id, &key.assert(&options, other)).await;
+    assert_eq!(
+        r.error_code(),
+        Some("passkey_authentication_failure"),
+        "{}",
+        r.body
+    );
+}
+
+#[test]
+fn android_app_origins_are_checked_and_need_a_web_origin_beside_them() {
+    let with = |origins: &str| {
+        let text = frontdoor::settings::DEVELOPMENT_SETTINGS.replacen(
+            "[password_settings]",
+            &format!("[attributes.passkey]\nenabled = true\n\n[passkeys]\nrp_id = \"localhost\"\norigins = {origins}\n\n[password_settings]"),
+            1,
+        );
+        frontdoor::settings::Settings::parse(&text)
+            .err()
+            .map(|e| e.key)
+    };
+    assert_eq!(
+        with("[\"android:apk-key-hash:abc\"]").as_deref(),
+        Some("passkeys.origins")
+    );
+    assert_eq!(
+        with("[\"http://localhost:5173\", \"android:apk-key-hash:a b\"]").as_deref(),
+        Some("passkeys.origins")
+    );
+    assert_eq!(
+        with("[\"android:apk-key-hash:abc\", \"http://localhost:5173\"]"),
+        None
+    );
+}
