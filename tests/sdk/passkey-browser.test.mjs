@@ -9,9 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, launchBrowser, exitWhenDone, freePort } from './harness.mjs';
 import { assertWireFidelity } from './wire.mjs';
+import { createClerkClient } from '@clerk/backend';
 
 const PASSWORD = 'correct horse battery staple';
 const EMAIL = 'passkey+clerk_test@example.com';
+const SECRET_KEY = 'sk_test_passkey0tests0secret0key000000000000';
 let server;
 let browser;
 let page_url;
@@ -26,7 +28,8 @@ async function passkeyServer({ autofill }) {
     `[attributes.passkey]\nenabled = true\nused_for_first_factor = true\nfirst_factors = ["passkey"]\n\n` +
       `[passkeys]\nrp_id = "localhost"\norigins = ["${url}"]\nallow_autofill = ${autofill}\n\n[password_settings]`,
   ];
-  return { server: await startServer({ port, replacements: [passkeys] }), url };
+  const env = { FRONTDOOR_SECRET_KEY: SECRET_KEY };
+  return { server: await startServer({ port, replacements: [passkeys], env }), url };
 }
 
 before(async () => {
@@ -245,6 +248,13 @@ test('with autofill on, SignIn offers the saved passkey in the identifier field 
     await page.goto(`${url}/`);
     assert.equal(await signedInAs(page), EMAIL);
     assert.equal(await page.evaluate(() => window.Clerk.client.lastAuthenticationStrategy), 'passkey');
+
+    // An operator removes it (a lost device) with @clerk/backend's own call.
+    const [userId, passkeyId] = await page.evaluate(() => [window.Clerk.user.id, window.Clerk.user.passkeys[0].id]);
+    const operator = createClerkClient({ secretKey: SECRET_KEY, apiUrl: autofillServer.url });
+    const deleted = await operator.users.deleteUserPasskey({ userId, passkeyIdentificationId: passkeyId });
+    assert.deepEqual([deleted.object, deleted.id, deleted.deleted], ['passkey', passkeyId, true]);
+    assert.equal(await page.evaluate(async () => (await window.Clerk.user.reload()).passkeys.length), 0);
   } catch (e) {
     await shot(page, 'autofill');
     throw e;

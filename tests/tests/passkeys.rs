@@ -982,3 +982,35 @@ fn android_app_origins_are_checked_and_need_a_web_origin_beside_them() {
         None
     );
 }
+
+/// An operator removes a lost device's passkey through the Backend API: the user's passkeys
+/// no longer list it, and the credential no longer signs in.
+#[tokio::test]
+async fn an_operator_removes_a_passkey_through_the_backend_api() {
+    let t = setup().await;
+    let (user_id, _, mut key) = user_with_passkey(&t, "zoe@example.com").await;
+    let passkey_id = t.user(&user_id).await.passkeys[0].id.clone();
+    let secret = t.app.create_secret_key().await.unwrap();
+    let call = |path: String, auth: String| {
+        frontdoor_tests::req(Method::DELETE, &path)
+            .header("authorization", auth)
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    let path = format!("/v1/users/{user_id}/passkeys/{passkey_id}");
+    let r = t.send(call(path.clone(), String::new())).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+    let r = t.send(call(path.clone(), format!("Bearer {secret}"))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        r.body,
+        serde_json::json!({ "object": "passkey", "id": passkey_id, "deleted": true })
+    );
+    assert_eq!(t.user(&user_id).await.passkeys, vec![]);
+    let r = t.send(call(path, format!("Bearer {secret}"))).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+
+    let (mut d, id, options) = discoverable_sign_in(&t).await;
+    let r = attempt_sign_in(&mut d, &id, &key.assert(&options, PAGE)).await;
+    assert_eq!(r.error_code(), Some("passkey_not_registered"), "{}", r.body);
+}

@@ -40,6 +40,7 @@ pub fn table() -> Vec<Route> {
         BackendDeleteUser => delete_user, BackendCreateUser => create_user,
         BackendUpdateUser => update_user,
         BackendListUsers => list_users, BackendCountUsers => count_users,
+        BackendDeleteUserPasskey => delete_user_passkey,
         BackendCreateIdentification(EmailAddress) => create_email_address,
         BackendCreateIdentification(PhoneNumber) => create_phone_number,
         BackendGetIdentification(EmailAddress) => get_email_address,
@@ -93,6 +94,18 @@ async fn lock(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
 
 async fn unlock(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {
     act(fapi, &id, UserAction::Unlock).await
+}
+
+/// `DELETE /v1/users/{id}/passkeys/{passkey_id}`: Clerk's deleted object.
+async fn delete_user_passkey(
+    Path((id, passkey_id)): Path<(String, String)>,
+    fapi: Fapi,
+) -> Result<Reply, Error> {
+    let action = UserAction::DeletePasskey(passkey_id.clone());
+    backend::act_on_user(&fapi.app, &id, &action).await?;
+    Ok(Reply::bare(
+        &json!({ "object": "passkey", "id": passkey_id, "deleted": true }),
+    ))
 }
 
 async fn disable_mfa(Path(id): Path<String>, fapi: Fapi) -> Result<Reply, Error> {

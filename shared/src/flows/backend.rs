@@ -60,6 +60,9 @@ pub enum UserAction {
     Unlock,
     /// Every second factor off: authenticator app, backup codes, SMS codes.
     DisableMfa,
+    /// A passkey removed (a lost device), its credential freed; an operator's call, so the
+    /// last way in is not protected here.
+    DeletePasskey(String),
 }
 
 /// Applies `action` to user `id` and returns the user as stored.
@@ -67,6 +70,7 @@ pub async fn act_on_user(app: &App, id: &str, action: &UserAction) -> Result<Use
     let user = with_retry(|| async {
         let mut u = user(app, id).await?;
         let now = app.now_ms();
+        let mut writes = Vec::new();
         match action {
             UserAction::MergeMetadata {
                 public,
@@ -114,9 +118,20 @@ pub async fn act_on_user(app: &App, id: &str, action: &UserAction) -> Result<Use
                     u.mfa_disabled_at = Some(now);
                 }
             }
+            UserAction::DeletePasskey(passkey_id) => {
+                let Some(at) = u.passkeys.iter().position(|p| &p.id == passkey_id) else {
+                    return Err(Error::new(Code::ResourceNotFound)
+                        .long(format!("User `{id}` has no passkey `{passkey_id}`.")));
+                };
+                let removed = u.passkeys.remove(at);
+                if let Some(credential) = &removed.credential_id {
+                    writes.push(Repo::release_passkey_write(credential));
+                }
+            }
         }
         u.updated_at = now;
-        commit(app, Repo::user_writes(&u)?).await?;
+        writes.extend(Repo::user_writes(&u)?);
+        commit(app, writes).await?;
         Repo::user_written(&mut u);
         Ok(u)
     })

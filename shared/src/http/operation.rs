@@ -78,7 +78,7 @@ operations! {
     BackendUnlockUser, BackendVerifyPassword, BackendDisableMfa, BackendListSessions,
     BackendGetSession, BackendRevokeSession, BackendVerifyClient, BackendGetClient,
     BackendListJwtTemplates, BackendGetJwtTemplate, BackendDeleteUser, BackendCreateUser,
-    BackendUpdateUser, BackendListUsers, BackendCountUsers;
+    BackendUpdateUser, BackendListUsers, BackendCountUsers, BackendDeleteUserPasskey;
     each identification kind:
     ListIdentifications, AddIdentification, GetIdentification, DeleteIdentification,
     PrepareIdentification, AttemptIdentification, BackendCreateIdentification,
@@ -166,6 +166,7 @@ impl Operation {
             | BackendGetSession | BackendRevokeSession | BackendVerifyClient | BackendGetClient
             | BackendListJwtTemplates | BackendGetJwtTemplate | BackendDeleteUser
             | BackendCreateUser | BackendUpdateUser | BackendListUsers | BackendCountUsers
+            | BackendDeleteUserPasskey
             | BackendCreateIdentification(_) | BackendGetIdentification(_)
             | BackendUpdateIdentification(_) | BackendDeleteIdentification(_) => BACKEND,
             GetEnvironment | TouchEnvironment | WellKnownJwks | Jwks | Health | GetClient
@@ -271,6 +272,7 @@ impl Operation {
             BackendUpdateUser => (Method::PATCH, "/v1/users/{id}"),
             BackendListUsers => (Method::GET, "/v1/users"),
             BackendCountUsers => (Method::GET, "/v1/users/count"),
+            BackendDeleteUserPasskey => (Method::DELETE, "/v1/users/{id}/passkeys/{passkey_id}"),
             BackendCreateIdentification(k) => (Method::POST, Self::per_kind(k, ["/v1/email_addresses", "/v1/phone_numbers"])),
             BackendGetIdentification(k) => (Method::GET, Self::per_kind(k, ["/v1/email_addresses/{id}", "/v1/phone_numbers/{id}"])),
             BackendUpdateIdentification(k) => (Method::PATCH, Self::per_kind(k, ["/v1/email_addresses/{id}", "/v1/phone_numbers/{id}"])),
