@@ -168,7 +168,9 @@ impl Settings {
                 let h = h.to_ascii_lowercase();
                 h == rp_id || h.ends_with(&format!(".{rp_id}"))
             });
-            if on_rp && !out.iter().any(|o| o.eq_ignore_ascii_case(&origin)) {
+            // Browsers do WebAuthn over http only on localhost: other http pages are left out.
+            let usable = origin.starts_with("https://") || host_is_localhost(&origin);
+            if on_rp && usable && !out.iter().any(|o| o.eq_ignore_ascii_case(&origin)) {
                 out.push(origin);
             }
         }

@@ -1014,3 +1014,147 @@ async fn an_operator_removes_a_passkey_through_the_backend_api() {
     let r = attempt_sign_in(&mut d, &id, &key.assert(&options, PAGE)).await;
     assert_eq!(r.error_code(), Some("passkey_not_registered"), "{}", r.body);
 }
+
+/// The same registration answer sent several times at once (a double submit, a retry): the
+/// passkey ends registered, once, and signs in; no loser undoes the winner.
+#[tokio::test]
+async fn a_registration_answer_sent_several_times_at_once_registers_once() {
+    let t = setup().await;
+    let mut d = Device::new(&t);
+    let user_id = d.sign_up("ana@example.com", PASSWORD).await;
+    let pk = begin_registration(&mut d).await;
+    let (mut key, answer) = SoftPasskey::register(&nonce(&pk["verification"]), PAGE);
+    let path = format!(
+        "/v1/me/passkeys/{}/attempt_verification",
+        pk["id"].as_str().unwrap()
+    );
+    let body = form(&[("strategy", "passkey"), ("public_key_credential", &answer)]);
+    let mut devices: Vec<Device<'_>> = (0..4)
+        .map(|_| Device {
+            t: &t,
+            token: d.token.clone(),
+            ip: None,
+        })
+        .collect();
+    let results = futures::future::join_all(
+        devices
+            .iter_mut()
+            .map(|d| async { d.post(&path, &body).await }),
+    )
+    .await;
+    let ok = results
+        .iter()
+        .filter(|r| r.status == StatusCode::OK)
+        .count();
+    assert!(
+        ok >= 1,
+        "{:?}",
+        results.iter().map(|r| &r.body).collect::<Vec<_>>()
+    );
+    for r in results.iter().filter(|r| r.status != StatusCode::OK) {
+        assert_eq!(
+            r.error_code(),
+            Some("verification_already_verified"),
+            "{}",
+            r.body
+        );
+    }
+    let user = t.user(&user_id).await;
+    assert_eq!(
+        user.passkeys.iter().filter(|p| p.is_registered()).count(),
+        1
+    );
+    let (mut other, id, options) = discoverable_sign_in(&t).await;
+    let r = attempt_sign_in(&mut other, &id, &key.assert(&options, PAGE)).await;
+    assert_eq!(r.body["response"]["status"], "complete", "{}", r.body);
+}
+
+/// The last-way-in rule counts passkeys only while the instance takes them: with passkeys
+/// switched off, an account holding only an old passkey has no way in left.
+#[tokio::test]
+async fn passkeys_count_as_a_way_in_only_while_they_are_on() {
+    use frontdoor::flows::sign_in::state::{WayIn, signs_in_without};
+    let on = setup().await;
+    let (user_id, _, _) = user_with_passkey(&on, "bo@example.com").await;
+    let mut user = on.user(&user_id).await;
+    user.password_hash = None;
+    user.email_addresses.clear();
+    let off = TestApp::new().await;
+    let removed = WayIn::ExternalAccount("eac_gone");
+    assert!(signs_in_without(&on.app, &user, removed));
+    assert!(!signs_in_without(&off.app, &user, removed));
+}
+
+/// A reverification withdraws its passkey options when a code is prepared instead, and a
+/// locked account's answer spends them.
+#[tokio::test]
+async fn a_reverification_withdraws_or_spends_its_passkey_options() {
+    let t = setup().await;
+    let (user_id, mut d, mut key) = user_with_passkey(&t, "cy@example.com").await;
+    let me = d.get("/v1/me").await;
+    let session = me.body["client"]["sessions"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    t.clock.advance(std::time::Duration::from_secs(60 * 60));
+    let verify = format!("/v1/client/sessions/{session}/verify");
+    let prepare = format!("{verify}/prepare_first_factor");
+    let attempt = format!("{verify}/attempt_first_factor");
+    d.post(&verify, "level=first_factor").await;
+
+    let r = d.post(&prepare, "strategy=passkey").await;
+    let options = nonce(&r.body["response"]["first_factor_verification"]);
+    let email_id = me.body["response"]["primary_email_address_id"]
+        .as_str()
+        .unwrap();
+    let r = d
+        .post(
+            &prepare,
+            &form(&[("strategy", "email_code"), ("email_address_id", email_id)]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let v = &r.body["response"]["first_factor_verification"];
+    assert_eq!(v["strategy"], "email_code", "{}", r.body);
+    let answer = |a: &str| form(&[("strategy", "passkey"), ("public_key_credential", a)]);
+    let r = d.post(&attempt, &answer(&key.assert(&options, PAGE))).await;
+    assert_eq!(r.error_code(), Some("verification_missing"), "{}", r.body);
+
+    // Locked: refused, and the answer is spent for after the unlock.
+    let r = d.post(&prepare, "strategy=passkey").await;
+    let options = nonce(&r.body["response"]["first_factor_verification"]);
+    let mut user = t.user(&user_id).await;
+    user.locked_until = Some(t.app.now_ms() + 60_000);
+    t.save_user(&user).await;
+    let captured = answer(&key.assert(&options, PAGE));
+    let r = d.post(&attempt, &captured).await;
+    assert_eq!(r.error_code(), Some("user_locked"), "{}", r.body);
+    t.clock.advance(std::time::Duration::from_secs(61));
+    let r = d.post(&attempt, &captured).await;
+    assert_eq!(
+        r.error_code(),
+        Some("passkey_invalid_verification"),
+        "{}",
+        r.body
+    );
+}
+
+#[test]
+fn derived_origins_leave_out_http_pages_browsers_refuse_webauthn_on() {
+    let text = frontdoor::settings::DEVELOPMENT_SETTINGS
+        .replacen(
+            "allowed_origins = [\"http://localhost:5173\", \"http://127.0.0.1:5173\"]",
+            "allowed_origins = [\"http://app.example.test\", \"https://app.example.test\"]",
+            1,
+        )
+        .replacen(
+            "[password_settings]",
+            "[attributes.passkey]\nenabled = true\n\n[passkeys]\nrp_id = \"example.test\"\n\n[password_settings]",
+            1,
+        );
+    let s = frontdoor::settings::Settings::parse(&text).expect("the settings load");
+    assert_eq!(
+        s.passkey_origins(),
+        vec!["https://app.example.test".to_owned()]
+    );
+}

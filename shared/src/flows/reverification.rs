@@ -373,8 +373,50 @@ impl ClientCommand for PrepareVerificationFirstFactor {
         let strategy = self.strategy.into();
         let factor =
             sign_in_state::pick_factor(&r.supported_first_factors, strategy, &self.target)?;
+        // A code instead: passkey options still out are withdrawn.
+        r.passkey = None;
         send_and_keep(app, current, (session, r), &user, (&factor, &self.sent)).await
     }
+}
+
+/// `attempt_first_factor {strategy: passkey}` on a reverification: the options are spent by
+/// any answer — one for a locked account too — as at sign-in.
+async fn attempt_passkey(
+    app: &App,
+    current: &mut Current,
+    id: &str,
+    answer: &str,
+) -> Result<SessionRecord> {
+    let (session, mut user) = active_session(app, current, id).await?;
+    let mut r = in_progress(&session, ReverificationStatus::NeedsFirstFactor)?;
+    let now = app.now_ms();
+    let out = r.passkey.take();
+    let Some(ceremony) = out.clone().filter(|c| c.expire_at > now) else {
+        let spent = r
+            .first_factor
+            .as_ref()
+            .is_some_and(|f| f.verification.strategy == Strategy::Passkey);
+        if out.is_none() && !spent {
+            return Err(Error::new(Code::VerificationMissing).param("strategy"));
+        }
+        // Expired, or spent by an answer refused before.
+        r.first_factor = Some(passkey::failed());
+        keep(app, current, session, r).await?;
+        return Err(Error::new(Code::PasskeyInvalidVerification));
+    };
+    let checked = lockout::ensure_unlocked(&mut user, now)
+        .and_then(|()| RelyingParty::presented(answer))
+        .and_then(|p| passkey::verify_for(app, &ceremony, &p, &mut user));
+    if let Err(e) = checked {
+        // The options are spent: a refused answer cannot be followed by another.
+        r.first_factor = Some(passkey::failed());
+        keep(app, current, session, r).await?;
+        return Err(e);
+    }
+    r.first_factor = Some(passkey::verified());
+    // A passkey verified its user: both factors, when passkeys satisfy the second.
+    let both = app.settings.passkeys.satisfies_second_factor;
+    passed(app, current, session, r, &user, both).await
 }
 
 impl ClientCommand for AttemptVerificationFirstFactor {
@@ -382,38 +424,14 @@ impl ClientCommand for AttemptVerificationFirstFactor {
 
     async fn run(&self, app: &App, current: &mut Current, _: &Origin) -> Result<Self::Output> {
         let step = ReverificationStatus::NeedsFirstFactor;
+        if let FirstFactorProof::Passkey(answer) = &self.proof {
+            return attempt_passkey(app, current, &self.id, answer).await;
+        }
         let (mut session, user, mut r) = at_step(app, current, &self.id, step).await?;
+        // Another factor instead: passkey options still out are withdrawn.
+        r.passkey = None;
         match &self.proof {
-            FirstFactorProof::Passkey(answer) => {
-                let now = app.now_ms();
-                let out = r.passkey.take();
-                let Some(ceremony) = out.clone().filter(|c| c.expire_at > now) else {
-                    let spent = r
-                        .first_factor
-                        .as_ref()
-                        .is_some_and(|f| f.verification.strategy == Strategy::Passkey);
-                    if out.is_none() && !spent {
-                        return Err(Error::new(Code::VerificationMissing).param("strategy"));
-                    }
-                    // Expired, or spent by an answer refused before.
-                    r.first_factor = Some(passkey::failed());
-                    keep(app, current, session, r).await?;
-                    return Err(Error::new(Code::PasskeyInvalidVerification));
-                };
-                let mut user = user;
-                let checked = RelyingParty::presented(answer)
-                    .and_then(|p| passkey::verify_for(app, &ceremony, &p, &mut user));
-                if let Err(e) = checked {
-                    // The options are spent: a refused answer cannot be followed by another.
-                    r.first_factor = Some(passkey::failed());
-                    keep(app, current, session, r).await?;
-                    return Err(e);
-                }
-                r.first_factor = Some(passkey::verified());
-                // A passkey verified its user: both factors, when passkeys satisfy the second.
-                let both = app.settings.passkeys.satisfies_second_factor;
-                return passed(app, current, session, r, &user, both).await;
-            }
+            FirstFactorProof::Passkey(_) => return Err(Error::internal("passkey handled above")),
             FirstFactorProof::Password(password) => {
                 if !r
                     .supported_first_factors
@@ -447,8 +465,6 @@ impl ClientCommand for AttemptVerificationFirstFactor {
                     unless_verified(app, current, (session, r), user.clone(), outcome).await?;
             }
         }
-        // Proven another way: passkey options still out are withdrawn.
-        r.passkey = None;
         passed(app, current, session, r, &user, false).await
     }
 }

@@ -192,6 +192,7 @@ impl UserCommand for VerifyPasskey {
             return spend(app, a, &self.id, already()).await;
         }
         let claim = Repo::claim_passkey_write(&registered.credential_id, &a.user.id)?;
+        let credential_id = registered.credential_id.clone();
         let Some(p) = a.user.passkeys.iter_mut().find(|p| p.id == self.id) else {
             return Err(Error::not_found());
         };
@@ -201,8 +202,14 @@ impl UserCommand for VerifyPasskey {
         let out = p.clone();
         match save(app, a, vec![claim], "public_key_credential", Vec::new()).await {
             Ok(()) => Ok(out),
-            // Another account holds the credential: this registration is over.
             Err(e) if e.code == Code::FormIdentifierExists => {
+                let owner = app.repo.passkey_owner(&credential_id).await?;
+                if owner.as_deref() == Some(a.user.id.as_str()) {
+                    // The same answer registered it a moment ago (a double submit): tried
+                    // again on fresh state, it finds the passkey registered.
+                    return Err(Error::conflict());
+                }
+                // Another account holds the credential: this registration is over.
                 let fresh = app.repo.load_user(&a.user.id).await?;
                 a.user = fresh.ok_or_else(Error::not_found)?;
                 spend(app, a, &self.id, already()).await
@@ -214,7 +221,13 @@ impl UserCommand for VerifyPasskey {
 
 /// Ends registration `id` refused (its challenge spent), and answers `error`.
 async fn spend<T>(app: &App, a: &mut Acting, id: &str, error: Error) -> Result<T> {
-    if let Some(p) = a.user.passkeys.iter_mut().find(|p| p.id == id) {
+    // A registered passkey is never undone by a refusal.
+    if let Some(p) = a
+        .user
+        .passkeys
+        .iter_mut()
+        .find(|p| p.id == id && !p.is_registered())
+    {
         p.status = VerificationStatus::Failed;
         p.ceremony = None;
         p.credential = None;

@@ -136,10 +136,11 @@ pub fn signs_in_without(app: &App, u: &UserRecord, removed: WayIn<'_>) -> bool {
     let factors = first_factors(app, u)
         .iter()
         .any(|f| f.strategy != Strategy::Passkey);
-    let passkeys = u
-        .passkeys
-        .iter()
-        .any(|p| Some(p.id.as_str()) != passkey && p.is_registered());
+    // Passkeys count only while the instance takes them.
+    let passkeys = app.capabilities.first_factor(FirstFactor::Passkey)
+        && u.passkeys
+            .iter()
+            .any(|p| Some(p.id.as_str()) != passkey && p.is_registered());
     let accounts = u.external_accounts.iter().any(|a| {
         Some(a.id.as_str()) != account
             && a.is_verified()
