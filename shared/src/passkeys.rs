@@ -52,6 +52,10 @@ pub struct Registered {
     pub credential: Value,
 }
 
+/// A registration's answer, read (not yet checked).
+#[derive(Debug)]
+pub struct Registration(RegisterPublicKeyCredential);
+
 /// What a sign-in's answer claims, before it is checked: which credential, for which user.
 #[derive(Debug)]
 pub struct Presented {
@@ -161,20 +165,25 @@ impl RelyingParty {
         })
     }
 
-    /// Checks a registration's answer (`public_key_credential`, as clerk-js serialises it)
-    /// against its ceremony.
+    /// Reads a registration's answer (`public_key_credential`, as clerk-js serialises it).
+    /// Something that is not one at all is refused before any ceremony is touched.
+    pub fn registration(answer: &str) -> Result<Registration> {
+        serde_json::from_str(answer)
+            .map(Registration)
+            .map_err(|_| invalid_credential())
+    }
+
+    /// Checks a registration's answer against its ceremony.
     pub fn finish_registration(
         &self,
         ceremony: &PasskeyCeremony,
-        answer: &str,
+        Registration(answer): &Registration,
     ) -> Result<Registered> {
-        let answer: RegisterPublicKeyCredential =
-            serde_json::from_str(answer).map_err(|_| invalid_credential())?;
         let state: PasskeyRegistration =
             serde_json::from_value(ceremony.state.clone()).map_err(|e| internal("state", e))?;
         let passkey = self
             .webauthn
-            .finish_passkey_registration(&answer, &state)
+            .finish_passkey_registration(answer, &state)
             .map_err(|e| {
                 tracing::info!(error = %e, "passkey registration refused");
                 invalid_credential().long(refusal(&e))
@@ -220,7 +229,8 @@ impl RelyingParty {
         })
     }
 
-    /// Reads a sign-in's answer: the credential and user it claims to be, unchecked.
+    /// Reads a sign-in's answer: the credential and user it claims to be, unchecked. Something
+    /// that is not an answer at all is refused before any ceremony is touched.
     pub fn presented(answer: &str) -> Result<Presented> {
         let credential: PublicKeyCredential =
             serde_json::from_str(answer).map_err(|_| invalid_credential())?;

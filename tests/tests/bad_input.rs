@@ -802,3 +802,136 @@ async fn backend_api() {
     ];
     check(&t, "backend", vec![(Some(key.as_str()), cases)]).await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// passkeys (an instance that takes them)
+
+/// A user with a registered passkey and a registration under way, and another device with a
+/// passkey sign-in waiting for its answer.
+struct Passkeys {
+    user: String,
+    user_token: String,
+    registered: String,
+    pending: String,
+    sign_in_token: String,
+    sign_in: String,
+}
+
+async fn passkeys_state(t: &TestApp) -> Passkeys {
+    use frontdoor_tests::authenticator::SoftPasskey;
+    const PAGE: &str = "http://localhost:5173";
+    let mut d = Device::new(t);
+    let user = d.sign_up("keys+clerk_test@example.com", PASSWORD).await;
+    let r = d.post("/v1/me/passkeys", "").await;
+    let options = r.body["response"]["verification"]["nonce"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let registered = r.body["response"]["id"].as_str().unwrap().to_owned();
+    let (_, answer) = SoftPasskey::register(&options, PAGE);
+    let r = d
+        .post(
+            &format!("/v1/me/passkeys/{registered}/attempt_verification"),
+            &form(&[("strategy", "passkey"), ("public_key_credential", &answer)]),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = d.post("/v1/me/passkeys", "").await;
+    let pending = r.body["response"]["id"].as_str().unwrap().to_owned();
+    let mut s = Device::new(t);
+    let r = s.post("/v1/client/sign_ins", "strategy=passkey").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    Passkeys {
+        user,
+        user_token: d.token.unwrap(),
+        registered,
+        pending,
+        sign_in_token: s.token.unwrap(),
+        sign_in: r.body["response"]["id"].as_str().unwrap().to_owned(),
+    }
+}
+
+#[rustfmt::skip]
+fn passkey_profile_cases(p: &Passkeys) -> Vec<Case> {
+    let verify = format!("/v1/me/passkeys/{}/attempt_verification", p.pending);
+    let rename = format!("/v1/me/passkeys/{}", p.registered);
+    let pending = format!("/v1/me/passkeys/{}", p.pending);
+    vec![
+        c("passkey attempt_verification: no public_key_credential", POST, &verify, FORM, "strategy=passkey").is(422, "form_param_missing", "public_key_credential"),
+        c("passkey attempt_verification: not JSON", POST, &verify, FORM, "public_key_credential=nope").is(422, "passkey_invalid_public_key_credential", "public_key_credential"),
+        c("passkey attempt_verification: JSON of another shape", POST, &verify, FORM, form(&[("public_key_credential", r#"{"id":1}"#)])).is(422, "passkey_invalid_public_key_credential", "public_key_credential"),
+        c("passkey attempt_verification: JSON object credential", POST, &verify, JSON, r#"{"public_key_credential":{"id":"x"}}"#).is(422, "form_param_type_invalid", "public_key_credential"),
+        c("passkey attempt_verification: 70 KB body", POST, &verify, FORM, oversized_form()).is(413, "request_body_too_large", ""),
+        c("passkey attempt_verification: unknown passkey", POST, "/v1/me/passkeys/pk_nope/attempt_verification", FORM, "public_key_credential=%7B%7D").is(404, "resource_not_found", ""),
+        c("rename passkey: no name", PATCH, &rename, FORM, "").is(422, "form_param_missing", "name"),
+        c("rename passkey: blank name", PATCH, &rename, FORM, "name=%20%20").is(422, "form_param_missing", "name"),
+        c("rename passkey: NUL in name", PATCH, &rename, FORM, form(&[("name", "Lap\u{0}top")])).is(422, "form_param_format_invalid", "name"),
+        c("rename passkey: U+202E in name", PATCH, &rename, FORM, form(&[("name", "\u{202E}potpaL")])).is(422, "form_param_format_invalid", "name"),
+        c("rename passkey: 101-character name", PATCH, &rename, FORM, form(&[("name", &long(101))])).is(422, "form_param_max_length_exceeded", "name"),
+        c("rename passkey: JSON number name", PATCH, &rename, JSON, r#"{"name":5}"#).is(422, "form_param_type_invalid", "name"),
+        c("rename passkey: unknown passkey", PATCH, "/v1/me/passkeys/pk_nope", FORM, "name=Laptop").is(404, "resource_not_found", ""),
+        c("rename passkey: one still registering", PATCH, &pending, FORM, "name=Laptop").is(404, "resource_not_found", ""),
+        c("delete passkey: unknown passkey", DELETE, "/v1/me/passkeys/pk_nope", FORM, "").is(404, "resource_not_found", ""),
+        c("create passkey: garbled form", POST, "/v1/me/passkeys", FORM, GARBLED).is(400, "request_body_invalid", ""),
+        c("passkey answer to another client's sign-in", POST, format!("/v1/client/sign_ins/{}/attempt_first_factor", p.sign_in), FORM, "strategy=passkey&public_key_credential=%7B%7D").is(404, "resource_not_found", ""),
+    ]
+}
+
+#[rustfmt::skip]
+fn passkey_sign_in_cases(id: &str) -> Vec<Case> {
+    use base64::Engine as _;
+    let attempt = format!("/v1/client/sign_ins/{id}/attempt_first_factor");
+    let long_id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(vec![7u8; 2000]);
+    let oversized_id = json!({
+        "id": long_id, "rawId": long_id, "type": "public-key",
+        "response": {"clientDataJSON": "e30", "authenticatorData": "AA", "signature": "AA", "userHandle": null},
+    }).to_string();
+    vec![
+        c("passkey attempt_first_factor: no public_key_credential", POST, &attempt, FORM, "strategy=passkey").is(422, "form_param_missing", "public_key_credential"),
+        c("passkey attempt_first_factor: not JSON", POST, &attempt, FORM, "strategy=passkey&public_key_credential=nope").is(422, "passkey_invalid_public_key_credential", "public_key_credential"),
+        c("passkey attempt_first_factor: JSON of another shape", POST, &attempt, FORM, form(&[("strategy", "passkey"), ("public_key_credential", r#"{"id":1}"#)])).is(422, "passkey_invalid_public_key_credential", "public_key_credential"),
+        c("passkey attempt_first_factor: a 2000-byte credential id", POST, &attempt, FORM, form(&[("strategy", "passkey"), ("public_key_credential", &oversized_id)])).is(422, "passkey_invalid_public_key_credential", "public_key_credential"),
+        c("passkey attempt_first_factor: JSON array credential", POST, &attempt, JSON, r#"{"strategy":"passkey","public_key_credential":[1]}"#).is(422, "form_param_type_invalid", "public_key_credential"),
+        c("passkey attempt_first_factor: 70 KB body", POST, &attempt, FORM, oversized_form()).is(413, "request_body_too_large", ""),
+        c("passkey prepare_first_factor before an identifier", POST, format!("/v1/client/sign_ins/{id}/prepare_first_factor"), FORM, "strategy=passkey").is(400, "bad_request", ""),
+    ]
+}
+
+#[tokio::test]
+async fn passkeys() {
+    let settings = frontdoor_tests::settings_with(&[(
+        "[password_settings]",
+        "[attributes.passkey]\nenabled = true\nused_for_first_factor = true\nfirst_factors = [\"passkey\"]\n\n[passkeys]\nrp_id = \"localhost\"\n\n[password_settings]",
+    )]);
+    let t = TestApp::with_settings(settings).await;
+    let p = passkeys_state(&t).await;
+    let key = format!("Bearer {}", t.app.create_secret_key().await.unwrap());
+    let backend = vec![
+        c(
+            "backend delete passkey: unknown passkey",
+            DELETE,
+            format!("/v1/users/{}/passkeys/pk_nope", p.user),
+            "",
+            "",
+        )
+        .is(404, "resource_not_found", ""),
+        c(
+            "backend delete passkey: unknown user",
+            DELETE,
+            "/v1/users/user_nobody/passkeys/pk_nope",
+            "",
+            "",
+        )
+        .is(404, "resource_not_found", ""),
+    ];
+    t.counts.reset();
+    let tables = vec![
+        (Some(p.user_token.as_str()), passkey_profile_cases(&p)),
+        (
+            Some(p.sign_in_token.as_str()),
+            passkey_sign_in_cases(&p.sign_in),
+        ),
+        (Some(key.as_str()), backend),
+    ];
+    check(&t, "passkeys", tables).await;
+}

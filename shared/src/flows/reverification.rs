@@ -389,6 +389,8 @@ async fn attempt_passkey(
 ) -> Result<SessionRecord> {
     let (session, mut user) = active_session(app, current, id).await?;
     let mut r = in_progress(&session, ReverificationStatus::NeedsFirstFactor)?;
+    // Not an answer at all: refused, the options left as they were.
+    let presented = RelyingParty::presented(answer)?;
     let now = app.now_ms();
     let out = r.passkey.take();
     let Some(ceremony) = out.clone().filter(|c| c.expire_at > now) else {
@@ -405,8 +407,7 @@ async fn attempt_passkey(
         return Err(Error::new(Code::PasskeyInvalidVerification));
     };
     let checked = lockout::ensure_unlocked(&mut user, now)
-        .and_then(|()| RelyingParty::presented(answer))
-        .and_then(|p| passkey::verify_for(app, &ceremony, &p, &mut user));
+        .and_then(|()| passkey::verify_for(app, &ceremony, &presented, &mut user));
     if let Err(e) = checked {
         // The options are spent: a refused answer cannot be followed by another.
         r.first_factor = Some(passkey::failed());

@@ -164,6 +164,8 @@ impl UserCommand for VerifyPasskey {
             .iter_mut()
             .find(|p| p.id == self.id)
             .ok_or_else(Error::not_found)?;
+        // Not an answer at all: refused, the registration left as it was.
+        let answer = RelyingParty::registration(&self.public_key_credential)?;
         if p.is_registered() {
             return Err(Error::new(Code::VerificationAlreadyVerified));
         }
@@ -175,7 +177,7 @@ impl UserCommand for VerifyPasskey {
             return Err(err);
         };
         p.updated_at = now;
-        let registered = match rp.finish_registration(&ceremony, &self.public_key_credential) {
+        let registered = match rp.finish_registration(&ceremony, &answer) {
             Ok(r) => r,
             Err(e) => {
                 p.status = VerificationStatus::Failed;
@@ -243,10 +245,10 @@ impl UserCommand for RenamePasskey {
     type Output = PasskeyRecord;
 
     async fn run(&self, app: &App, a: &mut Acting) -> Result<Self::Output> {
-        let name = self.name.trim();
-        if name.is_empty() {
-            return Err(Error::missing("name"));
-        }
+        // Shown in lists, as a person's name is: no controls or text-direction tricks.
+        let name = crate::identifiers::person_name(&self.name, "name")?
+            .ok_or_else(|| Error::missing("name"))?;
+        let name = name.as_str();
         if name.chars().count() > security::PASSKEY_NAME_MAX_CHARS {
             return Err(Error::new(Code::FormParamMaxLengthExceeded).param("name"));
         }

@@ -156,6 +156,8 @@ pub async fn attempt(
     answer: &str,
     origin: &Origin,
 ) -> Result<Option<SignedIn>> {
+    // Not an answer at all: refused, the options left as they were.
+    let presented = RelyingParty::presented(answer)?;
     let now = app.now_ms();
     s.updated_at = now;
     let Some(ceremony) = s.passkey.take().filter(|c| c.expire_at > now) else {
@@ -166,10 +168,6 @@ pub async fn attempt(
             Error::new(Code::PasskeyInvalidVerification),
         )
         .await;
-    };
-    let presented = match RelyingParty::presented(answer) {
-        Ok(p) => p,
-        Err(e) => return refuse(app, current, s, e).await,
     };
     let owner = app.repo.passkey_owner(&presented.credential_id).await?;
     // After an identifier, only that account's passkeys answer.
