@@ -7,7 +7,7 @@
 //! replayed or expired challenge, a credential another user holds.
 
 use frontdoor_tests::authenticator::SoftPasskey;
-use frontdoor_tests::{Device, TestApp, TestResponse, form, settings_with};
+use frontdoor_tests::{Device, TestApp, TestResponse, form};
 use http::{Method, StatusCode};
 use serde_json::Value;
 
@@ -15,16 +15,39 @@ const PASSWORD: &str = "correct horse battery";
 /// The app's page (an allowed origin of the development settings, on the relying party id).
 const PAGE: &str = "http://localhost:5173";
 
-fn passkey_settings() -> frontdoor::settings::Settings {
-    settings_with(&[
-        (
-            "[password_settings]",
-            "[attributes.passkey]\nenabled = true\nused_for_first_factor = true\nfirst_factors = [\"passkey\"]\n\n[passkeys]\nrp_id = \"localhost\"\n\n[password_settings]",
+/// The development settings' text with passkeys on and `[passkeys]` holding `section`.
+fn passkey_settings_text(section: &str) -> String {
+    frontdoor::settings::DEVELOPMENT_SETTINGS.replacen(
+        "[password_settings]",
+        &format!(
+            "[attributes.passkey]\nenabled = true\nused_for_first_factor = true\nfirst_factors = [\"passkey\"]\n\n[passkeys]\n{section}\n\n[password_settings]"
         ),
-        ("creates = 5 ", "creates = 1000 "),
-        ("attempts = 3 ", "attempts = 1000 "),
-        ("prepares = 3 ", "prepares = 1000 "),
-    ])
+        1,
+    )
+}
+
+/// The key a settings text with passkeys section `section` is refused on, if it is.
+fn refused_on(section: &str) -> Option<String> {
+    frontdoor::settings::Settings::parse(&passkey_settings_text(section))
+        .err()
+        .map(|e| e.key)
+}
+
+/// Passkeys on for the page at [`PAGE`] (relying party `localhost`), with `section` added to
+/// `[passkeys]`, and the per-IP limits out of the way.
+fn passkey_settings_with(section: &str) -> frontdoor::settings::Settings {
+    let text = passkey_settings_text(&format!("rp_id = \"localhost\"\n{section}"))
+        .replacen("creates = 5 ", "creates = 1000 ", 1)
+        .replacen("attempts = 3 ", "attempts = 1000 ", 1)
+        .replacen("prepares = 3 ", "prepares = 1000 ", 1);
+    match frontdoor::settings::Settings::parse(&text) {
+        Ok(s) => s,
+        Err(e) => panic!("passkey settings: {e}"),
+    }
+}
+
+fn passkey_settings() -> frontdoor::settings::Settings {
+    passkey_settings_with("")
 }
 
 async fn setup() -> TestApp {
@@ -562,16 +585,7 @@ async fn the_environment_offers_passkeys_and_an_instance_without_them_refuses_th
 
 #[test]
 fn settings_refuse_a_relying_party_a_browser_would_refuse() {
-    let with = |passkeys: &str| {
-        let text = frontdoor::settings::DEVELOPMENT_SETTINGS.replacen(
-            "[password_settings]",
-            &format!("[attributes.passkey]\nenabled = true\n\n[passkeys]\n{passkeys}\n\n[password_settings]"),
-            1,
-        );
-        frontdoor::settings::Settings::parse(&text)
-            .err()
-            .map(|e| e.key)
-    };
+    let with = refused_on;
     // Derived from the development URLs (127.0.0.1): an IP address is no relying party id.
     assert_eq!(with("").as_deref(), Some("passkeys.rp_id"));
     assert_eq!(
@@ -929,17 +943,7 @@ async fn the_last_way_in_is_not_removed() {
 #[tokio::test]
 async fn an_android_app_listed_in_the_settings_signs_in_and_another_app_does_not() {
     const APP: &str = "android:apk-key-hash:Xm9vYmFyLWFwcC1zaWduaW5nLWtleQ";
-    let settings = settings_with(&[
-        (
-            "[password_settings]",
-            &format!(
-                "[attributes.passkey]\nenabled = true\nused_for_first_factor = true\nfirst_factors = [\"passkey\"]\n\n[passkeys]\nrp_id = \"localhost\"\norigins = [\"{APP}\", \"{PAGE}\"]\n\n[password_settings]"
-            ),
-        ),
-        ("creates = 5 ", "creates = 1000 "),
-        ("attempts = 3 ", "attempts = 1000 "),
-        ("prepares = 3 ", "prepares = 1000 "),
-    ]);
+    let settings = passkey_settings_with(&format!("origins = [\"{APP}\", \"{PAGE}\"]"));
     let t = TestApp::with_settings(settings).await;
     let (_, _, mut key) = user_with_passkey(&t, "yan@example.com").await;
     let (mut d, id, options) = discoverable_sign_in(&t).await;
@@ -959,16 +963,7 @@ async fn an_android_app_listed_in_the_settings_signs_in_and_another_app_does_not
 
 #[test]
 fn android_app_origins_are_checked_and_need_a_web_origin_beside_them() {
-    let with = |origins: &str| {
-        let text = frontdoor::settings::DEVELOPMENT_SETTINGS.replacen(
-            "[password_settings]",
-            &format!("[attributes.passkey]\nenabled = true\n\n[passkeys]\nrp_id = \"localhost\"\norigins = {origins}\n\n[password_settings]"),
-            1,
-        );
-        frontdoor::settings::Settings::parse(&text)
-            .err()
-            .map(|e| e.key)
-    };
+    let with = |origins: &str| refused_on(&format!("rp_id = \"localhost\"\norigins = {origins}"));
     assert_eq!(
         with("[\"android:apk-key-hash:abc\"]").as_deref(),
         Some("passkeys.origins")
@@ -1141,17 +1136,11 @@ async fn a_reverification_withdraws_or_spends_its_passkey_options() {
 
 #[test]
 fn derived_origins_leave_out_http_pages_browsers_refuse_webauthn_on() {
-    let text = frontdoor::settings::DEVELOPMENT_SETTINGS
-        .replacen(
-            "allowed_origins = [\"http://localhost:5173\", \"http://127.0.0.1:5173\"]",
-            "allowed_origins = [\"http://app.example.test\", \"https://app.example.test\"]",
-            1,
-        )
-        .replacen(
-            "[password_settings]",
-            "[attributes.passkey]\nenabled = true\n\n[passkeys]\nrp_id = \"example.test\"\n\n[password_settings]",
-            1,
-        );
+    let text = passkey_settings_text("rp_id = \"example.test\"").replacen(
+        "allowed_origins = [\"http://localhost:5173\", \"http://127.0.0.1:5173\"]",
+        "allowed_origins = [\"http://app.example.test\", \"https://app.example.test\"]",
+        1,
+    );
     let s = frontdoor::settings::Settings::parse(&text).expect("the settings load");
     assert_eq!(
         s.passkey_origins(),

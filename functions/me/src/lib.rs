@@ -13,8 +13,9 @@ use frontdoor::flows::me::{
     DeleteIdentification, DeleteTotp, MergeMetadata, PrepareIdentification, RegenerateBackupCodes,
     RemovePassword, StartTotp, UpdatePhone, UpdateProfile, VerifyTotp,
 };
-use frontdoor::flows::social::{ConnectAccount, Disconnect, Hints, Reauthorize, Return};
+use frontdoor::flows::social::{Binding, ConnectAccount, Disconnect, Hints, Reauthorize, Return};
 use frontdoor::http::{Fapi, Field, Params, Reply, Route, route_table, with_oauth_binding};
+use frontdoor::model::records::ExternalAccountRecord;
 use frontdoor::model::render;
 use frontdoor::vocabulary::{IdentificationKind, parse_strategy};
 use frontdoor::{App, Error};
@@ -262,12 +263,25 @@ async fn connect_account(fapi: Fapi) -> Result<axum::response::Response, Error> 
         hints,
         binding: Default::default(),
     };
+    sent_to_provider(fapi, cmd, |c| &c.binding).await
+}
+
+/// Runs a command that sends the browser to a provider for the acting user: `{response:
+/// external_account, client}`, with the cookie that binds the flow to this browser.
+async fn sent_to_provider<C>(
+    fapi: Fapi,
+    cmd: C,
+    binding: fn(&C) -> &Binding,
+) -> Result<axum::response::Response, Error>
+where
+    C: UserCommand<Output = ExternalAccountRecord>,
+{
     let (a, account) = fapi.run_as_user(&cmd).await?;
     let reply = answer(&fapi, &a, &render::external_account(&a.user, &account)).await?;
     Ok(with_oauth_binding(
         &fapi.app.settings,
         reply,
-        cmd.binding.take(),
+        binding(&cmd).take(),
     ))
 }
 
@@ -279,13 +293,7 @@ async fn reauthorize_account(Path(id): Id, fapi: Fapi) -> Result<axum::response:
         hints,
         binding: Default::default(),
     };
-    let (a, account) = fapi.run_as_user(&cmd).await?;
-    let reply = answer(&fapi, &a, &render::external_account(&a.user, &account)).await?;
-    Ok(with_oauth_binding(
-        &fapi.app.settings,
-        reply,
-        cmd.binding.take(),
-    ))
+    sent_to_provider(fapi, cmd, |c| &c.binding).await
 }
 
 async fn disconnect_account(Path(id): Id, fapi: Fapi) -> Result<Reply, Error> {
