@@ -75,7 +75,12 @@ async function tab(context) {
 
 async function newContext() {
   const context = await browser.newContext();
-  await context.addInitScript(() => Object.defineProperty(navigator, 'webdriver', { get: () => false }));
+  await context.addInitScript(() => {
+    Object.defineProperty(navigator, 'webdriver', { get: () => false });
+    // Counts the documents this tab loaded, so a test can wait for the page SignIn sends the
+    // browser to after a sign-in rather than race with that navigation.
+    sessionStorage.setItem('loads', String(Number(sessionStorage.getItem('loads') ?? 0) + 1));
+  });
   return context;
 }
 
@@ -98,6 +103,16 @@ async function signUp(page) {
     return c.user.id;
   }, [EMAIL, PASSWORD]);
 }
+
+const loads = (page) => page.evaluate(() => Number(sessionStorage.getItem('loads') ?? 0));
+
+// Signed in and on the page SignIn sent the browser to: the tab loaded past `before` documents.
+const landedSignedIn = (page, before) =>
+  page.waitForFunction(
+    (n) => Number(sessionStorage.getItem('loads') ?? 0) > n && window.__frontdoorDemoReady && window.Clerk?.user?.primaryEmailAddress,
+    before,
+    { timeout: 20_000 },
+  );
 
 const signedInAs = (page) =>
   page.waitForFunction(() => window.Clerk?.user?.primaryEmailAddress?.emailAddress, null, { timeout: 20_000 }).then((h) => h.jsonValue());
@@ -135,17 +150,19 @@ test('a passkey registered in UserProfile signs in from SignIn; a cloned or fore
     await page.getByText(name).first().waitFor({ timeout: 10_000 });
 
     // Signed out, SignIn's "Use passkey" signs the same user in.
-    await page.evaluate(() => window.Clerk.signOut());
+    await page.evaluate(() => window.Clerk.signOut(() => {}));
     await page.waitForFunction(() => !window.Clerk.user, null, { timeout: 20_000 });
     await demo(page);
+    const before = await loads(page);
     await page.getByText('Use passkey instead').click();
+    await landedSignedIn(page, before);
     assert.equal(await signedInAs(page), EMAIL);
     assert.equal(await page.evaluate(() => window.Clerk.user.id), userId);
     const [used] = await credentials();
     assert.ok(used.signCount >= 2, `the counter advanced: ${used.signCount}`);
     const lastUsed = await page.evaluate(() => window.Clerk.user.passkeys[0].lastUsedAt?.getTime?.() ?? null);
     assert.ok(lastUsed, 'last_used_at is kept');
-    await page.evaluate(() => window.Clerk.signOut());
+    await page.evaluate(() => window.Clerk.signOut(() => {}));
     await page.waitForFunction(() => !window.Clerk.user, null, { timeout: 20_000 });
 
     // A cloned authenticator: the same key in another browser, its counter behind.
@@ -235,26 +252,38 @@ test('a passkey registered in UserProfile signs in from SignIn; a cloned or fore
 
 test('with autofill on, SignIn offers the saved passkey in the identifier field and signs in with it', async () => {
   const { server: autofillServer, url } = await passkeyServer({ autofill: true });
+  const operator = createClerkClient({ secretKey: SECRET_KEY, apiUrl: autofillServer.url });
+  const asOperator = (path) =>
+    fetch(`${autofillServer.url}${path}`, { headers: { authorization: `Bearer ${SECRET_KEY}` } }).then((r) => r.json());
   const context = await newContext();
   const { page } = await tab(context);
   try {
-    await demo(page, url);
-    await signUp(page);
-    await page.evaluate(() => window.Clerk.user.createPasskey());
-    await page.evaluate(() => window.Clerk.signOut());
+    // Signed up and the passkey made on the sign-up page, where no SignIn is asking for one.
+    await page.goto(`${url}/demo/sign-up.html`);
+    await page.waitForFunction(() => window.__frontdoorDemoReady, null, { timeout: 20_000 });
+    const userId = await signUp(page);
+    const passkeyId = await page.evaluate(async () => (await window.Clerk.user.createPasskey()).id);
+    await page.evaluate(() => window.Clerk.signOut(() => {}));
     await page.waitForFunction(() => !window.Clerk.user, null, { timeout: 20_000 });
+    const active = async () => (await operator.sessions.getSessionList({ userId, status: 'active' })).data.length;
+    assert.equal(await active(), 0);
+
     // SignIn asks for a passkey with conditional mediation as it mounts; the authenticator
     // (presence simulated) answers it, and the user is signed in without typing anything.
+    // Watched from the server, whatever page SignIn then sends the browser to.
     await page.goto(`${url}/`);
-    assert.equal(await signedInAs(page), EMAIL);
-    assert.equal(await page.evaluate(() => window.Clerk.client.lastAuthenticationStrategy), 'passkey');
+    const deadline = Date.now() + 20_000;
+    while ((await active()) === 0) {
+      assert.ok(Date.now() < deadline, 'autofill signed the user in');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const user = await asOperator(`/v1/users/${userId}`);
+    assert.ok(user.passkeys[0].last_used_at, 'the passkey signed in');
 
     // An operator removes it (a lost device) with @clerk/backend's own call.
-    const [userId, passkeyId] = await page.evaluate(() => [window.Clerk.user.id, window.Clerk.user.passkeys[0].id]);
-    const operator = createClerkClient({ secretKey: SECRET_KEY, apiUrl: autofillServer.url });
     const deleted = await operator.users.deleteUserPasskey({ userId, passkeyIdentificationId: passkeyId });
     assert.deepEqual([deleted.object, deleted.id, deleted.deleted], ['passkey', passkeyId, true]);
-    assert.equal(await page.evaluate(async () => (await window.Clerk.user.reload()).passkeys.length), 0);
+    assert.deepEqual((await asOperator(`/v1/users/${userId}`)).passkeys, []);
   } catch (e) {
     await shot(page, 'autofill');
     throw e;
