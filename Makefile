@@ -32,16 +32,17 @@ build-AssetsFunction:
 	bash scripts/lambdas.sh fn-assets
 	unzip -o -q target/lambda-arm64/fn-assets/bootstrap.zip -d "$(ARTIFACTS_DIR)"
 
-## make bench: the release server under concurrent load (wrk: token refresh, client render,
-## password sign-in, sign-up, refreshes while hashing is saturated), beside RSA-2048 and argon2id
-## references measured in the same run; prints one table with ratios, latencies, errors and
-## peak memory; then DynamoDB requests and capacity units per operation on the DynamoDB engine
+## make bench: the local server, built for speed (Cargo.toml's `server` profile), under
+## concurrent load (wrk: token refresh, client render, password sign-in, sign-up, refreshes while
+## hashing is saturated), beside RSA-2048 and argon2id references measured in the same run;
+## prints one table with ratios, latencies, errors and peak memory, and what each way of giving
+## argon2 its memory costs; then DynamoDB requests and capacity units per operation on the DynamoDB engine
 ## (moto behind a counting proxy). Installs wrk (Debian) if missing. Not part of make test.
 bench:
 	bash scripts/bench.sh
 
-## make soak: SOAK_SECONDS (default 600) of mixed native-mode traffic against a release build of
-## the local server; fails on any error or if its RSS grows by more than half. Not in make test.
+## make soak: SOAK_SECONDS (default 600) of mixed native-mode traffic against the local server
+## (`server` profile); fails on any error or if its RSS grows by more than half. Not in make test.
 soak:
 	bash scripts/soak.sh
 

@@ -171,7 +171,30 @@ def reference_binary(path):
     best of three runs: raw argon2id at the project's parameters, or RS256 with the server's
     own signer (aws-lc-rs) and a token-sized payload."""
     return best_of(3, lambda: float(subprocess.run(
-        [path, str(CORES), "3"], capture_output=True, text=True, check=True).stdout.strip()))
+        [path, str(CORES), "3"], capture_output=True, text=True, check=True).stdout.split()[0]))
+
+
+def argon2_memory_ways(path):
+    """Raw argon2id by the way each hash gets its 19 MiB (3 s each): the rate and the peak RSS,
+    to show which way of bounding memory wins — a block per worker reused (the server's), or a
+    fresh block per hash from an allocator that gives it back."""
+    ways = [
+        ("one block per worker, reused (the server)", CORES, "reuse", {}),
+        ("fresh per hash, glibc defaults", CORES, "fresh", {}),
+        ("fresh per hash, glibc defaults", CONNECTIONS, "fresh", {}),
+        # A fixed threshold keeps glibc from raising it past 19 MiB after the first free, so every
+        # block is mapped for its hash and unmapped after: memory given back at once.
+        ("fresh per hash, given back (MALLOC_MMAP_THRESHOLD_=131072)", CORES, "fresh",
+         {"MALLOC_MMAP_THRESHOLD_": "131072"}),
+        ("fresh per hash, given back (MALLOC_MMAP_THRESHOLD_=131072)", CONNECTIONS, "fresh",
+         {"MALLOC_MMAP_THRESHOLD_": "131072"}),
+    ]
+    out = []
+    for label, threads, mode, env in ways:
+        rate, peak = subprocess.run([path, str(threads), "3", mode], env=dict(os.environ, **env),
+                                    capture_output=True, text=True, check=True).stdout.split()[:2]
+        out.append((label, threads, float(rate), float(peak)))
+    return out
 
 
 def main(server, argon2_ref, signer_ref):
@@ -255,6 +278,14 @@ def main(server, argon2_ref, signer_ref):
     print(f"{'start to first response, keys stored':<50} {restart_ms:>8.1f} ms")
     errors = sum(r[6].errors for r in rows)
     print(f"errors: {errors}")
+
+    print()
+    print("argon2id's 19 MiB, by how each hash gets it (raw hashing, 3 s each; threads = "
+          f"hashes at once: {CORES} is one per core, {CONNECTIONS} one per concurrent sign-in as "
+          "on tokio's blocking pool):")
+    print(f"{'way':<62} {'threads':>7} {'rate':>9} {'peak RSS':>10}")
+    for label, threads, rate, peak in argon2_memory_ways(argon2_ref):
+        print(f"{label:<62} {threads:>7} {rate:>7.1f}/s {peak:>6.1f} MiB")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""`make bench`, DynamoDB part: the release server on the DynamoDB engine against moto, behind a
+"""`make bench`, DynamoDB part: the local server (speed profile) on the DynamoDB engine against moto, behind a
 counting proxy. Speed against moto means nothing, so this prints, per operation, what the
 deployed API would pay for: DynamoDB requests per API request (by kind) and the read and write
 capacity units they consume.

@@ -1073,10 +1073,23 @@ async fn active_sessions_per_user_are_capped() {
     let cap = frontdoor::security::MAX_ACTIVE_SESSIONS_PER_USER;
     many_sessions(&t, &mut d, "c", cap - 1).await;
     let now = t.app.now_ms();
-    assert_eq!(
-        active_sessions(&t.app.repo.user_sessions(&user_id).await.unwrap(), now),
-        cap
-    );
+    let sessions = t.app.repo.user_sessions(&user_id).await.unwrap();
+    assert_eq!(active_sessions(&sessions, now), cap);
+    // One of them, neither the first nor the last made, was active longest ago.
+    let idle = sessions
+        .iter()
+        .find(|s| s.id == "sess_c42")
+        .unwrap()
+        .clone();
+    let idle = frontdoor::model::records::SessionRecord {
+        last_active_at: idle.last_active_at - 60_000,
+        ..idle
+    };
+    t.app
+        .repo
+        .commit(Repo::session_writes(&idle).unwrap())
+        .await
+        .unwrap();
     t.clock.advance(std::time::Duration::from_secs(60));
     let r = Device::new(&t)
         .post(
@@ -1096,6 +1109,12 @@ async fn active_sessions_per_user_are_capped() {
             .iter()
             .any(|s| s.id == new_id && s.is_active_at(t.app.now_ms()))
     );
+    let revoked: Vec<&str> = sessions
+        .iter()
+        .filter(|s| !s.is_active_at(t.app.now_ms()))
+        .map(|s| s.id.as_str())
+        .collect();
+    assert_eq!(revoked, ["sess_c42"], "the least recently active one goes");
 }
 
 /// A first-factor-only reverification of a two-factor account forgives no failures: the

@@ -244,6 +244,10 @@ impl Retry {
     /// Waits before the next try, or gives up.
     pub async fn after_conflict(&mut self) -> Result<()> {
         self.lost += 1;
+        tracing::debug!(
+            lost = self.lost,
+            "lost a race to a concurrent write; trying again"
+        );
         if self.lost >= CONFLICT_RETRIES {
             return Err(Error::new(Code::ConcurrentUpdate));
         }

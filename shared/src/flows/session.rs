@@ -363,14 +363,17 @@ pub async fn make_room(app: &App, user_id: &str) -> Result<Vec<Write>> {
     if listed.len() < cap {
         return Ok(Vec::new());
     }
-    // Only now (rarely) read the items themselves: the index may lag behind their versions.
-    let mut live = app.repo.reload_sessions(&listed).await?;
-    // One that ended since the index was read is not revoked again.
-    live.retain(|s| s.is_active_at(now));
-    live.sort_by_key(|s| s.last_active_at);
-    let excess = (live.len() + 1).saturating_sub(cap).min(SESSION_BATCH);
-    live.into_iter()
-        .take(excess)
+    let mut oldest = listed;
+    oldest.sort_by_key(|s| s.last_active_at);
+    oldest.truncate((oldest.len() + 1).saturating_sub(cap).min(SESSION_BATCH));
+    // Only the ones to revoke are read again, for the versions to write against (the index may
+    // lag behind them): a user at the cap signs in at the cost of one more small read, not of
+    // reading every live session twice.
+    let mut victims = app.repo.reload_sessions(&oldest).await?;
+    // One that ended since the index was read has made room already, and is not revoked again.
+    victims.retain(|s| s.is_active_at(now));
+    victims
+        .into_iter()
         .map(|s| {
             Repo::session_writes(&SessionRecord {
                 status: SessionStatus::Revoked,
