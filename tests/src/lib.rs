@@ -194,6 +194,39 @@ impl TestApp {
             .unwrap();
     }
 
+    /// Gives the user signed in on `d` `n` more active sessions, copies of its current one, each
+    /// on a client of its own (as `n` devices that signed in would), ids `sess_<tag><i>`.
+    /// Written in batches small enough for any instance's transactions.
+    pub async fn more_sessions(&self, d: &mut Device<'_>, tag: &str, n: usize) {
+        let r = d.get("/v1/client").await;
+        let sid = r.body["response"]["last_active_session_id"]
+            .as_str()
+            .unwrap();
+        let client_id = r.body["response"]["id"].as_str().unwrap();
+        let aggregate = self.app.repo.load_client(client_id).await.unwrap().unwrap();
+        let template = aggregate
+            .sessions
+            .iter()
+            .find(|s| s.id == sid)
+            .unwrap()
+            .clone();
+        let sessions: Vec<_> = (0..n)
+            .map(|i| frontdoor::model::records::SessionRecord {
+                id: format!("sess_{tag}{i}"),
+                client_id: format!("client_{tag}{i}"),
+                version: 0,
+                ..template.clone()
+            })
+            .collect();
+        for batch in sessions.chunks(10) {
+            let writes = batch
+                .iter()
+                .flat_map(|s| Repo::session_writes(s).unwrap())
+                .collect();
+            self.app.repo.commit(writes).await.unwrap();
+        }
+    }
+
     /// The TOTP code an authenticator app shows for `secret` at the app's clock.
     pub fn totp_now(&self, secret: &str) -> String {
         frontdoor::totp::generate(secret, self.app.clock.now_secs()).unwrap()

@@ -363,38 +363,6 @@ async fn a_reset_waits_for_the_second_factor() {
     assert_eq!(attacker.get("/v1/me").await.status, StatusCode::OK);
 }
 
-/// Gives the user `n` more active sessions, each on a client of its own (as `n` devices that
-/// signed in would).
-async fn many_sessions(t: &TestApp, d: &mut Device<'_>, tag: &str, n: usize) {
-    let r = d.get("/v1/client").await;
-    let sid = r.body["response"]["last_active_session_id"]
-        .as_str()
-        .unwrap();
-    let client_id = r.body["response"]["id"].as_str().unwrap();
-    let aggregate = t.app.repo.load_client(client_id).await.unwrap().unwrap();
-    let template = aggregate
-        .sessions
-        .iter()
-        .find(|s| s.id == sid)
-        .unwrap()
-        .clone();
-    let sessions: Vec<_> = (0..n)
-        .map(|i| frontdoor::model::records::SessionRecord {
-            id: format!("sess_{tag}{i}"),
-            client_id: format!("client_{tag}{i}"),
-            version: 0,
-            ..template.clone()
-        })
-        .collect();
-    for batch in sessions.chunks(25) {
-        let writes = batch
-            .iter()
-            .flat_map(|s| Repo::session_writes(s).unwrap())
-            .collect();
-        t.app.repo.commit(writes).await.unwrap();
-    }
-}
-
 fn active_sessions(sessions: &[frontdoor::model::records::SessionRecord], now: i64) -> usize {
     sessions.iter().filter(|s| s.is_active_at(now)).count()
 }
@@ -406,7 +374,7 @@ async fn large_accounts_can_change_password_and_be_deleted() {
     let t = TestApp::new().await;
     let mut d = Device::new(&t);
     let user_id = d.sign_up("crowded@example.com", PASSWORD).await;
-    many_sessions(&t, &mut d, "a", 140).await;
+    t.more_sessions(&mut d, "a", 140).await;
     let now = t.app.now_ms();
     assert_eq!(
         active_sessions(&t.app.repo.user_sessions(&user_id).await.unwrap(), now),
@@ -431,7 +399,7 @@ async fn large_accounts_can_change_password_and_be_deleted() {
         "only the acting session"
     );
 
-    many_sessions(&t, &mut d, "b", 130).await;
+    t.more_sessions(&mut d, "b", 130).await;
     let r = d.send(http::Method::DELETE, "/v1/me", "").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert!(t.app.repo.load_user(&user_id).await.unwrap().is_none());
@@ -1071,7 +1039,7 @@ async fn active_sessions_per_user_are_capped() {
     let mut d = Device::new(&t);
     let user_id = d.sign_up("many.devices@example.com", PASSWORD).await;
     let cap = frontdoor::security::MAX_ACTIVE_SESSIONS_PER_USER;
-    many_sessions(&t, &mut d, "c", cap - 1).await;
+    t.more_sessions(&mut d, "c", cap - 1).await;
     let now = t.app.now_ms();
     let sessions = t.app.repo.user_sessions(&user_id).await.unwrap();
     assert_eq!(active_sessions(&sessions, now), cap);

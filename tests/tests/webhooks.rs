@@ -561,32 +561,7 @@ async fn banning_a_user_with_many_sessions_fits_every_event_in_its_transactions(
     let t = app_sending_to(&receivers[0].url, 8, &extra).await;
     let mut d = Device::new(&t);
     let user = d.sign_up("many.sessions@example.com", PASSWORD).await;
-    let r = d.get("/v1/client").await;
-    let client_id = r.body["response"]["id"].as_str().unwrap().to_owned();
-    let template = t
-        .app
-        .repo
-        .load_client(&client_id)
-        .await
-        .unwrap()
-        .unwrap()
-        .sessions[0]
-        .clone();
-    let sessions: Vec<_> = (0..44)
-        .map(|i| frontdoor::model::records::SessionRecord {
-            id: format!("sess_many{i}"),
-            client_id: format!("client_many{i}"),
-            version: 0,
-            ..template.clone()
-        })
-        .collect();
-    for batch in sessions.chunks(10) {
-        let writes = batch
-            .iter()
-            .flat_map(|s| frontdoor::repo::Repo::session_writes(s).unwrap())
-            .collect();
-        t.app.repo.commit(writes).await.unwrap();
-    }
+    t.more_sessions(&mut d, "many", 44).await;
     let r = backend(
         &t,
         Method::POST,
