@@ -85,3 +85,34 @@ async fn a_sign_in_reads_the_same_items_however_many_sessions_the_user_ended() {
         "items read by a sign-in after 2 and after 14 ended sessions"
     );
 }
+
+/// At the per-user session cap a sign-in revokes the least recently active session and reads
+/// again only that one (for the version to write against): against a sign-in just below the
+/// cap, one more round trip and two more items (the cap-th entry of the live listing, and the
+/// session it revokes), not every live session a second time.
+#[tokio::test]
+async fn a_sign_in_at_the_session_cap_reads_again_only_the_session_it_revokes() {
+    let t = TestApp::new().await;
+    let email = "at-the-cap+clerk_test@example.com";
+    let mut d = Device::new(&t);
+    d.sign_up(email, PASSWORD).await;
+    let cap = frontdoor::security::MAX_ACTIVE_SESSIONS_PER_USER;
+    // The sign-up's session and these: one below the cap.
+    t.more_sessions(&mut d, "cap", cap - 2).await;
+    let mut cost = Vec::new();
+    for ip in ["198.51.100.1", "198.51.100.2"] {
+        let mut device = Device::with_ip(&t, ip);
+        t.counts.reset();
+        device.sign_in(email, PASSWORD).await;
+        cost.push((t.counts.reads() + t.counts.writes(), t.counts.items_read()));
+    }
+    let [(below_trips, below_items), (at_trips, at_items)] = cost[..] else {
+        unreachable!()
+    };
+    assert_eq!(
+        at_trips,
+        below_trips + 1,
+        "round trips below and at the cap"
+    );
+    assert_eq!(at_items, below_items + 2, "items read below and at the cap");
+}
